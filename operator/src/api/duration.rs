@@ -1,0 +1,76 @@
+//! Go-style duration strings (`90s`, `30m`, `72h`, `1h30m`) as used by `maxReservedTime` and the retry policy.
+
+use std::time::Duration;
+
+/// Why a duration string was rejected; the message reads after the field path ("maxReservedTime: ...").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("duration is empty")]
+    Empty,
+    #[error("negative duration {0:?} is not allowed")]
+    Negative(String),
+    #[error("cannot parse duration {text:?}: {reason} (expected e.g. 90s, 30m, 72h, 1h30m)")]
+    Unparseable { text: String, reason: String },
+}
+
+/// Parses a non-negative duration such as `90s`, `10m`, `72h`, `1h30m` or `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(DurationError::Empty);
+    }
+    if trimmed.starts_with('-') {
+        return Err(DurationError::Negative(text.to_string()));
+    }
+    humantime::parse_duration(trimmed).map_err(|e| DurationError::Unparseable {
+        text: text.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Formats a duration the way a user would write it in a manifest (`1h30m`, `90s`, `0s`).
+pub fn format_duration(d: Duration) -> String {
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_style_durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("72h"), Ok(Duration::from_secs(259_200)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+    }
+
+    #[test]
+    fn rejects_negative_empty_and_garbage() {
+        assert!(matches!(
+            parse_duration("-1h"),
+            Err(DurationError::Negative(_))
+        ));
+        assert_eq!(parse_duration(" "), Err(DurationError::Empty));
+        let err = parse_duration("soon").unwrap_err().to_string();
+        assert!(err.contains("\"soon\""), "{err}");
+    }
+
+    #[test]
+    fn formats_compactly() {
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(90_061)), "1d1h1m1s");
+        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+    }
+}

@@ -1,0 +1,35 @@
+//! Well-known labels, annotations and the finalizer that tie Jobs, pods and Backups to their owners.
+
+/// Added to a Backup whose clean policy needs its data removed on deletion (TiDB Operator's finalizer name).
+pub const FINALIZER: &str = "tidb.pingcap.com/backup-protection";
+
+/// `backup`, `clean`, `restore` on Jobs and pods; `backup-schedule` on scheduled Backups.
+pub const COMPONENT: &str = "app.kubernetes.io/component";
+/// Always [`MANAGED_BY_VALUE`] on what this operator creates.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "backup-operator";
+/// The owning object's name, shortened to a valid label value.
+pub const INSTANCE: &str = "app.kubernetes.io/instance";
+/// On Jobs and pods of a Backup: the Backup's name (shortened to a valid label value).
+pub const BACKUP: &str = "tidb.pingcap.com/backup";
+/// On Jobs and pods of a Restore: the Restore's name (shortened to a valid label value).
+pub const RESTORE: &str = "tidb.pingcap.com/restore";
+/// On scheduled Backups: the schedule's name (shortened to a valid label value).
+pub const SCHEDULE: &str = "tidb.pingcap.com/backup-schedule";
+
+/// On scheduled Backups: the cron tick (RFC 3339) the Backup was created for.
+pub const SCHEDULED_TIME: &str = "pingcap.com/scheduled-time";
+/// On Jobs and their pod templates: which attempt (0-based) of the Backup the Job runs.
+pub const ATTEMPT: &str = "pingcap.com/attempt";
+/// On Jobs and their pod templates: the full name of the Backup or Restore (label values are length-limited).
+pub const OWNER_NAME: &str = "pingcap.com/owner-name";
+/// On Jobs and their pod templates: `Backup` or `Restore`.
+pub const OWNER_KIND: &str = "pingcap.com/owner-kind";
+
+/// The component label values.
+pub mod component {
+    pub const BACKUP: &str = "backup";
+    pub const CLEAN: &str = "clean";
+    pub const RESTORE: &str = "restore";
+    pub const SCHEDULE: &str = "backup-schedule";
+}

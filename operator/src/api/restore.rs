@@ -1,0 +1,148 @@
+//! The `Restore` custom resource: one restore (BR, or lightning when `br` is absent) run as a Job.
+
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::backup::BackupType;
+use super::condition::Condition;
+use super::storage::StorageProvider;
+use super::tools::{BrConfig, TidbAccessConfig};
+
+/// Restore spec: TiDB Operator's field names for the supported subset.
+// Each printcolumn(...) repeats the same keys by design; clippy reads them as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[kube(
+    group = "pingcap.com",
+    version = "v1alpha1",
+    kind = "Restore",
+    namespaced,
+    status = "RestoreStatus",
+    shortname = "rt",
+    derive = "PartialEq",
+    derive = "Default",
+    doc = "A restore into a TiDB cluster, run as a Job by the backup-operator",
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "The current phase"
+    ),
+    printcolumn(name = "Started", type_ = "date", json_path = ".status.timeStarted"),
+    printcolumn(
+        name = "Completed",
+        type_ = "date",
+        json_path = ".status.timeCompleted"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<EnvVar>>,
+    /// TiDB to import into with lightning (used when `br` is not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<TidbAccessConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_type: Option<BackupType>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "tikvGCLifeTime"
+    )]
+    pub tikv_gc_life_time: Option<String>,
+    #[serde(flatten)]
+    pub storage: StorageProvider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub br: Option<BrConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_filter: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security_context: Option<PodSecurityContext>,
+}
+
+/// The phases a Restore moves through; `Complete` and `Failed` are final.
+#[derive(
+    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+pub enum RestorePhase {
+    Invalid,
+    Scheduled,
+    Running,
+    Complete,
+    Failed,
+}
+
+impl RestorePhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestorePhase::Invalid => "Invalid",
+            RestorePhase::Scheduled => "Scheduled",
+            RestorePhase::Running => "Running",
+            RestorePhase::Complete => "Complete",
+            RestorePhase::Failed => "Failed",
+        }
+    }
+}
+
+impl std::fmt::Display for RestorePhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Restore status: Scheduled and Failed by the restore controller, Running and Complete by backup-manager.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<RestorePhase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_started: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_completed: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_ts: Option<String>,
+}
+
+impl Restore {
+    pub fn phase(&self) -> Option<RestorePhase> {
+        self.status.as_ref().and_then(|s| s.phase)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.phase(),
+            Some(RestorePhase::Complete | RestorePhase::Failed | RestorePhase::Invalid)
+        )
+    }
+}

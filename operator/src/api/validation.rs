@@ -1,0 +1,311 @@
+//! Pure validation of Backup, Restore and BackupSchedule specs: every problem, each with its field path.
+
+use std::fmt;
+
+use super::backup::{Backup, BackupSpec, BackupType};
+use super::cron::CronSchedule;
+use super::duration::parse_duration;
+use super::restore::Restore;
+use super::schedule::BackupSchedule;
+use super::storage::StorageProvider;
+
+/// One problem in a spec: `spec.br.cluster: must name the TidbCluster to back up`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub problem: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.problem)
+    }
+}
+
+/// Joins problems into one message for a condition or an Event.
+pub fn summary(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+struct Problems {
+    errors: Vec<FieldError>,
+}
+
+impl Problems {
+    fn push(&mut self, path: impl Into<String>, problem: impl Into<String>) {
+        self.errors.push(FieldError {
+            path: path.into(),
+            problem: problem.into(),
+        });
+    }
+
+    fn duration(&mut self, path: String, value: Option<&str>) {
+        if let Some(v) = value
+            && let Err(e) = parse_duration(v)
+        {
+            self.push(path, e.to_string());
+        }
+    }
+}
+
+fn storage(p: &mut Problems, at: &str, s: &StorageProvider) {
+    let kinds = s.kinds();
+    match kinds.as_slice() {
+        [] => p.push(
+            at,
+            "no storage provider: set one of s3, gcs, azblob or local",
+        ),
+        [_] => {
+            if s.location().is_none() {
+                let kind = kinds[0];
+                let field = if kind == super::storage::ProviderKind::Azblob {
+                    "container"
+                } else {
+                    "bucket"
+                };
+                p.push(
+                    format!("{at}.{kind}.{field}"),
+                    format!("must be set (or the legacy {at}.{kind}.path)"),
+                );
+            }
+        }
+        many => {
+            let names: Vec<String> = many.iter().map(ToString::to_string).collect();
+            p.push(
+                at,
+                format!(
+                    "only one storage provider may be set, found {}",
+                    names.join(" and ")
+                ),
+            );
+        }
+    }
+    if let Some(s3) = &s.s3
+        && s3.provider.trim().is_empty()
+    {
+        p.push(
+            format!("{at}.s3.provider"),
+            "must be set (aws, ceph, minio, ...)",
+        );
+    }
+}
+
+/// Problems in a Backup spec found at `at` (`spec`, or `spec.backupTemplate` inside a schedule).
+pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
+    let mut p = Problems { errors: Vec::new() };
+    // Storage fields are flattened into the spec, so their paths start at the spec itself.
+    storage(&mut p, at, &spec.storage);
+    match (&spec.br, &spec.from) {
+        (Some(br), _) => {
+            if br.cluster.trim().is_empty() {
+                p.push(
+                    format!("{at}.br.cluster"),
+                    "must name the TidbCluster to back up",
+                );
+            }
+            let db = br.db.as_deref().is_some_and(|s| !s.is_empty());
+            let table = br.table.as_deref().is_some_and(|s| !s.is_empty());
+            match spec.backup_type.unwrap_or_default() {
+                BackupType::Db if !db => {
+                    p.push(format!("{at}.br.db"), "must be set when backupType is db")
+                }
+                BackupType::Table if !db || !table => p.push(
+                    format!("{at}.br"),
+                    "db and table must be set when backupType is table",
+                ),
+                _ => {}
+            }
+            p.duration(format!("{at}.br.timeAgo"), br.time_ago.as_deref());
+        }
+        (None, None) => p.push(
+            format!("{at}.from"),
+            "must be set when br is not (dumpling exports from a TiDB)",
+        ),
+        (None, Some(from)) => {
+            if from.host.trim().is_empty() {
+                p.push(format!("{at}.from.host"), "must be set");
+            }
+            if from.secret_name.trim().is_empty() {
+                p.push(
+                    format!("{at}.from.secretName"),
+                    "must name the Secret holding the TiDB password",
+                );
+            }
+        }
+    }
+    if let Some(mode) = spec.backup_mode.as_deref()
+        && !mode.is_empty()
+        && mode != "snapshot"
+    {
+        p.push(
+            format!("{at}.backupMode"),
+            format!("{mode:?} is not supported; only snapshot backups are"),
+        );
+    }
+    p.duration(
+        format!("{at}.tikvGCLifeTime"),
+        spec.tikv_gc_life_time.as_deref(),
+    );
+    if let Some(policy) = &spec.backoff_retry_policy {
+        let at = format!("{at}.backoffRetryPolicy");
+        p.duration(
+            format!("{at}.minRetryDuration"),
+            policy.min_retry_duration.as_deref(),
+        );
+        p.duration(
+            format!("{at}.retryTimeout"),
+            policy.retry_timeout.as_deref(),
+        );
+        if policy.max_retry_times.is_some_and(|n| n < 0) {
+            p.push(format!("{at}.maxRetryTimes"), "must not be negative");
+        }
+    }
+    p.errors
+}
+
+/// Problems in a Backup.
+pub fn backup(b: &Backup) -> Vec<FieldError> {
+    backup_spec("spec", &b.spec)
+}
+
+/// Problems in a Restore.
+pub fn restore(r: &Restore) -> Vec<FieldError> {
+    let mut p = Problems { errors: Vec::new() };
+    storage(&mut p, "spec", &r.spec.storage);
+    match (&r.spec.br, &r.spec.to) {
+        (Some(br), _) => {
+            if br.cluster.trim().is_empty() {
+                p.push(
+                    "spec.br.cluster",
+                    "must name the TidbCluster to restore into",
+                );
+            }
+        }
+        (None, None) => p.push(
+            "spec.to",
+            "must be set when br is not (lightning imports into a TiDB)",
+        ),
+        (None, Some(to)) => {
+            if to.host.trim().is_empty() {
+                p.push("spec.to.host", "must be set");
+            }
+            if to.secret_name.trim().is_empty() {
+                p.push(
+                    "spec.to.secretName",
+                    "must name the Secret holding the TiDB password",
+                );
+            }
+        }
+    }
+    p.duration(
+        "spec.tikvGCLifeTime".into(),
+        r.spec.tikv_gc_life_time.as_deref(),
+    );
+    p.errors
+}
+
+/// Problems in a BackupSchedule, its cron, time zone, retention and template.
+pub fn schedule(s: &BackupSchedule) -> Vec<FieldError> {
+    let mut p = Problems { errors: Vec::new() };
+    if let Err(errors) = CronSchedule::parse(&s.spec.schedule, s.spec.time_zone.as_deref()) {
+        for e in errors {
+            let path = match e {
+                super::cron::CronError::TimeZone(_) => "spec.timeZone",
+                _ => "spec.schedule",
+            };
+            p.push(path, e.to_string());
+        }
+    }
+    p.duration(
+        "spec.maxReservedTime".into(),
+        s.spec.max_reserved_time.as_deref(),
+    );
+    if s.spec.max_backups.is_some_and(|n| n < 0) {
+        p.push("spec.maxBackups", "must not be negative");
+    }
+    p.errors
+        .extend(backup_spec("spec.backupTemplate", &s.spec.backup_template));
+    p.errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::schedule::BackupScheduleSpec;
+    use crate::api::storage::S3StorageProvider;
+    use crate::api::tools::BrConfig;
+
+    fn template() -> BackupSpec {
+        BackupSpec {
+            br: Some(BrConfig {
+                cluster: "mycluster".into(),
+                ..Default::default()
+            }),
+            storage: StorageProvider {
+                s3: Some(S3StorageProvider {
+                    provider: "aws".into(),
+                    bucket: Some("backup".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_spec_has_no_problems() {
+        assert_eq!(backup_spec("spec", &template()), vec![]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let spec = BackupScheduleSpec {
+            schedule: "every tuesday".into(),
+            time_zone: Some("Nowhere/Land".into()),
+            max_reserved_time: Some("-3h".into()),
+            max_backups: Some(-1),
+            backup_template: BackupSpec {
+                br: Some(BrConfig::default()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let s = BackupSchedule::new("demo", spec);
+        let paths: Vec<String> = schedule(&s).into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.timeZone",
+                "spec.schedule",
+                "spec.maxReservedTime",
+                "spec.maxBackups",
+                "spec.backupTemplate",
+                "spec.backupTemplate.br.cluster"
+            ]
+        );
+    }
+
+    #[test]
+    fn two_providers_are_rejected() {
+        let mut spec = template();
+        spec.storage.gcs = Some(Default::default());
+        let errs = backup_spec("spec", &spec);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            errs[0].to_string(),
+            "spec: only one storage provider may be set, found s3 and gcs"
+        );
+    }
+
+    #[test]
+    fn dumpling_needs_from() {
+        let mut spec = template();
+        spec.br = None;
+        assert_eq!(backup_spec("spec", &spec)[0].path, "spec.from");
+    }
+}

@@ -1,0 +1,126 @@
+//! The seam between reconcilers and a Kubernetes API server: cache reads, live reads, writes, the clock, Events.
+//!
+//! The difference between the two kinds of read is the point of this trait. A *cache read* returns what this
+//! controller's informer has seen: cheap, possibly stale by any amount, possibly missing objects the controller
+//! itself just created. A *live read* is a quorum read from the API server: a round trip, fresh. Reconcilers may
+//! decide to do nothing from the cache, but confirm with a live read before acting on the absence or the age of
+//! anything ("not in the cache" never means "gone").
+//!
+//! Writes use optimistic concurrency: `replace` and `replace_status` send the object's `resourceVersion` and fail
+//! with `Conflict` when someone wrote in between. Deletes propagate in the background (owned objects are garbage
+//! collected after their owner is gone).
+
+mod error;
+mod event;
+mod object;
+
+pub use error::{ClusterError, Verb};
+pub use event::{Event, EventType};
+pub use object::{Kind, Labels, Object, ObjectKey, labels_match};
+
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Optional preconditions on a delete, as in `metav1.Preconditions`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Precondition {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Deletion<K> {
+    /// The object is gone.
+    Gone,
+    /// The object has finalizers: it now carries a deletionTimestamp and stays until they are removed.
+    Pending(K),
+}
+
+/// A Kubernetes API as the reconcilers see it. Implemented by `KubeCluster` (kube-rs, production) and by the
+/// simulator's in-memory world; both must be usable from a single-threaded executor without a tokio runtime.
+///
+/// `async fn` in a public trait cannot promise `Send` futures. That is deliberate: the simulator's futures are
+/// `!Send` (one thread, one world), and the production implementation's are `Send`, which the compiler checks where
+/// the kube-runtime controllers are spawned with the concrete type.
+#[allow(async_fn_in_trait)]
+pub trait Cluster {
+    /// The current time: the wall clock in production, the virtual clock in simulation.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// The object as this controller's informer last saw it (may be stale or missing).
+    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>>;
+
+    /// The objects in `namespace` matching `selector` that this controller's informer has seen, sorted by name.
+    fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>>;
+
+    /// A quorum read of one object; `Ok(None)` when it does not exist.
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError>;
+
+    /// A quorum list of the objects in `namespace` matching `selector`, sorted by name.
+    async fn list<K: Object>(
+        &self,
+        namespace: &str,
+        selector: &Labels,
+    ) -> Result<Vec<K>, ClusterError>;
+
+    /// Creates `obj`; `AlreadyExists` when its name is taken.
+    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError>;
+
+    /// Replaces `obj`'s metadata and spec (status is ignored), conditional on its `resourceVersion`.
+    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError>;
+
+    /// Replaces `obj`'s status through the status subresource, conditional on its `resourceVersion`.
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError>;
+
+    /// Deletes the object (background propagation). Deleting an object that is already being deleted succeeds.
+    async fn delete<K: Object>(
+        &self,
+        key: &ObjectKey,
+        precondition: &Precondition,
+    ) -> Result<Deletion<K>, ClusterError>;
+
+    /// Records a Kubernetes Event for users. Best effort: failures are logged, never returned.
+    async fn publish(&self, event: Event);
+}
+
+impl<C: Cluster> Cluster for &C {
+    fn now(&self) -> DateTime<Utc> {
+        (**self).now()
+    }
+    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+        (**self).cached(key)
+    }
+    fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
+        (**self).cached_list(namespace, selector)
+    }
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+        (**self).get(key).await
+    }
+    async fn list<K: Object>(
+        &self,
+        namespace: &str,
+        selector: &Labels,
+    ) -> Result<Vec<K>, ClusterError> {
+        (**self).list(namespace, selector).await
+    }
+    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        (**self).create(obj).await
+    }
+    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        (**self).replace(obj).await
+    }
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        (**self).replace_status(obj).await
+    }
+    async fn delete<K: Object>(
+        &self,
+        key: &ObjectKey,
+        precondition: &Precondition,
+    ) -> Result<Deletion<K>, ClusterError> {
+        (**self).delete(key, precondition).await
+    }
+    async fn publish(&self, event: Event) {
+        (**self).publish(event).await
+    }
+}

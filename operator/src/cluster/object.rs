@@ -1,0 +1,123 @@
+//! The object kinds the operator reads and writes, their keys, and label selection.
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::api::{Backup, BackupSchedule, Restore};
+
+/// Every kind the reconcilers touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Backup,
+    Restore,
+    BackupSchedule,
+    Job,
+    Pod,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Backup,
+        Kind::Restore,
+        Kind::BackupSchedule,
+        Kind::Job,
+        Kind::Pod,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Backup => "Backup",
+            Kind::Restore => "Restore",
+            Kind::BackupSchedule => "BackupSchedule",
+            Kind::Job => "Job",
+            Kind::Pod => "Pod",
+        }
+    }
+
+    /// The kind named `s` (as in a manifest's `kind`), if it is one of ours.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A namespaced Kubernetes object the reconcilers can read and write.
+pub trait Object:
+    kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + fmt::Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: Kind;
+}
+
+impl Object for Backup {
+    const KIND: Kind = Kind::Backup;
+}
+impl Object for Restore {
+    const KIND: Kind = Kind::Restore;
+}
+impl Object for BackupSchedule {
+    const KIND: Kind = Kind::BackupSchedule;
+}
+impl Object for Job {
+    const KIND: Kind = Kind::Job;
+}
+impl Object for Pod {
+    const KIND: Kind = Kind::Pod;
+}
+
+/// `namespace/name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        ObjectKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The key of `obj` (empty parts when metadata lacks them).
+    pub fn of<K: kube::Resource>(obj: &K) -> Self {
+        let meta = obj.meta();
+        ObjectKey {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// An equality-based label selector (every pair must match).
+pub type Labels = BTreeMap<String, String>;
+
+/// True when `labels` carries every pair of `selector`.
+pub fn labels_match(labels: Option<&BTreeMap<String, String>>, selector: &Labels) -> bool {
+    selector
+        .iter()
+        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+}

@@ -1,0 +1,550 @@
+//! The backup controller: runs each Backup as a Job, follows it to Complete or Failed (retrying per
+//! `backoffRetryPolicy`), and on deletion stops the Job and cleans the data per `cleanPolicy`.
+//!
+//! When the namespace is being terminated, the API server refuses to create the clean Job (Forbidden). The
+//! controller then publishes a `CleanSkipped` Warning naming the data left in storage and removes its finalizer,
+//! so namespace deletion is never wedged; the data is retained, never silently lost track of.
+
+pub mod job;
+pub mod plan;
+pub mod retry;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use std::sync::Arc;
+
+use crate::api::backup::{BackoffRetryRecord, Backup, BackupPhase, BackupStatus};
+use crate::api::condition::{Condition, set_condition};
+use crate::api::labels::{self, FINALIZER, component};
+use crate::api::names;
+use crate::api::time::to_k8s;
+use crate::cluster::{Cluster, ClusterError, Event, EventType, Labels, ObjectKey, Precondition};
+use crate::controllers::jobs::owned_by;
+use crate::controllers::{Action, MAX_STEPS, Settings};
+
+use plan::{JobRole, Observed, Step, plan};
+
+/// Why a Backup reconcile failed; the controller loop retries with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("failed to read Backup {key}")]
+    Read {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to update Backup {key}")]
+    Write {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to create Job {job}")]
+    CreateJob {
+        job: String,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to delete Job {job}")]
+    DeleteJob {
+        job: String,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to list pods of Backup {key}")]
+    ListPods {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("reconcile of Backup {key} made no progress after {steps} steps")]
+    NoProgress { key: ObjectKey, steps: usize },
+}
+
+/// The selector of the pods of one role's Job of a Backup.
+pub fn pod_selector(backup_name: &str, role: &str) -> Labels {
+    Labels::from([
+        (labels::BACKUP.to_string(), names::label_value(backup_name)),
+        (labels::COMPONENT.to_string(), role.to_string()),
+    ])
+}
+
+/// What this reconcile has seen so far, refreshed by live reads and write responses.
+struct State {
+    key: ObjectKey,
+    backup: Backup,
+    backup_fresh: bool,
+    job: Option<Job>,
+    pods: Vec<Pod>,
+    pods_fresh: bool,
+    clean_job: Option<Job>,
+    clean_pods: Vec<Pod>,
+}
+
+fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Job> {
+    let job = job?;
+    let uid = backup.metadata.uid.as_deref();
+    let owner_uid = job
+        .metadata
+        .owner_references
+        .as_ref()
+        .and_then(|r| r.first())
+        .map(|r| r.uid.as_str());
+    (uid.is_none() || owner_uid == uid).then(|| (*job).clone())
+}
+
+impl State {
+    fn from_cache<C: Cluster>(cluster: &C, backup: Backup) -> State {
+        let key = ObjectKey::of(&backup);
+        let name = key.name.clone();
+        let job_key = ObjectKey::new(&key.namespace, names::job_name(component::BACKUP, &name));
+        let clean_key = ObjectKey::new(&key.namespace, names::job_name(component::CLEAN, &name));
+        let job = owned_job(cluster.cached::<Job>(&job_key), &backup);
+        let clean_job = owned_job(cluster.cached::<Job>(&clean_key), &backup);
+        let pods_of = |role: &str, job: &Option<Job>| -> Vec<Pod> {
+            cluster
+                .cached_list::<Pod>(&key.namespace, &pod_selector(&name, role))
+                .into_iter()
+                .filter(|p| job.as_ref().is_none_or(|j| owned_by(p, j)))
+                .map(|p| (*p).clone())
+                .collect()
+        };
+        let pods = pods_of(component::BACKUP, &job);
+        let clean_pods = pods_of(component::CLEAN, &clean_job);
+        State {
+            key,
+            backup,
+            backup_fresh: false,
+            job,
+            pods,
+            pods_fresh: false,
+            clean_job,
+            clean_pods,
+        }
+    }
+
+    fn observed<'a>(
+        &'a self,
+        now: chrono::DateTime<chrono::Utc>,
+        settings: &'a Settings,
+    ) -> Observed<'a> {
+        Observed {
+            backup: &self.backup,
+            backup_fresh: self.backup_fresh,
+            job: self.job.as_ref(),
+            pods: self.pods.iter().collect(),
+            clean_job: self.clean_job.as_ref(),
+            clean_pods: self.clean_pods.iter().collect(),
+            pods_fresh: self.pods_fresh,
+            now,
+            settings,
+        }
+    }
+
+    fn job_name(&self, role: JobRole) -> String {
+        let role = match role {
+            JobRole::Backup => component::BACKUP,
+            JobRole::Clean => component::CLEAN,
+        };
+        names::job_name(role, &self.key.name)
+    }
+}
+
+/// What a write outcome means for the loop.
+enum Next {
+    Continue,
+    Done(Action),
+}
+
+/// Reconciles one Backup, taken from the controller's cache.
+pub async fn reconcile<C: Cluster>(
+    cluster: &C,
+    settings: &Settings,
+    backup: Arc<Backup>,
+) -> Result<Action, BackupError> {
+    let mut state = State::from_cache(cluster, (*backup).clone());
+    let mut conflicts = 0;
+    for _ in 0..MAX_STEPS {
+        let now = cluster.now();
+        let step = plan(&state.observed(now, settings));
+        tracing::debug!(backup = %state.key, ?step, "planned");
+        let result = perform(cluster, settings, &mut state, step).await;
+        match result {
+            Ok(Next::Continue) => {}
+            Ok(Next::Done(action)) => return Ok(action),
+            Err(BackupError::Write {
+                source: ClusterError::Conflict { .. },
+                ..
+            }) if conflicts < 3 => {
+                conflicts += 1;
+                if let Next::Done(action) = refresh(cluster, &mut state).await? {
+                    return Ok(action);
+                }
+            }
+            Err(BackupError::Write {
+                source: ClusterError::NotFound { .. },
+                ..
+            }) => return Ok(Action::await_change()),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(BackupError::NoProgress {
+        key: state.key,
+        steps: MAX_STEPS,
+    })
+}
+
+async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, BackupError> {
+    match cluster.get::<Backup>(&state.key).await {
+        Ok(Some(b)) => {
+            state.backup = b;
+            state.backup_fresh = true;
+            Ok(Next::Continue)
+        }
+        Ok(None) => Ok(Next::Done(Action::await_change())),
+        Err(source) => Err(BackupError::Read {
+            key: state.key.clone(),
+            source,
+        }),
+    }
+}
+
+async fn write_status<C: Cluster>(
+    cluster: &C,
+    state: &mut State,
+    edit: impl FnOnce(&mut BackupStatus),
+) -> Result<Next, BackupError> {
+    let mut b = state.backup.clone();
+    edit(b.status.get_or_insert_with(Default::default));
+    match cluster.replace_status(&b).await {
+        Ok(updated) => {
+            state.backup = updated;
+            state.backup_fresh = true;
+            Ok(Next::Continue)
+        }
+        Err(source) => Err(BackupError::Write {
+            key: state.key.clone(),
+            source,
+        }),
+    }
+}
+
+async fn write_meta<C: Cluster>(
+    cluster: &C,
+    state: &mut State,
+    edit: impl FnOnce(&mut Backup),
+) -> Result<Backup, BackupError> {
+    let mut b = state.backup.clone();
+    edit(&mut b);
+    cluster
+        .replace(&b)
+        .await
+        .map_err(|source| BackupError::Write {
+            key: state.key.clone(),
+            source,
+        })
+}
+
+async fn event<C: Cluster>(
+    cluster: &C,
+    state: &State,
+    type_: EventType,
+    reason: &'static str,
+    message: String,
+) {
+    cluster
+        .publish(Event::about(&state.backup, type_, reason, message))
+        .await;
+}
+
+/// Creates `job`, adopting an existing Job of the same name when it belongs to this Backup.
+async fn create_job<C: Cluster>(
+    cluster: &C,
+    state: &State,
+    job: Job,
+) -> Result<Option<Job>, BackupError> {
+    let name = job.metadata.name.clone().unwrap_or_default();
+    match cluster.create(&job).await {
+        Ok(created) => Ok(Some(created)),
+        Err(ClusterError::AlreadyExists { .. }) => {
+            let key = ObjectKey::new(&state.key.namespace, &name);
+            let existing = cluster
+                .get::<Job>(&key)
+                .await
+                .map_err(|source| BackupError::CreateJob { job: name, source })?;
+            // A Job left by an earlier Backup of the same name is garbage collected; wait for it.
+            Ok(owned_job(existing.map(Arc::new), &state.backup))
+        }
+        Err(source) => Err(BackupError::CreateJob { job: name, source }),
+    }
+}
+
+async fn perform<C: Cluster>(
+    cluster: &C,
+    settings: &Settings,
+    state: &mut State,
+    step: Step,
+) -> Result<Next, BackupError> {
+    let now = cluster.now();
+    match step {
+        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after })),
+        Step::Refresh => refresh(cluster, state).await,
+        Step::MarkInvalid { message } => {
+            let msg = message.clone();
+            let next = write_status(cluster, state, |s| {
+                s.phase = Some(BackupPhase::Invalid);
+                set_condition(
+                    &mut s.conditions,
+                    Condition::new("Invalid", now, Some("InvalidSpec"), Some(&msg)),
+                );
+            })
+            .await?;
+            event(cluster, state, EventType::Warning, "InvalidSpec", message).await;
+            Ok(next)
+        }
+        Step::AddFinalizer => {
+            state.backup = write_meta(cluster, state, |b| {
+                b.metadata
+                    .finalizers
+                    .get_or_insert_with(Vec::new)
+                    .push(FINALIZER.into())
+            })
+            .await?;
+            state.backup_fresh = true;
+            Ok(Next::Continue)
+        }
+        Step::CreateJob { attempt } => {
+            match create_job(
+                cluster,
+                state,
+                job::job_for(&state.backup, attempt, settings),
+            )
+            .await?
+            {
+                Some(created) => {
+                    state.job = Some(created);
+                    state.pods.clear();
+                    Ok(Next::Continue)
+                }
+                None => Ok(Next::Done(Action::requeue(settings.resync))),
+            }
+        }
+        Step::MarkScheduled => {
+            let job = state
+                .job
+                .as_ref()
+                .and_then(|j| j.metadata.name.clone())
+                .unwrap_or_default();
+            let attempt = state.backup.retry_records().len();
+            let next = write_status(cluster, state, |s| {
+                if s.phase == Some(BackupPhase::Retrying)
+                    && let Some(last) = s.backoff_retry_status.as_mut().and_then(|r| r.last_mut())
+                {
+                    last.real_retry_at = Some(to_k8s(now));
+                }
+                s.phase = Some(BackupPhase::Scheduled);
+                set_condition(
+                    &mut s.conditions,
+                    Condition::new("Scheduled", now, Some("JobCreated"), Some(&job)),
+                );
+            })
+            .await?;
+            let what = if attempt == 0 {
+                String::new()
+            } else {
+                format!(" (retry {attempt})")
+            };
+            event(
+                cluster,
+                state,
+                EventType::Normal,
+                "Scheduled",
+                format!("created Job {job}{what}"),
+            )
+            .await;
+            Ok(next)
+        }
+        Step::RecordFailure { failure, retry_at } => {
+            let retry_num = state.backup.retry_records().len() as i32 + 1;
+            let f = failure.clone();
+            let next = write_status(cluster, state, |s| match retry_at {
+                Some(due) => {
+                    s.phase = Some(BackupPhase::Retrying);
+                    s.backoff_retry_status
+                        .get_or_insert_with(Vec::new)
+                        .push(BackoffRetryRecord {
+                            retry_num,
+                            detect_failed_at: Some(to_k8s(now)),
+                            expected_retry_at: Some(to_k8s(due)),
+                            real_retry_at: None,
+                            retry_reason: Some(f.reason.clone()),
+                            original_reason: Some(f.message.clone()),
+                        });
+                    set_condition(
+                        &mut s.conditions,
+                        Condition::new("Retrying", now, Some(&f.reason), Some(&f.message)),
+                    );
+                }
+                None => {
+                    s.phase = Some(BackupPhase::Failed);
+                    set_condition(
+                        &mut s.conditions,
+                        Condition::new("Failed", now, Some(&f.reason), Some(&f.message)),
+                    );
+                }
+            })
+            .await?;
+            match retry_at {
+                Some(due) => {
+                    let msg = format!(
+                        "{}: {}; retry {retry_num} at {}",
+                        failure.reason,
+                        failure.message,
+                        crate::api::time::rfc3339(due)
+                    );
+                    event(cluster, state, EventType::Warning, "BackupRetrying", msg).await;
+                }
+                None => {
+                    let msg = format!("{}: {}", failure.reason, failure.message);
+                    event(cluster, state, EventType::Warning, "BackupFailed", msg).await;
+                }
+            }
+            Ok(next)
+        }
+        Step::DeleteJob { role, uid } => {
+            let name = state.job_name(role);
+            let key = ObjectKey::new(&state.key.namespace, &name);
+            let pre = Precondition {
+                uid,
+                resource_version: None,
+            };
+            match cluster.delete::<Job>(&key, &pre).await {
+                Ok(_) | Err(ClusterError::NotFound { .. }) | Err(ClusterError::Conflict { .. }) => {
+                }
+                Err(source) => return Err(BackupError::DeleteJob { job: name, source }),
+            }
+            match role {
+                JobRole::Backup => state.job = None,
+                JobRole::Clean => {
+                    state.clean_job = None;
+                    state.clean_pods.clear();
+                }
+            }
+            Ok(Next::Continue)
+        }
+        Step::ConfirmPodsGone => {
+            let selector = pod_selector(&state.key.name, component::BACKUP);
+            state.pods = cluster
+                .list::<Pod>(&state.key.namespace, &selector)
+                .await
+                .map_err(|source| BackupError::ListPods {
+                    key: state.key.clone(),
+                    source,
+                })?;
+            state.pods_fresh = true;
+            Ok(Next::Continue)
+        }
+        Step::CreateCleanJob => {
+            match create_job(cluster, state, job::clean_job_for(&state.backup, settings)).await {
+                Ok(Some(created)) => {
+                    state.clean_job = Some(created);
+                    state.clean_pods.clear();
+                    Ok(Next::Continue)
+                }
+                Ok(None) => Ok(Next::Done(Action::requeue(settings.resync))),
+                Err(BackupError::CreateJob {
+                    source: ClusterError::Forbidden { message, .. },
+                    ..
+                }) => {
+                    let path = state
+                        .backup
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.backup_path.clone())
+                        .unwrap_or_default();
+                    let msg = format!(
+                        "cannot create the clean Job ({message}); the data at {path} is retained"
+                    );
+                    event(cluster, state, EventType::Warning, "CleanSkipped", msg).await;
+                    state.backup = write_meta(cluster, state, remove_finalizer).await?;
+                    Ok(Next::Done(Action::await_change()))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Step::MarkCleaning => {
+            let job = state
+                .clean_job
+                .as_ref()
+                .and_then(|j| j.metadata.name.clone())
+                .unwrap_or_default();
+            let next = write_status(cluster, state, |s| {
+                s.phase = Some(BackupPhase::Cleaning);
+                set_condition(
+                    &mut s.conditions,
+                    Condition::new("Cleaning", now, Some("CleanJobCreated"), Some(&job)),
+                );
+            })
+            .await?;
+            event(
+                cluster,
+                state,
+                EventType::Normal,
+                "Cleaning",
+                format!("created Job {job} to delete the backup data"),
+            )
+            .await;
+            Ok(next)
+        }
+        Step::MarkCleanFailed { failure } => {
+            let f = failure.clone();
+            let next = write_status(cluster, state, |s| {
+                s.phase = Some(BackupPhase::CleanFailed);
+                // Always a new transition time: the retry delay counts from the latest failure.
+                let conds = s.conditions.get_or_insert_with(Vec::new);
+                conds.retain(|c| c.type_ != "CleanFailed");
+                conds.push(Condition::new(
+                    "CleanFailed",
+                    now,
+                    Some(&f.reason),
+                    Some(&f.message),
+                ));
+            })
+            .await?;
+            let msg = format!(
+                "{}: {}; retrying in {}",
+                failure.reason,
+                failure.message,
+                crate::api::duration::format_duration(settings.clean_retry)
+            );
+            event(cluster, state, EventType::Warning, "CleanFailed", msg).await;
+            Ok(next)
+        }
+        Step::RemoveFinalizer { cleaned } => {
+            if cleaned {
+                let path = state
+                    .backup
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.backup_path.clone())
+                    .unwrap_or_default();
+                event(
+                    cluster,
+                    state,
+                    EventType::Normal,
+                    "Cleaned",
+                    format!("deleted the backup data at {path}"),
+                )
+                .await;
+            }
+            state.backup = write_meta(cluster, state, remove_finalizer).await?;
+            Ok(Next::Done(Action::await_change()))
+        }
+    }
+}
+
+fn remove_finalizer(b: &mut Backup) {
+    if let Some(f) = b.metadata.finalizers.as_mut() {
+        f.retain(|x| x != FINALIZER);
+    }
+}

@@ -1,0 +1,321 @@
+//! The backup controller's decisions: from what was observed, the one next step to take (pure, no I/O).
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use std::time::Duration;
+
+use crate::api::backup::{Backup, BackupPhase, CleanPolicy};
+use crate::api::condition::find_condition;
+use crate::api::labels::FINALIZER;
+use crate::api::time::opt_from_k8s;
+use crate::api::validation;
+use crate::controllers::Settings;
+use crate::controllers::attempt::{AttemptState, attempt_state, job_finished, until};
+use crate::controllers::jobs::job_attempt;
+
+use super::retry::retry_at;
+
+/// Everything the backup controller knows when it decides.
+#[derive(Clone, Debug)]
+pub struct Observed<'a> {
+    pub backup: &'a Backup,
+    /// The Backup came from a live read or a write response in this reconcile (not from the cache).
+    pub backup_fresh: bool,
+    /// `backup-<name>`, if seen.
+    pub job: Option<&'a Job>,
+    /// Pods of `job`.
+    pub pods: Vec<&'a Pod>,
+    /// `clean-<name>`, if seen.
+    pub clean_job: Option<&'a Job>,
+    /// Pods of `clean_job`.
+    pub clean_pods: Vec<&'a Pod>,
+    /// `pods` came from a live list in this reconcile (needed before cleaning, which must not race a writer).
+    pub pods_fresh: bool,
+    pub now: DateTime<Utc>,
+    pub settings: &'a Settings,
+}
+
+/// Why a Job is deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobRole {
+    /// The backup Job of an attempt that has been given up (stale or failed).
+    Backup,
+    /// The clean Job, after it failed, to run it again.
+    Clean,
+}
+
+/// How an attempt ended badly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    pub message: String,
+}
+
+/// The one next step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Record the spec problems in status (phase Invalid) and a Warning event; nothing runs until it is fixed.
+    MarkInvalid { message: String },
+    /// Add the finalizer before any data can be written, so it is always cleaned per policy.
+    AddFinalizer,
+    /// Create the Job `backup-<name>` for `attempt`.
+    CreateJob { attempt: u32 },
+    /// The Job of the current attempt exists: phase Scheduled.
+    MarkScheduled,
+    /// The attempt failed: phase Retrying (with the retry due at `retry_at`) or, without retries left, Failed.
+    RecordFailure {
+        failure: Failure,
+        retry_at: Option<DateTime<Utc>>,
+    },
+    /// Delete a Job (background propagation takes its pods).
+    DeleteJob { role: JobRole, uid: Option<String> },
+    /// Read the Backup live before acting on what the cache shows.
+    Refresh,
+    /// List the backup Job's pods live: cleaning must not start while one could still write.
+    ConfirmPodsGone,
+    /// Create the clean Job `clean-<name>`.
+    CreateCleanJob,
+    /// The clean Job runs: phase Cleaning.
+    MarkCleaning,
+    /// The clean Job failed or is stuck: phase CleanFailed and a Warning event; it is retried.
+    MarkCleanFailed { failure: Failure },
+    /// Remove the finalizer: the data was cleaned, or the policy keeps it, or nothing was ever written.
+    RemoveFinalizer { cleaned: bool },
+    /// Nothing to do now; look again after this long (or on the next watch event).
+    Wait { requeue_after: Option<Duration> },
+}
+
+/// True when the Backup's data must be deleted with it (decided at deletion time from the final phase).
+pub fn clean_needed(backup: &Backup) -> bool {
+    match backup.spec.clean_policy() {
+        CleanPolicy::Retain => false,
+        CleanPolicy::Delete => true,
+        CleanPolicy::OnFailure => {
+            matches!(backup.phase(), Some(BackupPhase::Failed)) || {
+                // A CleanFailed/Cleaning phase hides the original outcome; the Failed condition keeps it.
+                find_condition(&status_conditions(backup), "Failed").is_some()
+            }
+        }
+    }
+}
+
+fn status_conditions(backup: &Backup) -> Option<Vec<crate::api::Condition>> {
+    backup.status.as_ref().and_then(|s| s.conditions.clone())
+}
+
+/// True when a policy other than Retain is set, so a finalizer must guard the data.
+pub fn finalizer_needed(backup: &Backup) -> bool {
+    backup.spec.clean_policy() != CleanPolicy::Retain
+}
+
+fn has_finalizer(backup: &Backup) -> bool {
+    backup
+        .metadata
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|x| x == FINALIZER))
+}
+
+/// True when some attempt may have written data: backup-manager records `timeStarted` before running the tool.
+fn may_have_data(backup: &Backup) -> bool {
+    backup
+        .status
+        .as_ref()
+        .is_some_and(|s| s.time_started.is_some() || s.backup_path.is_some())
+}
+
+/// How often a deletion re-checks that the stopped backup pod is gone.
+const POD_GONE_POLL: Duration = Duration::from_secs(10);
+
+/// True when a pod of the backup Job could still write data: it runs, or it is pending and not being deleted.
+fn may_still_write(pod: &Pod) -> bool {
+    match pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending")
+    {
+        "Running" => true,
+        "Pending" => pod.metadata.deletion_timestamp.is_none(),
+        _ => false,
+    }
+}
+
+fn wait(d: Option<Duration>) -> Step {
+    Step::Wait { requeue_after: d }
+}
+
+/// Decides the next step for a Backup.
+pub fn plan(o: &Observed) -> Step {
+    if o.backup.metadata.deletion_timestamp.is_some() {
+        return plan_deletion(o);
+    }
+    let errors = validation::backup(o.backup);
+    if !errors.is_empty() {
+        let message = validation::summary(&errors);
+        let recorded =
+            find_condition(&status_conditions(o.backup), "Invalid").and_then(|c| c.message.clone());
+        if o.backup.phase() == Some(BackupPhase::Invalid)
+            && recorded.as_deref() == Some(message.as_str())
+        {
+            return wait(None);
+        }
+        return Step::MarkInvalid { message };
+    }
+    match o.backup.phase() {
+        Some(BackupPhase::Complete) => return wait(None),
+        Some(BackupPhase::Failed) => {
+            // Stop a Job that can no longer help (for example a pod stuck in ContainerCreating).
+            return match o.job {
+                Some(job) if !job_finished(job) && job.metadata.deletion_timestamp.is_none() => {
+                    Step::DeleteJob {
+                        role: JobRole::Backup,
+                        uid: job.metadata.uid.clone(),
+                    }
+                }
+                _ => wait(None),
+            };
+        }
+        _ => {}
+    }
+    if finalizer_needed(o.backup) && !has_finalizer(o.backup) {
+        return Step::AddFinalizer;
+    }
+    let records = o.backup.retry_records();
+    let attempt = records.len() as u32;
+    let Some(job) = o.job else {
+        if let Some(last) = records.last()
+            && last.real_retry_at.is_none()
+            && let Some(due) = opt_from_k8s(last.expected_retry_at.as_ref())
+            && due > o.now
+        {
+            return wait(Some(until(due, o.now)));
+        }
+        return Step::CreateJob { attempt };
+    };
+    if job.metadata.deletion_timestamp.is_some() {
+        return wait(Some(o.settings.resync));
+    }
+    let job_attempt = job_attempt(job);
+    if job_attempt < attempt {
+        return Step::DeleteJob {
+            role: JobRole::Backup,
+            uid: job.metadata.uid.clone(),
+        };
+    }
+    if job_attempt > attempt && !o.backup_fresh {
+        return Step::Refresh;
+    }
+    let needs_scheduled = matches!(
+        o.backup.phase(),
+        None | Some(BackupPhase::Invalid) | Some(BackupPhase::Retrying)
+    );
+    match attempt_state(job, &o.pods, o.now, o.settings.pod_start_timeout) {
+        AttemptState::Succeeded if !o.backup_fresh => Step::Refresh,
+        AttemptState::Succeeded => Step::RecordFailure {
+            failure: Failure {
+                reason: "StatusNotReported".into(),
+                message: format!(
+                    "Job {} succeeded but backup-manager did not report the backup Complete",
+                    job.metadata.name.clone().unwrap_or_default()
+                ),
+            },
+            retry_at: retry_at(o.backup.spec.retry_policy(), records, o.now),
+        },
+        AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.backup_fresh => {
+            Step::Refresh
+        }
+        AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
+            let message = attempt_failure_message(o.backup, message);
+            Step::RecordFailure {
+                failure: Failure { reason, message },
+                retry_at: retry_at(o.backup.spec.retry_policy(), records, o.now),
+            }
+        }
+        AttemptState::Starting { .. } | AttemptState::Running if needs_scheduled => {
+            Step::MarkScheduled
+        }
+        AttemptState::Starting { stuck_at } => wait(Some(until(stuck_at, o.now))),
+        AttemptState::Running => wait(None),
+    }
+}
+
+/// backup-manager records why the tool failed in an `AttemptFailed` condition; prefer its words.
+fn attempt_failure_message(backup: &Backup, job_message: String) -> String {
+    match find_condition(&status_conditions(backup), "AttemptFailed")
+        .and_then(|c| c.message.clone())
+    {
+        Some(tool) if !tool.is_empty() => format!("{job_message}: {tool}"),
+        _ => job_message,
+    }
+}
+
+fn plan_deletion(o: &Observed) -> Step {
+    if !has_finalizer(o.backup) {
+        return wait(None);
+    }
+    // Stop the backup first: cleaning while the tool still writes would leave data behind.
+    if let Some(job) = o.job {
+        if job.metadata.deletion_timestamp.is_none() && !job_finished(job) {
+            return Step::DeleteJob {
+                role: JobRole::Backup,
+                uid: job.metadata.uid.clone(),
+            };
+        }
+        if job.metadata.deletion_timestamp.is_some() {
+            return wait(Some(o.settings.resync));
+        }
+    }
+    if !o.backup_fresh {
+        return Step::Refresh;
+    }
+    if !clean_needed(o.backup) || !may_have_data(o.backup) {
+        return Step::RemoveFinalizer { cleaned: false };
+    }
+    if !o.pods_fresh {
+        return Step::ConfirmPodsGone;
+    }
+    if o.pods.iter().any(|p| may_still_write(p)) {
+        return wait(Some(POD_GONE_POLL));
+    }
+    let phase = o.backup.phase();
+    let Some(clean) = o.clean_job else {
+        if phase == Some(BackupPhase::CleanFailed)
+            && let Some(failed_at) = find_condition(&status_conditions(o.backup), "CleanFailed")
+                .and_then(|c| opt_from_k8s(c.last_transition_time.as_ref()))
+        {
+            let due =
+                failed_at + chrono::Duration::from_std(o.settings.clean_retry).unwrap_or_default();
+            if due > o.now {
+                return wait(Some(until(due, o.now)));
+            }
+        }
+        return Step::CreateCleanJob;
+    };
+    if clean.metadata.deletion_timestamp.is_some() {
+        return wait(Some(o.settings.resync));
+    }
+    match attempt_state(clean, &o.clean_pods, o.now, o.settings.pod_start_timeout) {
+        AttemptState::Succeeded => Step::RemoveFinalizer { cleaned: true },
+        AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
+            if phase == Some(BackupPhase::CleanFailed) {
+                Step::DeleteJob {
+                    role: JobRole::Clean,
+                    uid: clean.metadata.uid.clone(),
+                }
+            } else {
+                Step::MarkCleanFailed {
+                    failure: Failure { reason, message },
+                }
+            }
+        }
+        AttemptState::Starting { .. } | AttemptState::Running
+            if phase != Some(BackupPhase::Cleaning) =>
+        {
+            Step::MarkCleaning
+        }
+        AttemptState::Starting { stuck_at } => wait(Some(until(stuck_at, o.now))),
+        AttemptState::Running => wait(None),
+    }
+}

@@ -1,0 +1,28 @@
+//! The backup, restore and schedule reconcilers: thin async shells that read, call a pure `plan`, and write.
+//!
+//! Each reconciler takes the object from its controller's cache and loops: observe, `plan` one step, perform it,
+//! fold the write's response back into what it observed, plan again, until the plan says to wait. A write that hits
+//! a `Conflict` re-reads the object live and plans again, so no decision is ever written over a newer state.
+//!
+//! # What triggers what (see [`triggers`])
+//!
+//! | controller | reconciles | triggered by | requeues |
+//! |---|---|---|---|
+//! | backup | Backup | the Backup; its Jobs (`backup-`, `clean-`, by owner); their pods (by annotation) | at a pod's start deadline, a retry's due time, a clean retry |
+//! | restore | Restore | the Restore; its Job; the Job's pods | at a pod's start deadline |
+//! | schedule | BackupSchedule | the schedule; its Backups (by owner reference) | at the next cron tick or the next expiry, whichever is first |
+
+pub mod action;
+pub mod attempt;
+pub mod backup;
+pub mod jobs;
+pub mod restore;
+pub mod schedule;
+pub mod settings;
+pub mod triggers;
+
+pub use action::Action;
+pub use settings::Settings;
+
+/// How many plan/perform steps one reconcile may take before it gives up and errors (a livelock guard).
+pub(crate) const MAX_STEPS: usize = 32;

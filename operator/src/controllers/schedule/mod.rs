@@ -1,0 +1,342 @@
+//! The schedule controller: creates a Backup per cron tick (never two at once), keeps `status.lastBackup` true,
+//! and garbage-collects expired Backups. Correct under stale caches: see [`plan`].
+
+pub mod next_run;
+pub mod plan;
+pub mod retention;
+pub mod template;
+
+use std::sync::Arc;
+
+use crate::api::condition::{Condition, set_condition};
+use crate::api::time::{rfc3339, to_k8s};
+use crate::api::{Backup, BackupSchedule};
+use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
+use crate::controllers::{Action, MAX_STEPS, Settings};
+
+use plan::{Observed, Step, plan};
+use template::{backup_for, belongs_to, schedule_selector};
+
+/// Why a schedule reconcile failed; the controller loop retries with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("failed to read BackupSchedule {key}")]
+    Read {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to list Backups of BackupSchedule {key}")]
+    ListBackups {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to update the status of BackupSchedule {key}")]
+    WriteStatus {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to create Backup {backup}")]
+    CreateBackup {
+        backup: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to delete expired Backup {backup}")]
+    DeleteBackup {
+        backup: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("reconcile of BackupSchedule {key} made no progress after {steps} steps")]
+    NoProgress { key: ObjectKey, steps: usize },
+}
+
+struct State {
+    key: ObjectKey,
+    schedule: BackupSchedule,
+    backups: Vec<Backup>,
+    fresh: bool,
+}
+
+enum Next {
+    Continue,
+    Done(Action),
+}
+
+/// Reconciles one BackupSchedule, taken from the controller's cache.
+/// `_settings` keeps the three reconcilers' signatures alike for the controller loops.
+pub async fn reconcile<C: Cluster>(
+    cluster: &C,
+    _settings: &Settings,
+    schedule: Arc<BackupSchedule>,
+) -> Result<Action, ScheduleError> {
+    let key = ObjectKey::of(&*schedule);
+    let backups = cluster
+        .cached_list::<Backup>(&key.namespace, &schedule_selector(&key.name))
+        .into_iter()
+        .filter(|b| belongs_to(b, &schedule))
+        .map(|b| (*b).clone())
+        .collect();
+    let mut state = State {
+        key,
+        schedule: (*schedule).clone(),
+        backups,
+        fresh: false,
+    };
+    let mut conflicts = 0;
+    for _ in 0..MAX_STEPS {
+        let now = cluster.now();
+        let step = {
+            let observed = Observed {
+                schedule: &state.schedule,
+                backups: state.backups.iter().collect(),
+                fresh: state.fresh,
+                now,
+            };
+            plan(&observed)
+        };
+        tracing::debug!(schedule = %state.key, ?step, "planned");
+        match perform(cluster, &mut state, step).await {
+            Ok(Next::Continue) => {}
+            Ok(Next::Done(action)) => return Ok(action),
+            Err(ScheduleError::WriteStatus {
+                source: ClusterError::Conflict { .. },
+                ..
+            }) if conflicts < 3 => {
+                conflicts += 1;
+                if let Next::Done(action) = refresh(cluster, &mut state).await? {
+                    return Ok(action);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ScheduleError::NoProgress {
+        key: state.key,
+        steps: MAX_STEPS,
+    })
+}
+
+async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, ScheduleError> {
+    let key = state.key.clone();
+    let Some(schedule) = cluster
+        .get::<BackupSchedule>(&key)
+        .await
+        .map_err(|source| ScheduleError::Read {
+            key: key.clone(),
+            source,
+        })?
+    else {
+        return Ok(Next::Done(Action::await_change()));
+    };
+    let backups = cluster
+        .list::<Backup>(&key.namespace, &schedule_selector(&key.name))
+        .await
+        .map_err(|source| ScheduleError::ListBackups {
+            key: key.clone(),
+            source,
+        })?;
+    state.backups = backups
+        .into_iter()
+        .filter(|b| belongs_to(b, &schedule))
+        .collect();
+    state.schedule = schedule;
+    state.fresh = true;
+    Ok(Next::Continue)
+}
+
+async fn write_status<C: Cluster>(
+    cluster: &C,
+    state: &mut State,
+    edit: impl FnOnce(&mut crate::api::BackupScheduleStatus),
+) -> Result<Next, ScheduleError> {
+    let mut s = state.schedule.clone();
+    edit(s.status.get_or_insert_with(Default::default));
+    match cluster.replace_status(&s).await {
+        Ok(updated) => {
+            state.schedule = updated;
+            Ok(Next::Continue)
+        }
+        Err(ClusterError::NotFound { .. }) => Ok(Next::Done(Action::await_change())),
+        Err(source) => Err(ScheduleError::WriteStatus {
+            key: state.key.clone(),
+            source,
+        }),
+    }
+}
+
+async fn event<C: Cluster>(
+    cluster: &C,
+    state: &State,
+    type_: EventType,
+    reason: &'static str,
+    message: String,
+) {
+    cluster
+        .publish(Event::about(&state.schedule, type_, reason, message))
+        .await;
+}
+
+async fn perform<C: Cluster>(
+    cluster: &C,
+    state: &mut State,
+    step: Step,
+) -> Result<Next, ScheduleError> {
+    let now = cluster.now();
+    match step {
+        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after })),
+        Step::Refresh => refresh(cluster, state).await,
+        Step::MarkInvalid { message } => {
+            let msg = message.clone();
+            let next = write_status(cluster, state, |s| {
+                set_condition(
+                    &mut s.conditions,
+                    Condition::new("Invalid", now, Some("InvalidSpec"), Some(&msg)),
+                );
+            })
+            .await?;
+            event(cluster, state, EventType::Warning, "InvalidSpec", message).await;
+            Ok(next)
+        }
+        Step::MarkValid => {
+            write_status(cluster, state, |s| {
+                if let Some(c) = s.conditions.as_mut() {
+                    c.retain(|c| c.type_ != "Invalid");
+                }
+            })
+            .await
+        }
+        Step::SetStatus(update) => {
+            write_status(cluster, state, |s| {
+                s.last_backup = update.last_backup.clone();
+                s.last_backup_time = update.last_backup_time.map(to_k8s);
+                s.all_backup_clean_time = update.all_backup_clean_time.map(to_k8s);
+            })
+            .await
+        }
+        Step::CreateBackup { run } => {
+            let backup = backup_for(&state.schedule, run.tick);
+            let bkey = ObjectKey::of(&backup);
+            let created = match cluster.create(&backup).await {
+                Ok(b) => Some(b),
+                Err(ClusterError::AlreadyExists { .. }) => {
+                    // Created by an earlier attempt (a retry, or before a restart): adopt it if it is ours.
+                    let existing = cluster.get::<Backup>(&bkey).await.map_err(|source| {
+                        ScheduleError::CreateBackup {
+                            backup: bkey.clone(),
+                            source,
+                        }
+                    })?;
+                    match existing {
+                        Some(b) if belongs_to(&b, &state.schedule) => Some(b),
+                        Some(_) => {
+                            let msg = format!(
+                                "Backup {} exists and is not owned by this schedule; skipping the tick {}",
+                                bkey.name,
+                                rfc3339(run.tick)
+                            );
+                            event(cluster, state, EventType::Warning, "BackupNameTaken", msg).await;
+                            let last = state
+                                .schedule
+                                .status
+                                .as_ref()
+                                .and_then(|s| s.last_backup.clone());
+                            return write_status(cluster, state, |s| {
+                                s.last_backup = last;
+                                s.last_backup_time = Some(to_k8s(run.tick));
+                            })
+                            .await;
+                        }
+                        None => return Ok(Next::Continue),
+                    }
+                }
+                Err(source) => {
+                    return Err(ScheduleError::CreateBackup {
+                        backup: bkey,
+                        source,
+                    });
+                }
+            };
+            if let Some(first) = run.first_skipped {
+                let msg = format!(
+                    "missed the ticks from {} until {}; they are skipped, not caught up",
+                    rfc3339(first),
+                    rfc3339(run.tick)
+                );
+                event(cluster, state, EventType::Warning, "MissedSchedule", msg).await;
+            }
+            event(
+                cluster,
+                state,
+                EventType::Normal,
+                "BackupCreated",
+                format!("created Backup {} for {}", bkey.name, rfc3339(run.tick)),
+            )
+            .await;
+            if let Some(b) = created {
+                state.backups.retain(|x| x.metadata.name != b.metadata.name);
+                state.backups.push(b);
+            }
+            Ok(Next::Continue)
+        }
+        Step::DeleteBackups { names } => {
+            for name in &names {
+                let bkey = ObjectKey::new(&state.key.namespace, name);
+                let uid = state
+                    .backups
+                    .iter()
+                    .find(|b| b.metadata.name.as_ref() == Some(name))
+                    .and_then(|b| b.metadata.uid.clone());
+                match cluster
+                    .delete::<Backup>(
+                        &bkey,
+                        &Precondition {
+                            uid,
+                            resource_version: None,
+                        },
+                    )
+                    .await
+                {
+                    Ok(Deletion::Pending(b)) => {
+                        if let Some(slot) = state
+                            .backups
+                            .iter_mut()
+                            .find(|x| x.metadata.name.as_ref() == Some(name))
+                        {
+                            *slot = b;
+                        }
+                    }
+                    Ok(Deletion::Gone)
+                    | Err(ClusterError::NotFound { .. })
+                    | Err(ClusterError::Conflict { .. }) => {
+                        state
+                            .backups
+                            .retain(|x| x.metadata.name.as_ref() != Some(name));
+                    }
+                    Err(source) => {
+                        return Err(ScheduleError::DeleteBackup {
+                            backup: bkey,
+                            source,
+                        });
+                    }
+                }
+            }
+            event(
+                cluster,
+                state,
+                EventType::Normal,
+                "BackupsExpired",
+                format!(
+                    "deleted {} expired Backup(s): {}",
+                    names.len(),
+                    names.join(", ")
+                ),
+            )
+            .await;
+            Ok(Next::Continue)
+        }
+    }
+}

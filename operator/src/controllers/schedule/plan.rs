@@ -1,0 +1,228 @@
+//! The schedule controller's decisions: status truth, the next Backup, garbage collection (pure, no I/O).
+//!
+//! The rule that makes this controller immune to TiDB Operator's schedule-reset bug: the cache may only be used to
+//! decide that nothing needs doing. Creating a Backup, deleting one, or moving `status.lastBackup` happens only
+//! after a live read in the same reconcile confirmed the facts it rests on.
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use crate::api::condition::find_condition;
+use crate::api::cron::CronSchedule;
+use crate::api::duration::parse_duration;
+use crate::api::time::{from_k8s, opt_from_k8s};
+use crate::api::validation;
+use crate::api::{Backup, BackupSchedule};
+use crate::controllers::attempt::until;
+
+use super::next_run::{NextRun, next_run, next_tick};
+use super::retention::{BackupInfo, Lifecycle, Retention, expired, next_expiry};
+use super::template::tick_of;
+
+/// Everything the schedule controller knows when it decides.
+#[derive(Clone, Debug)]
+pub struct Observed<'a> {
+    pub schedule: &'a BackupSchedule,
+    /// The schedule's Backups.
+    pub backups: Vec<&'a Backup>,
+    /// Schedule and Backups come from live reads (or write responses) in this reconcile, not from the cache.
+    pub fresh: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// The status fields to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub last_backup: Option<String>,
+    pub last_backup_time: Option<DateTime<Utc>>,
+    pub all_backup_clean_time: Option<DateTime<Utc>>,
+}
+
+/// The one next step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Record the spec problems in a condition and a Warning event.
+    MarkInvalid {
+        message: String,
+    },
+    /// The spec was fixed: drop the Invalid condition.
+    MarkValid,
+    /// Read the schedule and list its Backups live.
+    Refresh,
+    /// Create the Backup for `run.tick`.
+    CreateBackup {
+        run: NextRun,
+    },
+    /// Bring `lastBackup`/`lastBackupTime`/`allBackupCleanTime` in line with the Backups that exist.
+    SetStatus(StatusUpdate),
+    /// Delete expired Backups (oldest first).
+    DeleteBackups {
+        names: Vec<String>,
+    },
+    Wait {
+        requeue_after: Option<Duration>,
+    },
+}
+
+/// Where a Backup stands for retention and overlap.
+pub fn lifecycle(b: &Backup) -> Lifecycle {
+    if b.metadata.deletion_timestamp.is_some() {
+        return Lifecycle::Deleting;
+    }
+    match b.phase() {
+        Some(crate::api::BackupPhase::Complete) => Lifecycle::Complete,
+        _ if b.is_finished() => Lifecycle::Failed,
+        _ => Lifecycle::Unfinished,
+    }
+}
+
+fn order_key(b: &Backup) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<&str>) {
+    (
+        tick_of(b),
+        opt_from_k8s(b.metadata.creation_timestamp.as_ref()),
+        b.metadata.name.as_deref(),
+    )
+}
+
+/// The schedule's newest Backup (by tick, then creation time, then name), being deleted or not.
+pub fn newest<'a>(backups: &[&'a Backup]) -> Option<&'a Backup> {
+    backups
+        .iter()
+        .copied()
+        .max_by(|a, b| order_key(a).cmp(&order_key(b)))
+}
+
+fn retention(schedule: &BackupSchedule) -> Retention {
+    let age = schedule
+        .spec
+        .max_reserved_time
+        .as_deref()
+        .and_then(|s| parse_duration(s).ok());
+    Retention::from_spec(age, schedule.spec.max_backups)
+}
+
+fn infos(backups: &[&Backup]) -> Vec<BackupInfo> {
+    backups
+        .iter()
+        .map(|b| BackupInfo {
+            name: b.metadata.name.clone().unwrap_or_default(),
+            created: b
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(from_k8s)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            lifecycle: lifecycle(b),
+        })
+        .collect()
+}
+
+/// The time after which the next tick runs: the newest Backup's tick or `lastBackupTime`, whichever is later, else
+/// the schedule's creation.
+pub fn anchor(schedule: &BackupSchedule, backups: &[&Backup]) -> DateTime<Utc> {
+    let status_time = schedule
+        .status
+        .as_ref()
+        .and_then(|s| opt_from_k8s(s.last_backup_time.as_ref()));
+    let newest_tick = newest(backups).and_then(tick_of);
+    status_time
+        .max(newest_tick)
+        .or_else(|| opt_from_k8s(schedule.metadata.creation_timestamp.as_ref()))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Decides the next step for a schedule.
+pub fn plan(o: &Observed) -> Step {
+    let s = o.schedule;
+    let errors = validation::schedule(s);
+    let invalid = find_condition(
+        &s.status.as_ref().and_then(|st| st.conditions.clone()),
+        "Invalid",
+    )
+    .cloned();
+    if !errors.is_empty() {
+        let message = validation::summary(&errors);
+        if invalid.and_then(|c| c.message) == Some(message.clone()) {
+            return Step::Wait {
+                requeue_after: None,
+            };
+        }
+        return Step::MarkInvalid { message };
+    }
+    if invalid.is_some() {
+        return Step::MarkValid;
+    }
+    let cron = match CronSchedule::parse(&s.spec.schedule, s.spec.time_zone.as_deref()) {
+        Ok(c) => c,
+        Err(_) => {
+            return Step::Wait {
+                requeue_after: None,
+            };
+        }
+    };
+
+    // 1. Status truth: lastBackup names the newest Backup that exists, and is empty only if none does.
+    let status = s.status.clone().unwrap_or_default();
+    let last = s.last_backup();
+    let last_time = opt_from_k8s(status.last_backup_time.as_ref());
+    match newest(&o.backups) {
+        Some(n) if last != n.metadata.name.as_deref() => {
+            if !o.fresh {
+                return Step::Refresh;
+            }
+            return Step::SetStatus(StatusUpdate {
+                last_backup: n.metadata.name.clone(),
+                last_backup_time: last_time.max(tick_of(n)),
+                all_backup_clean_time: None,
+            });
+        }
+        None if last.is_some() => {
+            if !o.fresh {
+                return Step::Refresh;
+            }
+            return Step::SetStatus(StatusUpdate {
+                last_backup: None,
+                last_backup_time: last_time,
+                all_backup_clean_time: Some(o.now),
+            });
+        }
+        _ => {}
+    }
+
+    // 2. The next Backup, unless paused or one is still running (no overlap).
+    let infos = infos(&o.backups);
+    let running = infos.iter().any(|b| b.lifecycle == Lifecycle::Unfinished);
+    if !s.paused()
+        && !running
+        && let Some(run) = next_run(&cron, anchor(s, &o.backups), o.now)
+    {
+        return if o.fresh {
+            Step::CreateBackup { run }
+        } else {
+            Step::Refresh
+        };
+    }
+
+    // 3. Garbage collection (also while paused).
+    let rule = retention(s);
+    let doomed = expired(&infos, rule, o.now);
+    if !doomed.is_empty() {
+        return if o.fresh {
+            Step::DeleteBackups { names: doomed }
+        } else {
+            Step::Refresh
+        };
+    }
+
+    // 4. Look again at the next tick or the next expiry.
+    let mut wake: Option<DateTime<Utc>> = next_expiry(&infos, rule);
+    if !s.paused() {
+        wake = match (wake, next_tick(&cron, o.now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Step::Wait {
+        requeue_after: wake.map(|w| until(w, o.now)),
+    }
+}

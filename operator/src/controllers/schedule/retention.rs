@@ -1,0 +1,219 @@
+//! `expired`: which of a schedule's Backups garbage collection deletes, by `maxReservedTime` or `maxBackups`.
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// Where a Backup stands, for retention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Not finished: never deleted by retention.
+    Unfinished,
+    Complete,
+    Failed,
+    /// Already being deleted: neither counted nor deleted again.
+    Deleting,
+}
+
+/// One Backup as retention sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupInfo {
+    pub name: String,
+    /// Creation time (TiDB Operator measures age from it).
+    pub created: DateTime<Utc>,
+    pub lifecycle: Lifecycle,
+}
+
+/// The retention rule of a schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retention {
+    /// `maxReservedTime`: delete finished Backups at least this old. Wins over a count.
+    Age(Duration),
+    /// `maxBackups`: keep the newest N (0 keeps all).
+    Count(u32),
+    KeepAll,
+}
+
+impl Retention {
+    /// The rule from the spec fields (already validated): `maxReservedTime` wins over `maxBackups`.
+    pub fn from_spec(max_reserved_time: Option<Duration>, max_backups: Option<i32>) -> Retention {
+        match (max_reserved_time, max_backups) {
+            (Some(age), _) => Retention::Age(age),
+            (None, Some(n)) if n > 0 => Retention::Count(n as u32),
+            _ => Retention::KeepAll,
+        }
+    }
+}
+
+fn newest_first(backups: &[BackupInfo]) -> Vec<&BackupInfo> {
+    let mut live: Vec<&BackupInfo> = backups
+        .iter()
+        .filter(|b| b.lifecycle != Lifecycle::Deleting)
+        .collect();
+    live.sort_by(|a, b| (b.created, &b.name).cmp(&(a.created, &a.name)));
+    live
+}
+
+/// The names to delete, oldest first. Never an unfinished Backup, never the newest Complete one, never one younger
+/// than `maxReservedTime`, never more than the count asks, never one already being deleted.
+pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>) -> Vec<String> {
+    let live = newest_first(backups);
+    let newest_complete = live
+        .iter()
+        .find(|b| b.lifecycle == Lifecycle::Complete)
+        .map(|b| b.name.clone());
+    let deletable = |b: &&BackupInfo| {
+        matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed)
+            && Some(&b.name) != newest_complete.as_ref()
+    };
+    let mut out: Vec<String> = match retention {
+        Retention::KeepAll => Vec::new(),
+        Retention::Age(age) => {
+            let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+            live.iter()
+                .copied()
+                .filter(deletable)
+                .filter(|b| now - b.created >= age)
+                .map(|b| b.name.clone())
+                .collect()
+        }
+        Retention::Count(n) => live
+            .iter()
+            .copied()
+            .skip(n as usize)
+            .filter(deletable)
+            .map(|b| b.name.clone())
+            .collect(),
+    };
+    out.reverse();
+    out
+}
+
+/// When the next finished Backup expires by age (for the requeue); `None` for count retention.
+pub fn next_expiry(backups: &[BackupInfo], retention: Retention) -> Option<DateTime<Utc>> {
+    let Retention::Age(age) = retention else {
+        return None;
+    };
+    let age = chrono::Duration::from_std(age).ok()?;
+    let live = newest_first(backups);
+    let newest_complete = live
+        .iter()
+        .find(|b| b.lifecycle == Lifecycle::Complete)
+        .map(|b| b.name.clone());
+    live.iter()
+        .filter(|b| {
+            matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed)
+                && Some(&b.name) != newest_complete.as_ref()
+        })
+        .map(|b| b.created + age)
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn t(m: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(m)
+    }
+
+    fn b(name: &str, m: i64, lifecycle: Lifecycle) -> BackupInfo {
+        BackupInfo {
+            name: name.into(),
+            created: t(m),
+            lifecycle,
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn age_deletes_old_finished_backups_but_keeps_the_newest_complete() {
+        let backups = [
+            b("a", 0, Lifecycle::Complete),
+            b("b", 10, Lifecycle::Failed),
+            b("c", 20, Lifecycle::Complete),
+            b("d", 30, Lifecycle::Unfinished),
+        ];
+        // At 3h everything is old: the unfinished one and the newest Complete survive.
+        assert_eq!(expired(&backups, Retention::Age(HOUR), t(180)), ["a", "b"]);
+        assert_eq!(expired(&backups, Retention::Age(HOUR), t(65)), ["a"]);
+    }
+
+    #[test]
+    fn count_keeps_the_newest_n_and_skips_backups_being_deleted() {
+        let backups = [
+            b("a", 0, Lifecycle::Complete),
+            b("b", 10, Lifecycle::Complete),
+            b("c", 20, Lifecycle::Deleting),
+            b("d", 30, Lifecycle::Complete),
+        ];
+        assert_eq!(expired(&backups, Retention::Count(2), t(40)), ["a"]);
+        assert_eq!(
+            expired(&backups, Retention::from_spec(None, Some(0)), t(40)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn max_reserved_time_wins_over_max_backups() {
+        assert_eq!(
+            Retention::from_spec(Some(HOUR), Some(3)),
+            Retention::Age(HOUR)
+        );
+        assert_eq!(Retention::from_spec(None, Some(3)), Retention::Count(3));
+        assert_eq!(Retention::from_spec(None, Some(0)), Retention::KeepAll);
+    }
+
+    #[test]
+    fn next_expiry_ignores_the_protected_backup() {
+        let backups = [
+            b("a", 0, Lifecycle::Complete),
+            b("b", 10, Lifecycle::Complete),
+        ];
+        assert_eq!(next_expiry(&backups, Retention::Age(HOUR)), Some(t(60)));
+    }
+
+    fn lifecycle() -> impl Strategy<Value = Lifecycle> {
+        prop::sample::select(vec![
+            Lifecycle::Unfinished,
+            Lifecycle::Complete,
+            Lifecycle::Failed,
+            Lifecycle::Deleting,
+        ])
+    }
+
+    proptest! {
+        /// Whatever subset of the schedule's Backups a (stale) cache lists, what `expired` picks from it never
+        /// breaks a rule about the full set.
+        #[test]
+        fn never_deletes_what_the_rules_protect(
+            all in prop::collection::vec((0i64..1000, lifecycle()), 0..25),
+            in_cache in prop::collection::vec(any::<bool>(), 25),
+            age_min in 1i64..600,
+            count in 0u32..8,
+            use_age in any::<bool>(),
+            now_min in 0i64..2000,
+        ) {
+            let full: Vec<BackupInfo> = all.iter().enumerate().map(|(i, (m, l))| b(&format!("b{i:02}"), *m, *l)).collect();
+            let cache: Vec<BackupInfo> = full.iter().zip(&in_cache).filter(|(_, keep)| **keep).map(|(x, _)| x.clone()).collect();
+            let retention = if use_age { Retention::Age(Duration::from_secs(age_min as u64 * 60)) } else { Retention::Count(count) };
+            let now = t(now_min);
+            let doomed = expired(&cache, retention, now);
+            let true_newest_complete = newest_first(&full).into_iter().find(|x| x.lifecycle == Lifecycle::Complete).map(|x| x.name.clone());
+            for name in &doomed {
+                let x = full.iter().find(|x| &x.name == name).unwrap();
+                prop_assert!(matches!(x.lifecycle, Lifecycle::Complete | Lifecycle::Failed), "{} is {:?}", name, x.lifecycle);
+                prop_assert!(Some(name) != true_newest_complete.as_ref(), "deleted the newest Complete {}", name);
+                if let Retention::Age(age) = retention {
+                    prop_assert!(now - x.created >= chrono::Duration::from_std(age).unwrap(), "{} is too young", name);
+                }
+            }
+            if let Retention::Count(n) = retention {
+                let live = full.iter().filter(|x| x.lifecycle != Lifecycle::Deleting).count();
+                prop_assert!(doomed.len() <= live.saturating_sub(n as usize), "deleted {} of {} with maxBackups {}", doomed.len(), live, n);
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! `backup_for`: the Backup a schedule creates for one cron tick, named by the tick so a retry adopts it.
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use std::collections::BTreeMap;
+
+use crate::api::labels::{self, component};
+use crate::api::names::{label_value, scheduled_backup_name};
+use crate::api::time::{from_k8s, rfc3339};
+use crate::api::{Backup, BackupSchedule};
+use crate::cluster::Labels;
+
+/// The labels every Backup of the schedule `schedule_name` carries (also the selector that finds them).
+pub fn schedule_selector(schedule_name: &str) -> Labels {
+    Labels::from([(labels::SCHEDULE.to_string(), label_value(schedule_name))])
+}
+
+/// The Backup for `tick`: `<schedule>-<tick>`, the template's spec with its own storage prefix (so cleaning one
+/// Backup never touches another's data), owned by the schedule, annotated with the tick.
+pub fn backup_for(schedule: &BackupSchedule, tick: DateTime<Utc>) -> Backup {
+    let schedule_name = schedule.metadata.name.clone().unwrap_or_default();
+    let name = scheduled_backup_name(&schedule_name, tick);
+    let mut spec = schedule.spec.backup_template.clone();
+    spec.storage.push_prefix(&name);
+    if spec.storage_class_name.is_none() {
+        spec.storage_class_name
+            .clone_from(&schedule.spec.storage_class_name);
+    }
+    if spec.storage_size.is_none() {
+        spec.storage_size.clone_from(&schedule.spec.storage_size);
+    }
+    let mut label_map: BTreeMap<String, String> = schedule_selector(&schedule_name);
+    label_map.insert(labels::INSTANCE.into(), label_value(&schedule_name));
+    label_map.insert(labels::COMPONENT.into(), component::SCHEDULE.into());
+    label_map.insert(labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into());
+    Backup {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: schedule.metadata.namespace.clone(),
+            labels: Some(label_map),
+            annotations: Some(BTreeMap::from([(
+                labels::SCHEDULED_TIME.to_string(),
+                rfc3339(tick),
+            )])),
+            owner_references: Some(vec![OwnerReference {
+                api_version: format!("{}/{}", crate::api::GROUP, crate::api::VERSION),
+                kind: "BackupSchedule".into(),
+                name: schedule_name,
+                uid: schedule.metadata.uid.clone().unwrap_or_default(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]),
+            ..Default::default()
+        },
+        spec,
+        status: None,
+    }
+}
+
+/// The tick a Backup was created for: its annotation, else its creation time.
+pub fn tick_of(backup: &Backup) -> Option<DateTime<Utc>> {
+    backup
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(labels::SCHEDULED_TIME))
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| backup.metadata.creation_timestamp.as_ref().map(from_k8s))
+}
+
+/// True when `backup` belongs to `schedule`: it carries the schedule label and, if it has a controller owner,
+/// that owner is this schedule (same uid).
+pub fn belongs_to(backup: &Backup, schedule: &BackupSchedule) -> bool {
+    let uid = schedule.metadata.uid.as_deref();
+    let owner = backup
+        .metadata
+        .owner_references
+        .as_ref()
+        .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)));
+    match (owner, uid) {
+        (Some(o), Some(uid)) => o.uid == uid,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::BackupScheduleSpec;
+    use crate::api::storage::{S3StorageProvider, StorageProvider};
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_backup_is_named_and_placed_by_its_tick() {
+        let mut s = BackupSchedule::new(
+            "demo",
+            BackupScheduleSpec {
+                schedule: "*/10 * * * *".into(),
+                backup_template: crate::api::BackupSpec {
+                    storage: StorageProvider {
+                        s3: Some(S3StorageProvider {
+                            provider: "aws".into(),
+                            bucket: Some("b".into()),
+                            prefix: Some("test1-demo1".into()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        s.metadata.namespace = Some("test1".into());
+        s.metadata.uid = Some("s-uid".into());
+        let tick = Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap();
+        let b = backup_for(&s, tick);
+        assert_eq!(b.metadata.name.as_deref(), Some("demo-2026-01-01t00-10-00"));
+        assert_eq!(
+            b.spec.storage.location().unwrap().url(),
+            "s3://b/test1-demo1/demo-2026-01-01t00-10-00"
+        );
+        assert_eq!(tick_of(&b), Some(tick));
+        assert!(belongs_to(&b, &s));
+        s.metadata.uid = Some("other".into());
+        assert!(!belongs_to(&b, &s));
+    }
+}
