@@ -54,9 +54,6 @@ fn restores_round_trip_and_validate() {
 fn the_article_backup_reads_as_br_to_gcs() {
     let b: Backup = round_trip("article-gcs-backup.yaml");
     assert_eq!(b.spec.br.as_ref().unwrap().cluster, "mycluster");
-    assert_eq!(
-        b.spec.storage.location().unwrap().url(),
-        "gcs://backup/test1-demo1"
-    );
+    assert_eq!(b.spec.storage.location().unwrap().url(), "gcs://backup/test1-demo1");
     assert_eq!(b.spec.clean_policy(), operator::api::CleanPolicy::Retain);
 }

@@ -14,12 +14,7 @@ fn observe<'a>(
     fresh: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Observed<'a> {
-    Observed {
-        schedule,
-        backups: backups.iter().collect(),
-        fresh,
-        now,
-    }
+    Observed { schedule, backups: backups.iter().collect(), fresh, now }
 }
 
 #[test]
@@ -29,12 +24,7 @@ fn the_first_tick_is_confirmed_live_then_created() {
     assert_eq!(plan(&observe(&s, &[], false, now)), Step::Refresh);
     assert_eq!(
         plan(&observe(&s, &[], true, now)),
-        Step::CreateBackup {
-            run: NextRun {
-                tick: t(10),
-                first_skipped: None
-            }
-        }
+        Step::CreateBackup { run: NextRun { tick: t(10), first_skipped: None } }
     );
 }
 
@@ -54,59 +44,34 @@ fn a_created_backup_becomes_last_backup() {
 
 #[test]
 fn a_running_backup_blocks_the_next_tick() {
-    let s = ScheduleBuilder::new("demo")
-        .last_backup("demo-2026-01-01t00-10-00", t(10))
-        .build();
-    let b = [BackupBuilder::scheduled(&s, t(10))
-        .phase(BackupPhase::Running)
-        .build()];
-    assert_eq!(
-        plan(&observe(&s, &b, true, t(21))),
-        Step::Wait {
-            requeue_after: Some(Duration::from_secs(9 * 60))
-        }
-    );
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-10-00", t(10)).build();
+    let b = [BackupBuilder::scheduled(&s, t(10)).phase(BackupPhase::Running).build()];
+    assert_eq!(plan(&observe(&s, &b, true, t(21))), Step::Wait { requeue_after: Some(Duration::from_secs(9 * 60)) });
 }
 
 #[test]
 fn a_late_finish_runs_the_missed_tick_late_not_twice() {
-    let s = ScheduleBuilder::new("demo")
-        .last_backup("demo-2026-01-01t00-10-00", t(10))
-        .build();
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-10-00", t(10)).build();
     let b = [BackupBuilder::scheduled(&s, t(10)).complete(t(22)).build()];
     assert_eq!(
         plan(&observe(&s, &b, true, t(22))),
-        Step::CreateBackup {
-            run: NextRun {
-                tick: t(20),
-                first_skipped: None
-            }
-        }
+        Step::CreateBackup { run: NextRun { tick: t(20), first_skipped: None } }
     );
 }
 
 #[test]
 fn waits_until_the_next_tick_or_expiry() {
-    let s = ScheduleBuilder::new("demo")
-        .last_backup("demo-2026-01-01t00-20-00", t(20))
-        .build();
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-20-00", t(20)).build();
     let b = [
         BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
         BackupBuilder::scheduled(&s, t(20)).complete(t(22)).build(),
     ];
-    assert_eq!(
-        plan(&observe(&s, &b, false, t(25))),
-        Step::Wait {
-            requeue_after: Some(Duration::from_secs(5 * 60))
-        }
-    );
+    assert_eq!(plan(&observe(&s, &b, false, t(25))), Step::Wait { requeue_after: Some(Duration::from_secs(5 * 60)) });
 }
 
 #[test]
 fn expired_backups_are_deleted_after_a_live_read() {
-    let s = ScheduleBuilder::new("demo")
-        .last_backup("demo-2026-01-01t01-20-00", t(80))
-        .build();
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t01-20-00", t(80)).build();
     let b = [
         BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
         BackupBuilder::scheduled(&s, t(80)).complete(t(82)).build(),
@@ -114,9 +79,7 @@ fn expired_backups_are_deleted_after_a_live_read() {
     assert_eq!(plan(&observe(&s, &b, false, t(85))), Step::Refresh);
     assert_eq!(
         plan(&observe(&s, &b, true, t(85))),
-        Step::DeleteBackups {
-            names: vec!["demo-2026-01-01t00-10-00".into()]
-        }
+        Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] }
     );
 }
 
@@ -127,45 +90,27 @@ fn max_backups_keeps_the_newest() {
         .max_backups(2)
         .last_backup("demo-2026-01-01t00-30-00", t(30))
         .build();
-    let b: Vec<Backup> = [10, 20, 30]
-        .iter()
-        .map(|m| {
-            BackupBuilder::scheduled(&s, t(*m))
-                .complete(t(m + 1))
-                .build()
-        })
-        .collect();
+    let b: Vec<Backup> =
+        [10, 20, 30].iter().map(|m| BackupBuilder::scheduled(&s, t(*m)).complete(t(m + 1)).build()).collect();
     assert_eq!(
         plan(&observe(&s, &b, true, t(35))),
-        Step::DeleteBackups {
-            names: vec!["demo-2026-01-01t00-10-00".into()]
-        }
+        Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] }
     );
 }
 
 #[test]
 fn paused_schedules_create_nothing_but_still_collect_garbage() {
-    let s = ScheduleBuilder::new("demo")
-        .paused(true)
-        .last_backup("demo-2026-01-01t00-20-00", t(20))
-        .build();
+    let s = ScheduleBuilder::new("demo").paused(true).last_backup("demo-2026-01-01t00-20-00", t(20)).build();
     let b = [
         BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
         BackupBuilder::scheduled(&s, t(20)).complete(t(22)).build(),
     ];
     assert_eq!(
         plan(&observe(&s, &b, true, t(300))),
-        Step::DeleteBackups {
-            names: vec!["demo-2026-01-01t00-10-00".into()]
-        }
+        Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] }
     );
     let kept = [b[1].clone()];
-    assert_eq!(
-        plan(&observe(&s, &kept, true, t(300))),
-        Step::Wait {
-            requeue_after: None
-        }
-    );
+    assert_eq!(plan(&observe(&s, &kept, true, t(300))), Step::Wait { requeue_after: None });
 }
 
 /// TiDB Operator issue 4220: every Backup expired while paused; on unpause the schedule reset `lastBackup` and lost
@@ -173,55 +118,27 @@ fn paused_schedules_create_nothing_but_still_collect_garbage() {
 /// latest tick once, saying which ticks it skipped.
 #[test]
 fn unpause_after_everything_expired_keeps_track_of_the_new_backup() {
-    let s = ScheduleBuilder::new("demo")
-        .paused(false)
-        .last_backup("demo-2026-01-01t00-20-00", t(20))
-        .build();
+    let s = ScheduleBuilder::new("demo").paused(false).last_backup("demo-2026-01-01t00-20-00", t(20)).build();
     let kept = [BackupBuilder::scheduled(&s, t(20)).complete(t(22)).build()];
     assert_eq!(
-        plan(&observe(
-            &s,
-            &kept,
-            true,
-            t(300) + chrono::Duration::seconds(3)
-        )),
-        Step::CreateBackup {
-            run: NextRun {
-                tick: t(300),
-                first_skipped: Some(t(30))
-            }
-        }
+        plan(&observe(&s, &kept, true, t(300) + chrono::Duration::seconds(3))),
+        Step::CreateBackup { run: NextRun { tick: t(300), first_skipped: Some(t(30)) } }
     );
-    let both = [
-        kept[0].clone(),
-        BackupBuilder::scheduled(&s, t(300)).build(),
-    ];
-    let Step::SetStatus(update) = plan(&observe(&s, &both, true, t(301))) else {
-        panic!()
-    };
-    assert_eq!(
-        update.last_backup.as_deref(),
-        Some("demo-2026-01-01t05-00-00")
-    );
+    let both = [kept[0].clone(), BackupBuilder::scheduled(&s, t(300)).build()];
+    let Step::SetStatus(update) = plan(&observe(&s, &both, true, t(301))) else { panic!() };
+    assert_eq!(update.last_backup.as_deref(), Some("demo-2026-01-01t05-00-00"));
 }
 
 #[test]
 fn a_bad_cron_is_reported_not_retried() {
     let s = ScheduleBuilder::new("demo").cron("61 * * * *").build();
-    let Step::MarkInvalid { message } = plan(&observe(&s, &[], false, t(0))) else {
-        panic!()
-    };
-    assert!(
-        message.starts_with("spec.schedule: invalid cron expression"),
-        "{message}"
-    );
+    let Step::MarkInvalid { message } = plan(&observe(&s, &[], false, t(0))) else { panic!() };
+    assert!(message.starts_with("spec.schedule: invalid cron expression"), "{message}");
 }
 
 #[test]
 fn a_deleted_last_backup_is_replaced_by_the_newest_that_exists_after_a_live_read() {
-    let s = ScheduleBuilder::new("demo")
-        .last_backup("demo-2026-01-01t00-30-00", t(30))
-        .build();
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-30-00", t(30)).build();
     let b = [BackupBuilder::scheduled(&s, t(20)).complete(t(22)).build()];
     assert_eq!(plan(&observe(&s, &b, false, t(35))), Step::Refresh);
     assert_eq!(

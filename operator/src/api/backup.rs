@@ -71,11 +71,8 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub const DEFAULT: RetryPolicy = RetryPolicy {
-        min_retry: Duration::from_secs(300),
-        max_retries: 2,
-        retry_timeout: Duration::from_secs(1800),
-    };
+    pub const DEFAULT: RetryPolicy =
+        RetryPolicy { min_retry: Duration::from_secs(300), max_retries: 2, retry_timeout: Duration::from_secs(1800) };
 }
 
 /// Backup spec: TiDB Operator's field names for the supported subset.
@@ -92,12 +89,7 @@ impl RetryPolicy {
     derive = "PartialEq",
     derive = "Default",
     doc = "A backup of a TiDB cluster, run as a Job by the backup-operator",
-    printcolumn(
-        name = "Status",
-        type_ = "string",
-        json_path = ".status.phase",
-        description = "The current phase"
-    ),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.phase", description = "The current phase"),
     printcolumn(
         name = "BackupPath",
         type_ = "string",
@@ -116,23 +108,9 @@ impl RetryPolicy {
         json_path = ".status.commitTs",
         description = "The commit timestamp of the backup"
     ),
-    printcolumn(
-        name = "Started",
-        type_ = "date",
-        json_path = ".status.timeStarted",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Completed",
-        type_ = "date",
-        json_path = ".status.timeCompleted",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Started", type_ = "date", json_path = ".status.timeStarted", priority = 1),
+    printcolumn(name = "Completed", type_ = "date", json_path = ".status.timeCompleted", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
@@ -148,11 +126,7 @@ pub struct BackupSpec {
     /// `snapshot` only (log and volume-snapshot backups are not supported by this operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_mode: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        rename = "tikvGCLifeTime"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "tikvGCLifeTime")]
     pub tikv_gc_life_time: Option<String>,
     #[serde(flatten)]
     pub storage: StorageProvider,
@@ -191,9 +165,7 @@ pub struct BackupSpec {
 
 /// The phases a Backup moves through. `Complete` and `Failed` are final for the backup itself; deletion then
 /// moves through `Cleaning` to `Clean` (or `CleanFailed`, retried).
-#[derive(
-    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash,
-)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum BackupPhase {
     /// The spec is invalid; nothing runs until it is fixed.
     Invalid,
@@ -291,20 +263,9 @@ impl BackupSpec {
             return d;
         };
         RetryPolicy {
-            min_retry: p
-                .min_retry_duration
-                .as_deref()
-                .and_then(|s| parse_duration(s).ok())
-                .unwrap_or(d.min_retry),
-            max_retries: p
-                .max_retry_times
-                .map(|n| n.max(0) as u32)
-                .unwrap_or(d.max_retries),
-            retry_timeout: p
-                .retry_timeout
-                .as_deref()
-                .and_then(|s| parse_duration(s).ok())
-                .unwrap_or(d.retry_timeout),
+            min_retry: p.min_retry_duration.as_deref().and_then(|s| parse_duration(s).ok()).unwrap_or(d.min_retry),
+            max_retries: p.max_retry_times.map(|n| n.max(0) as u32).unwrap_or(d.max_retries),
+            retry_timeout: p.retry_timeout.as_deref().and_then(|s| parse_duration(s).ok()).unwrap_or(d.retry_timeout),
         }
     }
 
@@ -338,9 +299,6 @@ impl Backup {
 
     /// Failed attempts recorded so far.
     pub fn retry_records(&self) -> &[BackoffRetryRecord] {
-        self.status
-            .as_ref()
-            .and_then(|s| s.backoff_retry_status.as_deref())
-            .unwrap_or(&[])
+        self.status.as_ref().and_then(|s| s.backoff_retry_status.as_deref()).unwrap_or(&[])
     }
 }

@@ -33,12 +33,7 @@ pub struct Condition {
 
 impl Condition {
     /// A `True` condition of `type_` observed at `now`.
-    pub fn new(
-        type_: &str,
-        now: DateTime<Utc>,
-        reason: Option<&str>,
-        message: Option<&str>,
-    ) -> Self {
+    pub fn new(type_: &str, now: DateTime<Utc>, reason: Option<&str>, message: Option<&str>) -> Self {
         Condition {
             type_: type_.to_string(),
             status: ConditionStatus::True,
@@ -54,20 +49,14 @@ impl Condition {
 pub fn set_condition(conditions: &mut Option<Vec<Condition>>, new: Condition) {
     let list = conditions.get_or_insert_with(Vec::new);
     match list.iter_mut().find(|c| c.type_ == new.type_) {
-        Some(old)
-            if old.status == new.status
-                && old.reason == new.reason
-                && old.message == new.message => {}
+        Some(old) if old.status == new.status && old.reason == new.reason && old.message == new.message => {}
         Some(old) => *old = new,
         None => list.push(new),
     }
 }
 
 /// The condition of `type_`, if present.
-pub fn find_condition<'a>(
-    conditions: &'a Option<Vec<Condition>>,
-    type_: &str,
-) -> Option<&'a Condition> {
+pub fn find_condition<'a>(conditions: &'a Option<Vec<Condition>>, type_: &str) -> Option<&'a Condition> {
     conditions.as_ref()?.iter().find(|c| c.type_ == type_)
 }
 
@@ -81,30 +70,11 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let t1 = Utc.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap();
         let mut conds = None;
-        set_condition(
-            &mut conds,
-            Condition::new("Invalid", t0, Some("BadSpec"), Some("x")),
-        );
-        set_condition(
-            &mut conds,
-            Condition::new("Invalid", t1, Some("BadSpec"), Some("x")),
-        );
+        set_condition(&mut conds, Condition::new("Invalid", t0, Some("BadSpec"), Some("x")));
+        set_condition(&mut conds, Condition::new("Invalid", t1, Some("BadSpec"), Some("x")));
         assert_eq!(conds.as_ref().unwrap().len(), 1);
-        assert_eq!(
-            find_condition(&conds, "Invalid")
-                .unwrap()
-                .last_transition_time,
-            Some(to_k8s(t0))
-        );
-        set_condition(
-            &mut conds,
-            Condition::new("Invalid", t1, Some("BadSpec"), Some("y")),
-        );
-        assert_eq!(
-            find_condition(&conds, "Invalid")
-                .unwrap()
-                .last_transition_time,
-            Some(to_k8s(t1))
-        );
+        assert_eq!(find_condition(&conds, "Invalid").unwrap().last_transition_time, Some(to_k8s(t0)));
+        set_condition(&mut conds, Condition::new("Invalid", t1, Some("BadSpec"), Some("y")));
+        assert_eq!(find_condition(&conds, "Invalid").unwrap().last_transition_time, Some(to_k8s(t1)));
     }
 }

@@ -15,9 +15,7 @@ pub struct CronSchedule {
 /// Why a schedule or time zone was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CronError {
-    #[error(
-        "invalid cron expression {expr:?}: {reason} (expected 5 fields, e.g. \"*/10 * * * *\")"
-    )]
+    #[error("invalid cron expression {expr:?}: {reason} (expected 5 fields, e.g. \"*/10 * * * *\")")]
     Expression { expr: String, reason: String },
     #[error("cron expression {0:?} never fires")]
     NeverFires(String),
@@ -40,25 +38,16 @@ impl CronSchedule {
                 }
             },
         };
-        let parser = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .year(Year::Disallowed)
-            .build();
+        let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build();
         let cron = match parser.parse(expr.trim()) {
             Ok(cron) => Some(cron),
             Err(e) => {
-                errors.push(CronError::Expression {
-                    expr: expr.to_string(),
-                    reason: e.to_string(),
-                });
+                errors.push(CronError::Expression { expr: expr.to_string(), reason: e.to_string() });
                 None
             }
         };
         if let (Some(cron), Some(tz)) = (cron, tz) {
-            let probe = Utc
-                .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
-                .unwrap()
-                .with_timezone(&tz);
+            let probe = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap().with_timezone(&tz);
             if cron.find_next_occurrence(&probe, false).is_err() {
                 errors.push(CronError::NeverFires(expr.to_string()));
             } else {
@@ -70,26 +59,17 @@ impl CronSchedule {
 
     /// The latest tick at or before `t`, if one exists.
     pub fn tick_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron
-            .find_previous_occurrence(&t.with_timezone(&self.tz), true)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        self.cron.find_previous_occurrence(&t.with_timezone(&self.tz), true).ok().map(|d| d.with_timezone(&Utc))
     }
 
     /// The latest tick strictly before `t`, if one exists.
     pub fn tick_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron
-            .find_previous_occurrence(&t.with_timezone(&self.tz), false)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        self.cron.find_previous_occurrence(&t.with_timezone(&self.tz), false).ok().map(|d| d.with_timezone(&Utc))
     }
 
     /// The first tick strictly after `t`, if one exists.
     pub fn tick_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron
-            .find_next_occurrence(&t.with_timezone(&self.tz), false)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        self.cron.find_next_occurrence(&t.with_timezone(&self.tz), false).ok().map(|d| d.with_timezone(&Utc))
     }
 }
 
@@ -108,34 +88,22 @@ mod tests {
         assert_eq!(five.tick_at_or_before(t(0, 20)), Some(t(0, 20)));
         assert_eq!(five.tick_before(t(0, 20)), Some(t(0, 10)));
         let six = CronSchedule::parse("*/30 * * * * *", None).unwrap();
-        assert_eq!(
-            six.tick_after(t(0, 0)),
-            Some(t(0, 0) + chrono::Duration::seconds(30))
-        );
+        assert_eq!(six.tick_after(t(0, 0)), Some(t(0, 0) + chrono::Duration::seconds(30)));
     }
 
     #[test]
     fn sunday_is_zero_as_in_posix_cron() {
         let s = CronSchedule::parse("0 2 * * 0", None).unwrap();
         // 2026-01-04 is a Sunday.
-        assert_eq!(
-            s.tick_after(t(0, 0)),
-            Some(Utc.with_ymd_and_hms(2026, 1, 4, 2, 0, 0).unwrap())
-        );
+        assert_eq!(s.tick_after(t(0, 0)), Some(Utc.with_ymd_and_hms(2026, 1, 4, 2, 0, 0).unwrap()));
     }
 
     #[test]
     fn bad_expressions_and_zones_are_all_reported() {
         let errs = CronSchedule::parse("61 * * *", Some("Mars/Olympus")).unwrap_err();
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(matches!(
-            CronSchedule::parse("0 0 31 2 *", None).unwrap_err()[0],
-            CronError::NeverFires(_)
-        ));
-        assert!(
-            CronSchedule::parse("* * * * * * *", None).is_err(),
-            "a year field is not accepted"
-        );
+        assert!(matches!(CronSchedule::parse("0 0 31 2 *", None).unwrap_err()[0], CronError::NeverFires(_)));
+        assert!(CronSchedule::parse("* * * * * * *", None).is_err(), "a year field is not accepted");
     }
 
     #[test]

@@ -22,10 +22,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     if trimmed.starts_with('-') {
         return Err(DurationError::Negative(text.to_string()));
     }
-    humantime::parse_duration(trimmed).map_err(|e| DurationError::Unparseable {
-        text: text.to_string(),
-        reason: e.to_string(),
-    })
+    humantime::parse_duration(trimmed)
+        .map_err(|e| DurationError::Unparseable { text: text.to_string(), reason: e.to_string() })
 }
 
 /// Formats a duration the way a user would write it in a manifest (`1h30m`, `90s`, `0s`).
@@ -58,10 +56,7 @@ mod tests {
 
     #[test]
     fn rejects_negative_empty_and_garbage() {
-        assert!(matches!(
-            parse_duration("-1h"),
-            Err(DurationError::Negative(_))
-        ));
+        assert!(matches!(parse_duration("-1h"), Err(DurationError::Negative(_))));
         assert_eq!(parse_duration(" "), Err(DurationError::Empty));
         let err = parse_duration("soon").unwrap_err().to_string();
         assert!(err.contains("\"soon\""), "{err}");

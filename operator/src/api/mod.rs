@@ -18,8 +18,7 @@ pub mod tools;
 pub mod validation;
 
 pub use backup::{
-    BackoffRetryPolicy, BackoffRetryRecord, Backup, BackupPhase, BackupSpec, BackupStatus,
-    BackupType, CleanPolicy,
+    BackoffRetryPolicy, BackoffRetryRecord, Backup, BackupPhase, BackupSpec, BackupStatus, BackupType, CleanPolicy,
 };
 pub use condition::{Condition, ConditionStatus};
 pub use restore::{Restore, RestorePhase, RestoreSpec, RestoreStatus};

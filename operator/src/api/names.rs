@@ -16,22 +16,15 @@ pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
         return Some("must not be empty".into());
     }
     if name.len() > MAX_NAME {
-        return Some(format!(
-            "must be at most {MAX_NAME} characters, got {}",
-            name.len()
-        ));
+        return Some(format!("must be at most {MAX_NAME} characters, got {}", name.len()));
     }
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     if !name.chars().all(ok_char) {
-        return Some(format!(
-            "{name:?} must consist of lower case alphanumeric characters, '-' or '.'"
-        ));
+        return Some(format!("{name:?} must consist of lower case alphanumeric characters, '-' or '.'"));
     }
     if !name.starts_with(alnum) || !name.ends_with(alnum) {
-        return Some(format!(
-            "{name:?} must start and end with an alphanumeric character"
-        ));
+        return Some(format!("{name:?} must start and end with an alphanumeric character"));
     }
     None
 }
@@ -42,19 +35,14 @@ pub fn label_value_problem(value: &str) -> Option<String> {
         return None;
     }
     if value.len() > MAX_LABEL_VALUE {
-        return Some(format!(
-            "must be at most {MAX_LABEL_VALUE} characters, got {}",
-            value.len()
-        ));
+        return Some(format!("must be at most {MAX_LABEL_VALUE} characters, got {}", value.len()));
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
     if !value.chars().all(ok_char)
         || !value.starts_with(|c: char| c.is_ascii_alphanumeric())
         || !value.ends_with(|c: char| c.is_ascii_alphanumeric())
     {
-        return Some(format!(
-            "{value:?} must be alphanumeric with '-', '_' or '.' inside"
-        ));
+        return Some(format!("{value:?} must be alphanumeric with '-', '_' or '.' inside"));
     }
     None
 }
@@ -73,18 +61,9 @@ pub fn shorten(name: &str, max: usize) -> String {
         .map(|n| char::from_digit(n as u32, 16).unwrap())
         .collect();
     let keep = max.saturating_sub(HASH_LEN + 1);
-    let cut = name
-        .char_indices()
-        .map(|(i, _)| i)
-        .take_while(|&i| i <= keep)
-        .last()
-        .unwrap_or(0);
+    let cut = name.char_indices().map(|(i, _)| i).take_while(|&i| i <= keep).last().unwrap_or(0);
     let head = name[..cut].trim_end_matches(['-', '.', '_']);
-    if head.is_empty() {
-        hash
-    } else {
-        format!("{head}-{hash}")
-    }
+    if head.is_empty() { hash } else { format!("{head}-{hash}") }
 }
 
 /// A name that is also a valid label value.
@@ -120,10 +99,7 @@ mod tests {
     #[test]
     fn scheduled_name_matches_tidb_format() {
         let tick = Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap();
-        assert_eq!(
-            scheduled_backup_name("demo", tick),
-            "demo-2026-01-01t00-10-00"
-        );
+        assert_eq!(scheduled_backup_name("demo", tick), "demo-2026-01-01t00-10-00");
     }
 
     #[test]

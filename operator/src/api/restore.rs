@@ -27,23 +27,10 @@ use super::tools::{BrConfig, TidbAccessConfig};
     derive = "PartialEq",
     derive = "Default",
     doc = "A restore into a TiDB cluster, run as a Job by the backup-operator",
-    printcolumn(
-        name = "Status",
-        type_ = "string",
-        json_path = ".status.phase",
-        description = "The current phase"
-    ),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.phase", description = "The current phase"),
     printcolumn(name = "Started", type_ = "date", json_path = ".status.timeStarted"),
-    printcolumn(
-        name = "Completed",
-        type_ = "date",
-        json_path = ".status.timeCompleted"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Completed", type_ = "date", json_path = ".status.timeCompleted"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreSpec {
@@ -56,11 +43,7 @@ pub struct RestoreSpec {
     pub to: Option<TidbAccessConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_type: Option<BackupType>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        rename = "tikvGCLifeTime"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "tikvGCLifeTime")]
     pub tikv_gc_life_time: Option<String>,
     #[serde(flatten)]
     pub storage: StorageProvider,
@@ -89,9 +72,7 @@ pub struct RestoreSpec {
 }
 
 /// The phases a Restore moves through; `Complete` and `Failed` are final.
-#[derive(
-    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash,
-)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RestorePhase {
     Invalid,
     Scheduled,
@@ -140,9 +121,6 @@ impl Restore {
     }
 
     pub fn is_finished(&self) -> bool {
-        matches!(
-            self.phase(),
-            Some(RestorePhase::Complete | RestorePhase::Failed | RestorePhase::Invalid)
-        )
+        matches!(self.phase(), Some(RestorePhase::Complete | RestorePhase::Failed | RestorePhase::Invalid))
     }
 }

@@ -22,12 +22,7 @@ use super::condition::Condition;
     derive = "PartialEq",
     derive = "Default",
     doc = "Backups created on a cron schedule and garbage-collected by the backup-operator",
-    printcolumn(
-        name = "Schedule",
-        type_ = "string",
-        json_path = ".spec.schedule",
-        description = "The cron schedule"
-    ),
+    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule", description = "The cron schedule"),
     printcolumn(
         name = "MaxBackups",
         type_ = "integer",
@@ -46,17 +41,8 @@ use super::condition::Condition;
         json_path = ".status.lastBackup",
         description = "The newest Backup"
     ),
-    printcolumn(
-        name = "LastBackupTime",
-        type_ = "date",
-        json_path = ".status.lastBackupTime",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "LastBackupTime", type_ = "date", json_path = ".status.lastBackupTime", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupScheduleSpec {
@@ -105,9 +91,6 @@ impl BackupSchedule {
 
     /// `status.lastBackup`, with the empty string read as none.
     pub fn last_backup(&self) -> Option<&str> {
-        self.status
-            .as_ref()
-            .and_then(|s| s.last_backup.as_deref())
-            .filter(|s| !s.is_empty())
+        self.status.as_ref().and_then(|s| s.last_backup.as_deref()).filter(|s| !s.is_empty())
     }
 }

@@ -143,11 +143,7 @@ impl StorageLocation {
             ProviderKind::Local => "local",
         };
         let root = self.root.trim_end_matches('/');
-        if self.prefix.is_empty() {
-            format!("{scheme}://{root}")
-        } else {
-            format!("{scheme}://{root}/{}", self.prefix)
-        }
+        if self.prefix.is_empty() { format!("{scheme}://{root}") } else { format!("{scheme}://{root}/{}", self.prefix) }
     }
 
     /// True when `key` (an object key relative to the root) lies inside this location's prefix: `demo/x` is
@@ -155,9 +151,7 @@ impl StorageLocation {
     pub fn contains(&self, key: &str) -> bool {
         self.prefix.is_empty()
             || key == self.prefix
-            || key
-                .strip_prefix(&self.prefix)
-                .is_some_and(|rest| rest.starts_with('/'))
+            || key.strip_prefix(&self.prefix).is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -167,11 +161,7 @@ fn clean_prefix(p: Option<&str>) -> String {
 
 /// Splits a legacy `path` (`bucket/prefix` or `s3://bucket/prefix`) into root and prefix.
 fn split_path(path: &str) -> (String, String) {
-    let path = path
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(path)
-        .trim_matches('/');
+    let path = path.split_once("://").map(|(_, rest)| rest).unwrap_or(path).trim_matches('/');
     match path.split_once('/') {
         Some((root, prefix)) => (root.to_string(), prefix.trim_matches('/').to_string()),
         None => (path.to_string(), String::new()),
@@ -205,11 +195,7 @@ impl StorageProvider {
                 (None, Some(path)) => split_path(path),
                 (None, None) => return None,
             };
-            return Some(StorageLocation {
-                kind: ProviderKind::S3,
-                root,
-                prefix,
-            });
+            return Some(StorageLocation { kind: ProviderKind::S3, root, prefix });
         }
         if let Some(gcs) = &self.gcs {
             let (root, prefix) = match (&gcs.bucket, &gcs.path) {
@@ -217,11 +203,7 @@ impl StorageProvider {
                 (None, Some(path)) => split_path(path),
                 (None, None) => return None,
             };
-            return Some(StorageLocation {
-                kind: ProviderKind::Gcs,
-                root,
-                prefix,
-            });
+            return Some(StorageLocation { kind: ProviderKind::Gcs, root, prefix });
         }
         if let Some(az) = &self.azblob {
             let (root, prefix) = match (&az.container, &az.path) {
@@ -229,11 +211,7 @@ impl StorageProvider {
                 (None, Some(path)) => split_path(path),
                 (None, None) => return None,
             };
-            return Some(StorageLocation {
-                kind: ProviderKind::Azblob,
-                root,
-                prefix,
-            });
+            return Some(StorageLocation { kind: ProviderKind::Azblob, root, prefix });
         }
         if let Some(local) = &self.local {
             return Some(StorageLocation {
@@ -259,11 +237,7 @@ impl StorageProvider {
     pub fn push_prefix(&mut self, segment: &str) {
         let join = |p: &mut Option<String>| {
             let base = clean_prefix(p.as_deref());
-            *p = Some(if base.is_empty() {
-                segment.to_string()
-            } else {
-                format!("{base}/{segment}")
-            });
+            *p = Some(if base.is_empty() { segment.to_string() } else { format!("{base}/{segment}") });
         };
         if let Some(s3) = &mut self.s3 {
             join(&mut s3.prefix);
@@ -295,10 +269,7 @@ mod tests {
 
     #[test]
     fn urls_per_provider() {
-        assert_eq!(
-            s3("backup", "/test1-demo1/").location().unwrap().url(),
-            "s3://backup/test1-demo1"
-        );
+        assert_eq!(s3("backup", "/test1-demo1/").location().unwrap().url(), "s3://backup/test1-demo1");
         let gcs = StorageProvider {
             gcs: Some(GcsStorageProvider {
                 project_id: "gcp".into(),
@@ -310,10 +281,7 @@ mod tests {
         };
         assert_eq!(gcs.location().unwrap().url(), "gcs://backup/test1-demo1");
         let legacy = StorageProvider {
-            s3: Some(S3StorageProvider {
-                path: Some("s3://b/p/q".into()),
-                ..Default::default()
-            }),
+            s3: Some(S3StorageProvider { path: Some("s3://b/p/q".into()), ..Default::default() }),
             ..Default::default()
         };
         assert_eq!(legacy.location().unwrap().url(), "s3://b/p/q");
@@ -332,9 +300,6 @@ mod tests {
     fn push_prefix_nests_under_the_template_prefix() {
         let mut p = s3("b", "team");
         p.push_prefix("demo-2026-01-01t00-10-00");
-        assert_eq!(
-            p.location().unwrap().prefix,
-            "team/demo-2026-01-01t00-10-00"
-        );
+        assert_eq!(p.location().unwrap().prefix, "team/demo-2026-01-01t00-10-00");
     }
 }

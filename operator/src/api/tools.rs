@@ -47,10 +47,7 @@ pub struct BrConfig {
 impl BrConfig {
     /// The TidbCluster's namespace: `clusterNamespace`, else the object's own namespace.
     pub fn cluster_namespace_or<'a>(&'a self, own: &'a str) -> &'a str {
-        self.cluster_namespace
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .unwrap_or(own)
+        self.cluster_namespace.as_deref().filter(|s| !s.is_empty()).unwrap_or(own)
     }
 }
 

@@ -24,11 +24,7 @@ impl fmt::Display for FieldError {
 
 /// Joins problems into one message for a condition or an Event.
 pub fn summary(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 struct Problems {
@@ -37,10 +33,7 @@ struct Problems {
 
 impl Problems {
     fn push(&mut self, path: impl Into<String>, problem: impl Into<String>) {
-        self.errors.push(FieldError {
-            path: path.into(),
-            problem: problem.into(),
-        });
+        self.errors.push(FieldError { path: path.into(), problem: problem.into() });
     }
 
     fn duration(&mut self, path: String, value: Option<&str>) {
@@ -55,42 +48,23 @@ impl Problems {
 fn storage(p: &mut Problems, at: &str, s: &StorageProvider) {
     let kinds = s.kinds();
     match kinds.as_slice() {
-        [] => p.push(
-            at,
-            "no storage provider: set one of s3, gcs, azblob or local",
-        ),
+        [] => p.push(at, "no storage provider: set one of s3, gcs, azblob or local"),
         [_] => {
             if s.location().is_none() {
                 let kind = kinds[0];
-                let field = if kind == super::storage::ProviderKind::Azblob {
-                    "container"
-                } else {
-                    "bucket"
-                };
-                p.push(
-                    format!("{at}.{kind}.{field}"),
-                    format!("must be set (or the legacy {at}.{kind}.path)"),
-                );
+                let field = if kind == super::storage::ProviderKind::Azblob { "container" } else { "bucket" };
+                p.push(format!("{at}.{kind}.{field}"), format!("must be set (or the legacy {at}.{kind}.path)"));
             }
         }
         many => {
             let names: Vec<String> = many.iter().map(ToString::to_string).collect();
-            p.push(
-                at,
-                format!(
-                    "only one storage provider may be set, found {}",
-                    names.join(" and ")
-                ),
-            );
+            p.push(at, format!("only one storage provider may be set, found {}", names.join(" and ")));
         }
     }
     if let Some(s3) = &s.s3
         && s3.provider.trim().is_empty()
     {
-        p.push(
-            format!("{at}.s3.provider"),
-            "must be set (aws, ceph, minio, ...)",
-        );
+        p.push(format!("{at}.s3.provider"), "must be set (aws, ceph, minio, ...)");
     }
 }
 
@@ -102,38 +76,26 @@ pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
     match (&spec.br, &spec.from) {
         (Some(br), _) => {
             if br.cluster.trim().is_empty() {
-                p.push(
-                    format!("{at}.br.cluster"),
-                    "must name the TidbCluster to back up",
-                );
+                p.push(format!("{at}.br.cluster"), "must name the TidbCluster to back up");
             }
             let db = br.db.as_deref().is_some_and(|s| !s.is_empty());
             let table = br.table.as_deref().is_some_and(|s| !s.is_empty());
             match spec.backup_type.unwrap_or_default() {
-                BackupType::Db if !db => {
-                    p.push(format!("{at}.br.db"), "must be set when backupType is db")
+                BackupType::Db if !db => p.push(format!("{at}.br.db"), "must be set when backupType is db"),
+                BackupType::Table if !db || !table => {
+                    p.push(format!("{at}.br"), "db and table must be set when backupType is table")
                 }
-                BackupType::Table if !db || !table => p.push(
-                    format!("{at}.br"),
-                    "db and table must be set when backupType is table",
-                ),
                 _ => {}
             }
             p.duration(format!("{at}.br.timeAgo"), br.time_ago.as_deref());
         }
-        (None, None) => p.push(
-            format!("{at}.from"),
-            "must be set when br is not (dumpling exports from a TiDB)",
-        ),
+        (None, None) => p.push(format!("{at}.from"), "must be set when br is not (dumpling exports from a TiDB)"),
         (None, Some(from)) => {
             if from.host.trim().is_empty() {
                 p.push(format!("{at}.from.host"), "must be set");
             }
             if from.secret_name.trim().is_empty() {
-                p.push(
-                    format!("{at}.from.secretName"),
-                    "must name the Secret holding the TiDB password",
-                );
+                p.push(format!("{at}.from.secretName"), "must name the Secret holding the TiDB password");
             }
         }
     }
@@ -141,25 +103,13 @@ pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
         && !mode.is_empty()
         && mode != "snapshot"
     {
-        p.push(
-            format!("{at}.backupMode"),
-            format!("{mode:?} is not supported; only snapshot backups are"),
-        );
+        p.push(format!("{at}.backupMode"), format!("{mode:?} is not supported; only snapshot backups are"));
     }
-    p.duration(
-        format!("{at}.tikvGCLifeTime"),
-        spec.tikv_gc_life_time.as_deref(),
-    );
+    p.duration(format!("{at}.tikvGCLifeTime"), spec.tikv_gc_life_time.as_deref());
     if let Some(policy) = &spec.backoff_retry_policy {
         let at = format!("{at}.backoffRetryPolicy");
-        p.duration(
-            format!("{at}.minRetryDuration"),
-            policy.min_retry_duration.as_deref(),
-        );
-        p.duration(
-            format!("{at}.retryTimeout"),
-            policy.retry_timeout.as_deref(),
-        );
+        p.duration(format!("{at}.minRetryDuration"), policy.min_retry_duration.as_deref());
+        p.duration(format!("{at}.retryTimeout"), policy.retry_timeout.as_deref());
         if policy.max_retry_times.is_some_and(|n| n < 0) {
             p.push(format!("{at}.maxRetryTimes"), "must not be negative");
         }
@@ -179,32 +129,20 @@ pub fn restore(r: &Restore) -> Vec<FieldError> {
     match (&r.spec.br, &r.spec.to) {
         (Some(br), _) => {
             if br.cluster.trim().is_empty() {
-                p.push(
-                    "spec.br.cluster",
-                    "must name the TidbCluster to restore into",
-                );
+                p.push("spec.br.cluster", "must name the TidbCluster to restore into");
             }
         }
-        (None, None) => p.push(
-            "spec.to",
-            "must be set when br is not (lightning imports into a TiDB)",
-        ),
+        (None, None) => p.push("spec.to", "must be set when br is not (lightning imports into a TiDB)"),
         (None, Some(to)) => {
             if to.host.trim().is_empty() {
                 p.push("spec.to.host", "must be set");
             }
             if to.secret_name.trim().is_empty() {
-                p.push(
-                    "spec.to.secretName",
-                    "must name the Secret holding the TiDB password",
-                );
+                p.push("spec.to.secretName", "must name the Secret holding the TiDB password");
             }
         }
     }
-    p.duration(
-        "spec.tikvGCLifeTime".into(),
-        r.spec.tikv_gc_life_time.as_deref(),
-    );
+    p.duration("spec.tikvGCLifeTime".into(), r.spec.tikv_gc_life_time.as_deref());
     p.errors
 }
 
@@ -220,15 +158,11 @@ pub fn schedule(s: &BackupSchedule) -> Vec<FieldError> {
             p.push(path, e.to_string());
         }
     }
-    p.duration(
-        "spec.maxReservedTime".into(),
-        s.spec.max_reserved_time.as_deref(),
-    );
+    p.duration("spec.maxReservedTime".into(), s.spec.max_reserved_time.as_deref());
     if s.spec.max_backups.is_some_and(|n| n < 0) {
         p.push("spec.maxBackups", "must not be negative");
     }
-    p.errors
-        .extend(backup_spec("spec.backupTemplate", &s.spec.backup_template));
+    p.errors.extend(backup_spec("spec.backupTemplate", &s.spec.backup_template));
     p.errors
 }
 
@@ -241,10 +175,7 @@ mod tests {
 
     fn template() -> BackupSpec {
         BackupSpec {
-            br: Some(BrConfig {
-                cluster: "mycluster".into(),
-                ..Default::default()
-            }),
+            br: Some(BrConfig { cluster: "mycluster".into(), ..Default::default() }),
             storage: StorageProvider {
                 s3: Some(S3StorageProvider {
                     provider: "aws".into(),
@@ -269,10 +200,7 @@ mod tests {
             time_zone: Some("Nowhere/Land".into()),
             max_reserved_time: Some("-3h".into()),
             max_backups: Some(-1),
-            backup_template: BackupSpec {
-                br: Some(BrConfig::default()),
-                ..Default::default()
-            },
+            backup_template: BackupSpec { br: Some(BrConfig::default()), ..Default::default() },
             ..Default::default()
         };
         let s = BackupSchedule::new("demo", spec);
@@ -296,10 +224,7 @@ mod tests {
         spec.storage.gcs = Some(Default::default());
         let errs = backup_spec("spec", &spec);
         assert_eq!(errs.len(), 1);
-        assert_eq!(
-            errs[0].to_string(),
-            "spec: only one storage provider may be set, found s3 and gcs"
-        );
+        assert_eq!(errs[0].to_string(), "spec: only one storage provider may be set, found s3 and gcs");
     }
 
     #[test]

@@ -16,14 +16,7 @@ pub enum Verb {
 }
 
 impl Verb {
-    pub const ALL: [Verb; 6] = [
-        Verb::Get,
-        Verb::List,
-        Verb::Create,
-        Verb::Update,
-        Verb::UpdateStatus,
-        Verb::Delete,
-    ];
+    pub const ALL: [Verb; 6] = [Verb::Get, Verb::List, Verb::Create, Verb::Update, Verb::UpdateStatus, Verb::Delete];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -60,33 +53,15 @@ pub enum ClusterError {
     #[error("{kind} {key} already exists")]
     AlreadyExists { kind: Kind, key: ObjectKey },
     #[error("{kind} {key} was modified concurrently: {message}")]
-    Conflict {
-        kind: Kind,
-        key: ObjectKey,
-        message: String,
-    },
+    Conflict { kind: Kind, key: ObjectKey, message: String },
     #[error("{kind} {key} is invalid: {message}")]
-    Invalid {
-        kind: Kind,
-        key: ObjectKey,
-        message: String,
-    },
+    Invalid { kind: Kind, key: ObjectKey, message: String },
     /// Refused by policy, for example a create in a namespace that is being terminated.
     #[error("{verb} {kind} {key} is forbidden: {message}")]
-    Forbidden {
-        verb: Verb,
-        kind: Kind,
-        key: ObjectKey,
-        message: String,
-    },
+    Forbidden { verb: Verb, kind: Kind, key: ObjectKey, message: String },
     /// A timeout, 5xx or broken connection: a write may or may not have been applied.
     #[error("{verb} {kind} {key} failed transiently (it may or may not have applied): {message}")]
-    Transient {
-        verb: Verb,
-        kind: Kind,
-        key: ObjectKey,
-        message: String,
-    },
+    Transient { verb: Verb, kind: Kind, key: ObjectKey, message: String },
 }
 
 impl ClusterError {

@@ -58,11 +58,7 @@ pub trait Cluster {
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError>;
 
     /// A quorum list of the objects in `namespace` matching `selector`, sorted by name.
-    async fn list<K: Object>(
-        &self,
-        namespace: &str,
-        selector: &Labels,
-    ) -> Result<Vec<K>, ClusterError>;
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError>;
 
     /// Creates `obj`; `AlreadyExists` when its name is taken.
     async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError>;
@@ -97,11 +93,7 @@ impl<C: Cluster> Cluster for &C {
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
         (**self).get(key).await
     }
-    async fn list<K: Object>(
-        &self,
-        namespace: &str,
-        selector: &Labels,
-    ) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
         (**self).list(namespace, selector).await
     }
     async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {

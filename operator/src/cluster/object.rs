@@ -21,13 +21,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Backup,
-        Kind::Restore,
-        Kind::BackupSchedule,
-        Kind::Job,
-        Kind::Pod,
-    ];
+    pub const ALL: [Kind; 5] = [Kind::Backup, Kind::Restore, Kind::BackupSchedule, Kind::Job, Kind::Pod];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -90,19 +84,13 @@ pub struct ObjectKey {
 
 impl ObjectKey {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        ObjectKey {
-            namespace: namespace.into(),
-            name: name.into(),
-        }
+        ObjectKey { namespace: namespace.into(), name: name.into() }
     }
 
     /// The key of `obj` (empty parts when metadata lacks them).
     pub fn of<K: kube::Resource>(obj: &K) -> Self {
         let meta = obj.meta();
-        ObjectKey {
-            namespace: meta.namespace.clone().unwrap_or_default(),
-            name: meta.name.clone().unwrap_or_default(),
-        }
+        ObjectKey { namespace: meta.namespace.clone().unwrap_or_default(), name: meta.name.clone().unwrap_or_default() }
     }
 }
 
@@ -117,7 +105,5 @@ pub type Labels = BTreeMap<String, String>;
 
 /// True when `labels` carries every pair of `selector`.
 pub fn labels_match(labels: Option<&BTreeMap<String, String>>, selector: &Labels) -> bool {
-    selector
-        .iter()
-        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+    selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }

@@ -12,25 +12,19 @@ pub struct Action {
 impl Action {
     /// Run again after `d`.
     pub fn requeue(d: Duration) -> Self {
-        Action {
-            requeue_after: Some(d),
-        }
+        Action { requeue_after: Some(d) }
     }
 
     /// Run again only when a watched object changes.
     pub fn await_change() -> Self {
-        Action {
-            requeue_after: None,
-        }
+        Action { requeue_after: None }
     }
 
     /// The earlier of two requests.
     pub fn min(self, other: Action) -> Action {
         match (self.requeue_after, other.requeue_after) {
             (Some(a), Some(b)) => Action::requeue(a.min(b)),
-            (a, b) => Action {
-                requeue_after: a.or(b),
-            },
+            (a, b) => Action { requeue_after: a.or(b) },
         }
     }
 }

@@ -3,9 +3,9 @@
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    LocalObjectReference, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecurityContext, Toleration, Volume, VolumeMount,
+    Affinity, Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, LocalObjectReference,
+    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use std::collections::BTreeMap;
@@ -55,11 +55,7 @@ fn secret_env(name: &str, secret: &str, key: &str, optional: bool) -> EnvVar {
     EnvVar {
         name: name.into(),
         value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.into(),
-                key: key.into(),
-                optional: Some(optional),
-            }),
+            secret_key_ref: Some(SecretKeySelector { name: secret.into(), key: key.into(), optional: Some(optional) }),
             ..Default::default()
         }),
         ..Default::default()
@@ -71,44 +67,15 @@ pub fn storage_env(storage: &StorageProvider) -> Vec<EnvVar> {
     let mut env = Vec::new();
     if let Some(secret) = storage.s3.as_ref().and_then(|s| s.secret_name.as_deref()) {
         env.push(secret_env("AWS_ACCESS_KEY_ID", secret, "access_key", false));
-        env.push(secret_env(
-            "AWS_SECRET_ACCESS_KEY",
-            secret,
-            "secret_key",
-            false,
-        ));
+        env.push(secret_env("AWS_SECRET_ACCESS_KEY", secret, "secret_key", false));
     }
     if let Some(secret) = storage.gcs.as_ref().and_then(|s| s.secret_name.as_deref()) {
-        env.push(secret_env(
-            "GCS_SERVICE_ACCOUNT_JSON_KEY",
-            secret,
-            "credentials",
-            false,
-        ));
+        env.push(secret_env("GCS_SERVICE_ACCOUNT_JSON_KEY", secret, "credentials", false));
     }
-    if let Some(secret) = storage
-        .azblob
-        .as_ref()
-        .and_then(|s| s.secret_name.as_deref())
-    {
-        env.push(secret_env(
-            "AZURE_STORAGE_ACCOUNT",
-            secret,
-            "AZURE_STORAGE_ACCOUNT",
-            true,
-        ));
-        env.push(secret_env(
-            "AZURE_STORAGE_KEY",
-            secret,
-            "AZURE_STORAGE_KEY",
-            true,
-        ));
-        env.push(secret_env(
-            "AZURE_STORAGE_SAS_TOKEN",
-            secret,
-            "AZURE_STORAGE_SAS_TOKEN",
-            true,
-        ));
+    if let Some(secret) = storage.azblob.as_ref().and_then(|s| s.secret_name.as_deref()) {
+        env.push(secret_env("AZURE_STORAGE_ACCOUNT", secret, "AZURE_STORAGE_ACCOUNT", true));
+        env.push(secret_env("AZURE_STORAGE_KEY", secret, "AZURE_STORAGE_KEY", true));
+        env.push(secret_env("AZURE_STORAGE_SAS_TOKEN", secret, "AZURE_STORAGE_SAS_TOKEN", true));
     }
     env
 }
@@ -117,14 +84,7 @@ pub fn storage_env(storage: &StorageProvider) -> Vec<EnvVar> {
 pub fn tidb_env(access: Option<&TidbAccessConfig>) -> Vec<EnvVar> {
     access
         .filter(|a| !a.secret_name.is_empty())
-        .map(|a| {
-            vec![secret_env(
-                "TIDB_PASSWORD",
-                &a.secret_name,
-                "password",
-                false,
-            )]
-        })
+        .map(|a| vec![secret_env("TIDB_PASSWORD", &a.secret_name, "password", false)])
         .unwrap_or_default()
 }
 
@@ -141,14 +101,8 @@ fn hardened_container() -> SecurityContext {
         allow_privilege_escalation: Some(false),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
-        capabilities: Some(Capabilities {
-            drop: Some(vec!["ALL".into()]),
-            ..Default::default()
-        }),
-        seccomp_profile: Some(SeccompProfile {
-            type_: "RuntimeDefault".into(),
-            ..Default::default()
-        }),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
         ..Default::default()
     }
 }
@@ -159,46 +113,26 @@ fn default_pod_security() -> PodSecurityContext {
         run_as_user: Some(RUN_AS),
         run_as_group: Some(RUN_AS),
         fs_group: Some(RUN_AS),
-        seccomp_profile: Some(SeccompProfile {
-            type_: "RuntimeDefault".into(),
-            ..Default::default()
-        }),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
         ..Default::default()
     }
 }
 
 fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Default::default()
-    }
+    Volume { name: name.into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() }
 }
 
 fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        ..Default::default()
-    }
+    VolumeMount { name: name.into(), mount_path: path.into(), ..Default::default() }
 }
 
 /// Builds the Job. `backoffLimit` is 0: retries are the operator's (per `backoffRetryPolicy`), not the Job's.
 pub fn build_job(req: JobRequest, settings: &Settings) -> Job {
     let mut job_labels = BTreeMap::new();
     job_labels.insert(labels::COMPONENT.to_string(), req.role.to_string());
-    job_labels.insert(
-        labels::MANAGED_BY.to_string(),
-        labels::MANAGED_BY_VALUE.to_string(),
-    );
-    job_labels.insert(
-        labels::INSTANCE.to_string(),
-        crate::api::names::label_value(&req.owner_name),
-    );
-    job_labels.insert(
-        req.owner_label.to_string(),
-        crate::api::names::label_value(&req.owner_name),
-    );
+    job_labels.insert(labels::MANAGED_BY.to_string(), labels::MANAGED_BY_VALUE.to_string());
+    job_labels.insert(labels::INSTANCE.to_string(), crate::api::names::label_value(&req.owner_name));
+    job_labels.insert(req.owner_label.to_string(), crate::api::names::label_value(&req.owner_name));
     let mut annotations = BTreeMap::new();
     annotations.insert(labels::ATTEMPT.to_string(), req.attempt.to_string());
     annotations.insert(labels::OWNER_NAME.to_string(), req.owner_name.clone());
@@ -222,11 +156,7 @@ pub fn build_job(req: JobRequest, settings: &Settings) -> Job {
             ..Default::default()
         }]
     });
-    let mut env = vec![EnvVar {
-        name: "BACKUP_TOOLS_DIR".into(),
-        value: Some(TOOLS_DIR.into()),
-        ..Default::default()
-    }];
+    let mut env = vec![EnvVar { name: "BACKUP_TOOLS_DIR".into(), value: Some(TOOLS_DIR.into()), ..Default::default() }];
     env.extend(req.env);
 
     let owner_refs = req.owner_kind.map(|kind| {
@@ -265,10 +195,7 @@ pub fn build_job(req: JobRequest, settings: &Settings) -> Job {
                     affinity: req.affinity,
                     tolerations: req.tolerations,
                     priority_class_name: req.priority_class_name,
-                    security_context: Some(
-                        req.pod_security_context
-                            .unwrap_or_else(default_pod_security),
-                    ),
+                    security_context: Some(req.pod_security_context.unwrap_or_else(default_pod_security)),
                     init_containers,
                     containers: vec![Container {
                         name: req.role.into(),
@@ -292,12 +219,7 @@ pub fn build_job(req: JobRequest, settings: &Settings) -> Job {
 
 /// The attempt a Job runs (0 when it carries no annotation).
 pub fn job_attempt(job: &Job) -> u32 {
-    job.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(labels::ATTEMPT))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    job.metadata.annotations.as_ref().and_then(|a| a.get(labels::ATTEMPT)).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// True when `pod` is owned by `job` (by uid).
@@ -305,8 +227,5 @@ pub fn owned_by(pod: &k8s_openapi::api::core::v1::Pod, job: &Job) -> bool {
     let Some(uid) = job.metadata.uid.as_deref() else {
         return false;
     };
-    pod.metadata
-        .owner_references
-        .as_ref()
-        .is_some_and(|refs| refs.iter().any(|r| r.uid == uid))
+    pod.metadata.owner_references.as_ref().is_some_and(|refs| refs.iter().any(|r| r.uid == uid))
 }

@@ -24,10 +24,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            manager_image: format!(
-                "ghcr.io/tidb-backup-operator/backup-manager:{}",
-                env!("CARGO_PKG_VERSION")
-            ),
+            manager_image: format!("ghcr.io/tidb-backup-operator/backup-manager:{}", env!("CARGO_PKG_VERSION")),
             br_image: "pingcap/br:v8.5.2".into(),
             dumpling_image: "pingcap/dumpling:v8.5.2".into(),
             lightning_image: "pingcap/tidb-lightning:v8.5.2".into(),

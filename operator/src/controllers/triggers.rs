@@ -11,10 +11,7 @@ pub fn owner_of(meta: &ObjectMeta) -> Option<(Kind, ObjectKey)> {
     let annotations = meta.annotations.as_ref()?;
     let kind = Kind::parse(annotations.get(labels::OWNER_KIND)?)?;
     let name = annotations.get(labels::OWNER_NAME)?;
-    Some((
-        kind,
-        ObjectKey::new(meta.namespace.clone().unwrap_or_default(), name.clone()),
-    ))
+    Some((kind, ObjectKey::new(meta.namespace.clone().unwrap_or_default(), name.clone())))
 }
 
 /// The BackupSchedule that created `backup`, from its controller owner reference.
@@ -25,10 +22,7 @@ pub fn schedule_of(backup: &Backup) -> Option<ObjectKey> {
         .as_ref()?
         .iter()
         .find(|r| r.kind == Kind::BackupSchedule.as_str() && r.controller == Some(true))?;
-    Some(ObjectKey::new(
-        backup.metadata.namespace.clone().unwrap_or_default(),
-        owner.name.clone(),
-    ))
+    Some(ObjectKey::new(backup.metadata.namespace.clone().unwrap_or_default(), owner.name.clone()))
 }
 
 #[cfg(test)]
@@ -46,10 +40,7 @@ mod tests {
             ])),
             ..Default::default()
         };
-        assert_eq!(
-            owner_of(&meta),
-            Some((Kind::Backup, ObjectKey::new("test1", "demo")))
-        );
+        assert_eq!(owner_of(&meta), Some((Kind::Backup, ObjectKey::new("test1", "demo"))));
         assert_eq!(owner_of(&ObjectMeta::default()), None);
     }
 }

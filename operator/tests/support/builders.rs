@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
-use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodStatus,
-};
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use operator::api::backup::BackoffRetryRecord;
 use operator::api::labels::{self, FINALIZER};
@@ -12,8 +10,8 @@ use operator::api::storage::{S3StorageProvider, StorageProvider};
 use operator::api::time::to_k8s;
 use operator::api::tools::BrConfig;
 use operator::api::{
-    Backup, BackupPhase, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus, BackupSpec,
-    BackupStatus, CleanPolicy,
+    Backup, BackupPhase, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus, BackupSpec, BackupStatus,
+    CleanPolicy,
 };
 use operator::controllers::Settings;
 use operator::controllers::backup::job::{clean_job_for, job_for};
@@ -28,10 +26,7 @@ pub fn t(m: i64) -> DateTime<Utc> {
 
 pub fn br_template() -> BackupSpec {
     BackupSpec {
-        br: Some(BrConfig {
-            cluster: "mycluster".into(),
-            ..Default::default()
-        }),
+        br: Some(BrConfig { cluster: "mycluster".into(), ..Default::default() }),
         storage: StorageProvider {
             s3: Some(S3StorageProvider {
                 provider: "aws".into(),
@@ -96,10 +91,7 @@ impl BackupBuilder {
         self
     }
     pub fn retried(mut self, detected: DateTime<Utc>, expected: DateTime<Utc>) -> Self {
-        let records = self
-            .status()
-            .backoff_retry_status
-            .get_or_insert_with(Vec::new);
+        let records = self.status().backoff_retry_status.get_or_insert_with(Vec::new);
         records.push(BackoffRetryRecord {
             retry_num: records.len() as i32 + 1,
             detect_failed_at: Some(to_k8s(detected)),
@@ -157,10 +149,7 @@ impl ScheduleBuilder {
         self
     }
     pub fn last_backup(mut self, name: &str, tick: DateTime<Utc>) -> Self {
-        let s = self
-            .0
-            .status
-            .get_or_insert_with(BackupScheduleStatus::default);
+        let s = self.0.status.get_or_insert_with(BackupScheduleStatus::default);
         s.last_backup = Some(name.into());
         s.last_backup_time = Some(to_k8s(tick));
         self
@@ -193,18 +182,15 @@ impl JobBuilder {
         self
     }
     fn condition(mut self, type_: &str, reason: &str) -> Self {
-        self.0
-            .status
-            .get_or_insert_with(JobStatus::default)
-            .conditions
-            .get_or_insert_with(Vec::new)
-            .push(JobCondition {
+        self.0.status.get_or_insert_with(JobStatus::default).conditions.get_or_insert_with(Vec::new).push(
+            JobCondition {
                 type_: type_.into(),
                 status: "True".into(),
                 reason: Some(reason.into()),
                 message: Some(format!("Job has reached {reason}")),
                 ..Default::default()
-            });
+            },
+        );
         self
     }
     pub fn succeeded(self) -> Self {
@@ -223,14 +209,7 @@ pub struct PodBuilder(Pod);
 impl PodBuilder {
     /// A pod of `job`, Pending in ContainerCreating since `at`.
     pub fn of(job: &Job, at: DateTime<Utc>) -> Self {
-        let template = job
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .metadata
-            .clone()
-            .unwrap();
+        let template = job.spec.as_ref().unwrap().template.metadata.clone().unwrap();
         let name = format!("{}-abcde", job.metadata.name.clone().unwrap());
         let pod = Pod {
             metadata: ObjectMeta {

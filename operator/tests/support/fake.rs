@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use operator::api::time::to_k8s;
 use operator::cluster::{
-    Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, Precondition, Verb,
-    labels_match,
+    Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, Precondition, Verb, labels_match,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -47,16 +46,12 @@ impl FakeCluster {
 
     /// Puts `obj` in the API only (the cache has not seen it).
     pub fn api_put<K: Object>(&self, obj: &K) {
-        self.api
-            .borrow_mut()
-            .insert((K::KIND, ObjectKey::of(obj)), to_value(obj));
+        self.api.borrow_mut().insert((K::KIND, ObjectKey::of(obj)), to_value(obj));
     }
 
     /// Puts `obj` in the cache only (the cache may hold a stale copy).
     pub fn cache_put<K: Object>(&self, obj: &K) {
-        self.cache
-            .borrow_mut()
-            .insert((K::KIND, ObjectKey::of(obj)), to_value(obj));
+        self.cache.borrow_mut().insert((K::KIND, ObjectKey::of(obj)), to_value(obj));
     }
 
     /// Puts `obj` in both.
@@ -66,25 +61,15 @@ impl FakeCluster {
     }
 
     pub fn api_get<K: Object>(&self, ns: &str, name: &str) -> Option<K> {
-        self.api
-            .borrow()
-            .get(&(K::KIND, ObjectKey::new(ns, name)))
-            .map(from_value)
+        self.api.borrow().get(&(K::KIND, ObjectKey::new(ns, name))).map(from_value)
     }
 
     pub fn api_list<K: Object>(&self) -> Vec<K> {
-        self.api
-            .borrow()
-            .iter()
-            .filter(|((k, _), _)| *k == K::KIND)
-            .map(|(_, v)| from_value(v))
-            .collect()
+        self.api.borrow().iter().filter(|((k, _), _)| *k == K::KIND).map(|(_, v)| from_value(v)).collect()
     }
 
     fn log(&self, verb: Verb, kind: Kind, key: &ObjectKey) {
-        self.writes
-            .borrow_mut()
-            .push(format!("{verb} {kind} {key}"));
+        self.writes.borrow_mut().push(format!("{verb} {kind} {key}"));
     }
 
     fn next_rv(&self) -> String {
@@ -108,10 +93,7 @@ impl Cluster for FakeCluster {
     }
 
     fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
-        self.cache
-            .borrow()
-            .get(&(K::KIND, key.clone()))
-            .map(|v| Arc::new(from_value(v)))
+        self.cache.borrow().get(&(K::KIND, key.clone())).map(|v| Arc::new(from_value(v)))
     }
 
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
@@ -126,18 +108,10 @@ impl Cluster for FakeCluster {
     }
 
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
-        Ok(self
-            .api
-            .borrow()
-            .get(&(K::KIND, key.clone()))
-            .map(from_value))
+        Ok(self.api.borrow().get(&(K::KIND, key.clone())).map(from_value))
     }
 
-    async fn list<K: Object>(
-        &self,
-        namespace: &str,
-        selector: &Labels,
-    ) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
         Ok(self
             .api
             .borrow()
@@ -177,10 +151,7 @@ impl Cluster for FakeCluster {
 
     async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
         self.write(Verb::UpdateStatus, obj, |stored, new| {
-            stored["status"] = new
-                .get("status")
-                .cloned()
-                .unwrap_or(serde_json::Value::Null);
+            stored["status"] = new.get("status").cloned().unwrap_or(serde_json::Value::Null);
         })
     }
 
@@ -192,10 +163,7 @@ impl Cluster for FakeCluster {
         self.log(Verb::Delete, K::KIND, key);
         let mut api = self.api.borrow_mut();
         let Some(stored) = api.get(&(K::KIND, key.clone())).map(from_value::<K>) else {
-            return Err(ClusterError::NotFound {
-                kind: K::KIND,
-                key: key.clone(),
-            });
+            return Err(ClusterError::NotFound { kind: K::KIND, key: key.clone() });
         };
         if precondition.uid.is_some() && precondition.uid != stored.meta().uid {
             return Err(ClusterError::Conflict {
@@ -204,12 +172,7 @@ impl Cluster for FakeCluster {
                 message: "uid precondition failed".into(),
             });
         }
-        if stored
-            .meta()
-            .finalizers
-            .as_ref()
-            .is_some_and(|f| !f.is_empty())
-        {
+        if stored.meta().finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
             let mut obj = stored;
             if obj.meta().deletion_timestamp.is_none() {
                 obj.meta_mut().deletion_timestamp = Some(to_k8s(self.now.get()));
@@ -240,25 +203,15 @@ impl FakeCluster {
         let Some(stored) = api.get_mut(&(K::KIND, key.clone())) else {
             return Err(ClusterError::NotFound { kind: K::KIND, key });
         };
-        let current_rv = stored["metadata"]["resourceVersion"]
-            .as_str()
-            .map(str::to_string);
+        let current_rv = stored["metadata"]["resourceVersion"].as_str().map(str::to_string);
         if obj.meta().resource_version != current_rv {
-            return Err(ClusterError::Conflict {
-                kind: K::KIND,
-                key,
-                message: "resourceVersion mismatch".into(),
-            });
+            return Err(ClusterError::Conflict { kind: K::KIND, key, message: "resourceVersion mismatch".into() });
         }
         apply(stored, to_value(obj));
         stored["metadata"]["resourceVersion"] = serde_json::Value::String(self.next_rv());
         let updated: K = from_value(stored);
         let gone = updated.meta().deletion_timestamp.is_some()
-            && updated
-                .meta()
-                .finalizers
-                .as_ref()
-                .is_none_or(|f| f.is_empty());
+            && updated.meta().finalizers.as_ref().is_none_or(|f| f.is_empty());
         if gone {
             api.remove(&(K::KIND, key));
         }

@@ -43,12 +43,8 @@ pub fn job_for(backup: &Backup, attempt: u32, settings: &Settings) -> Job {
     let ns_arg = format!("--namespace={}", req.namespace);
     let name_arg = format!("--backupName={}", req.owner_name);
     let spec = &backup.spec;
-    let image = |default: &str| {
-        spec.tool_image
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| default.to_string())
-    };
+    let image =
+        |default: &str| spec.tool_image.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| default.to_string());
     if spec.uses_br() {
         req.args = vec!["backup".into(), ns_arg, name_arg];
         req.tool = Some(("br", image(&settings.br_image)));
@@ -64,11 +60,8 @@ pub fn job_for(backup: &Backup, attempt: u32, settings: &Settings) -> Job {
 /// The Job `clean-<name>`: `backup-manager clean`, which removes exactly this Backup's data from its storage.
 pub fn clean_job_for(backup: &Backup, settings: &Settings) -> Job {
     let mut req = base(backup, component::CLEAN);
-    req.args = vec![
-        "clean".into(),
-        format!("--namespace={}", req.namespace),
-        format!("--backupName={}", req.owner_name),
-    ];
+    req.args =
+        vec!["clean".into(), format!("--namespace={}", req.namespace), format!("--backupName={}", req.owner_name)];
     build_job(req, settings)
 }
 
@@ -83,10 +76,7 @@ mod tests {
         let mut b = Backup::new(
             "demo",
             BackupSpec {
-                br: Some(BrConfig {
-                    cluster: "mycluster".into(),
-                    ..Default::default()
-                }),
+                br: Some(BrConfig { cluster: "mycluster".into(), ..Default::default() }),
                 storage: StorageProvider {
                     s3: Some(S3StorageProvider {
                         provider: "aws".into(),
@@ -110,39 +100,17 @@ mod tests {
         assert_eq!(job.metadata.name.as_deref(), Some("backup-demo"));
         let pod = job.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
         let c = &pod.containers[0];
-        assert_eq!(
-            c.args.as_ref().unwrap(),
-            &["backup", "--namespace=test1", "--backupName=demo"]
-        );
+        assert_eq!(c.args.as_ref().unwrap(), &["backup", "--namespace=test1", "--backupName=demo"]);
         for e in c.env.as_ref().unwrap() {
             if e.name.starts_with("AWS_") {
-                assert!(
-                    e.value.is_none(),
-                    "{} must come from a secret reference",
-                    e.name
-                );
-                assert_eq!(
-                    e.value_from
-                        .as_ref()
-                        .unwrap()
-                        .secret_key_ref
-                        .as_ref()
-                        .unwrap()
-                        .name,
-                    "s3-secret"
-                );
+                assert!(e.value.is_none(), "{} must come from a secret reference", e.name);
+                assert_eq!(e.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().name, "s3-secret");
             }
         }
-        assert_eq!(
-            job.metadata.annotations.as_ref().unwrap()[labels::ATTEMPT],
-            "2"
-        );
+        assert_eq!(job.metadata.annotations.as_ref().unwrap()[labels::ATTEMPT], "2");
         assert_eq!(job.spec.as_ref().unwrap().backoff_limit, Some(0));
         let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!(
-            (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
-            ("Backup", "uid-1", Some(true))
-        );
+        assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("Backup", "uid-1", Some(true)));
     }
 
     #[test]
@@ -162,20 +130,11 @@ mod tests {
     fn dumpling_backups_export() {
         let mut b = backup();
         b.spec.br = None;
-        b.spec.from = Some(crate::api::TidbAccessConfig {
-            host: "tidb".into(),
-            secret_name: "pw".into(),
-            ..Default::default()
-        });
+        b.spec.from =
+            Some(crate::api::TidbAccessConfig { host: "tidb".into(), secret_name: "pw".into(), ..Default::default() });
         let job = job_for(&b, 0, &Settings::default());
         let c = &job.spec.unwrap().template.spec.unwrap().containers[0];
         assert_eq!(c.args.as_ref().unwrap()[0], "export");
-        assert!(
-            c.env
-                .as_ref()
-                .unwrap()
-                .iter()
-                .any(|e| e.name == "TIDB_PASSWORD" && e.value.is_none())
-        );
+        assert!(c.env.as_ref().unwrap().iter().any(|e| e.name == "TIDB_PASSWORD" && e.value.is_none()));
     }
 }

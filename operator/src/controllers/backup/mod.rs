@@ -84,12 +84,7 @@ struct State {
 fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Job> {
     let job = job?;
     let uid = backup.metadata.uid.as_deref();
-    let owner_uid = job
-        .metadata
-        .owner_references
-        .as_ref()
-        .and_then(|r| r.first())
-        .map(|r| r.uid.as_str());
+    let owner_uid = job.metadata.owner_references.as_ref().and_then(|r| r.first()).map(|r| r.uid.as_str());
     (uid.is_none() || owner_uid == uid).then(|| (*job).clone())
 }
 
@@ -111,23 +106,10 @@ impl State {
         };
         let pods = pods_of(component::BACKUP, &job);
         let clean_pods = pods_of(component::CLEAN, &clean_job);
-        State {
-            key,
-            backup,
-            backup_fresh: false,
-            job,
-            pods,
-            pods_fresh: false,
-            clean_job,
-            clean_pods,
-        }
+        State { key, backup, backup_fresh: false, job, pods, pods_fresh: false, clean_job, clean_pods }
     }
 
-    fn observed<'a>(
-        &'a self,
-        now: chrono::DateTime<chrono::Utc>,
-        settings: &'a Settings,
-    ) -> Observed<'a> {
+    fn observed<'a>(&'a self, now: chrono::DateTime<chrono::Utc>, settings: &'a Settings) -> Observed<'a> {
         Observed {
             backup: &self.backup,
             backup_fresh: self.backup_fresh,
@@ -172,26 +154,17 @@ pub async fn reconcile<C: Cluster>(
         match result {
             Ok(Next::Continue) => {}
             Ok(Next::Done(action)) => return Ok(action),
-            Err(BackupError::Write {
-                source: ClusterError::Conflict { .. },
-                ..
-            }) if conflicts < 3 => {
+            Err(BackupError::Write { source: ClusterError::Conflict { .. }, .. }) if conflicts < 3 => {
                 conflicts += 1;
                 if let Next::Done(action) = refresh(cluster, &mut state).await? {
                     return Ok(action);
                 }
             }
-            Err(BackupError::Write {
-                source: ClusterError::NotFound { .. },
-                ..
-            }) => return Ok(Action::await_change()),
+            Err(BackupError::Write { source: ClusterError::NotFound { .. }, .. }) => return Ok(Action::await_change()),
             Err(e) => return Err(e),
         }
     }
-    Err(BackupError::NoProgress {
-        key: state.key,
-        steps: MAX_STEPS,
-    })
+    Err(BackupError::NoProgress { key: state.key, steps: MAX_STEPS })
 }
 
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, BackupError> {
@@ -202,10 +175,7 @@ async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, Bac
             Ok(Next::Continue)
         }
         Ok(None) => Ok(Next::Done(Action::await_change())),
-        Err(source) => Err(BackupError::Read {
-            key: state.key.clone(),
-            source,
-        }),
+        Err(source) => Err(BackupError::Read { key: state.key.clone(), source }),
     }
 }
 
@@ -222,10 +192,7 @@ async fn write_status<C: Cluster>(
             state.backup_fresh = true;
             Ok(Next::Continue)
         }
-        Err(source) => Err(BackupError::Write {
-            key: state.key.clone(),
-            source,
-        }),
+        Err(source) => Err(BackupError::Write { key: state.key.clone(), source }),
     }
 }
 
@@ -236,42 +203,22 @@ async fn write_meta<C: Cluster>(
 ) -> Result<Backup, BackupError> {
     let mut b = state.backup.clone();
     edit(&mut b);
-    cluster
-        .replace(&b)
-        .await
-        .map_err(|source| BackupError::Write {
-            key: state.key.clone(),
-            source,
-        })
+    cluster.replace(&b).await.map_err(|source| BackupError::Write { key: state.key.clone(), source })
 }
 
-async fn event<C: Cluster>(
-    cluster: &C,
-    state: &State,
-    type_: EventType,
-    reason: &'static str,
-    message: String,
-) {
-    cluster
-        .publish(Event::about(&state.backup, type_, reason, message))
-        .await;
+async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason: &'static str, message: String) {
+    cluster.publish(Event::about(&state.backup, type_, reason, message)).await;
 }
 
 /// Creates `job`, adopting an existing Job of the same name when it belongs to this Backup.
-async fn create_job<C: Cluster>(
-    cluster: &C,
-    state: &State,
-    job: Job,
-) -> Result<Option<Job>, BackupError> {
+async fn create_job<C: Cluster>(cluster: &C, state: &State, job: Job) -> Result<Option<Job>, BackupError> {
     let name = job.metadata.name.clone().unwrap_or_default();
     match cluster.create(&job).await {
         Ok(created) => Ok(Some(created)),
         Err(ClusterError::AlreadyExists { .. }) => {
             let key = ObjectKey::new(&state.key.namespace, &name);
-            let existing = cluster
-                .get::<Job>(&key)
-                .await
-                .map_err(|source| BackupError::CreateJob { job: name, source })?;
+            let existing =
+                cluster.get::<Job>(&key).await.map_err(|source| BackupError::CreateJob { job: name, source })?;
             // A Job left by an earlier Backup of the same name is garbage collected; wait for it.
             Ok(owned_job(existing.map(Arc::new), &state.backup))
         }
@@ -293,10 +240,7 @@ async fn perform<C: Cluster>(
             let msg = message.clone();
             let next = write_status(cluster, state, |s| {
                 s.phase = Some(BackupPhase::Invalid);
-                set_condition(
-                    &mut s.conditions,
-                    Condition::new("Invalid", now, Some("InvalidSpec"), Some(&msg)),
-                );
+                set_condition(&mut s.conditions, Condition::new("Invalid", now, Some("InvalidSpec"), Some(&msg)));
             })
             .await?;
             event(cluster, state, EventType::Warning, "InvalidSpec", message).await;
@@ -304,23 +248,14 @@ async fn perform<C: Cluster>(
         }
         Step::AddFinalizer => {
             state.backup = write_meta(cluster, state, |b| {
-                b.metadata
-                    .finalizers
-                    .get_or_insert_with(Vec::new)
-                    .push(FINALIZER.into())
+                b.metadata.finalizers.get_or_insert_with(Vec::new).push(FINALIZER.into())
             })
             .await?;
             state.backup_fresh = true;
             Ok(Next::Continue)
         }
         Step::CreateJob { attempt } => {
-            match create_job(
-                cluster,
-                state,
-                job::job_for(&state.backup, attempt, settings),
-            )
-            .await?
-            {
+            match create_job(cluster, state, job::job_for(&state.backup, attempt, settings)).await? {
                 Some(created) => {
                     state.job = Some(created);
                     state.pods.clear();
@@ -330,11 +265,7 @@ async fn perform<C: Cluster>(
             }
         }
         Step::MarkScheduled => {
-            let job = state
-                .job
-                .as_ref()
-                .and_then(|j| j.metadata.name.clone())
-                .unwrap_or_default();
+            let job = state.job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
             let attempt = state.backup.retry_records().len();
             let next = write_status(cluster, state, |s| {
                 if s.phase == Some(BackupPhase::Retrying)
@@ -343,25 +274,11 @@ async fn perform<C: Cluster>(
                     last.real_retry_at = Some(to_k8s(now));
                 }
                 s.phase = Some(BackupPhase::Scheduled);
-                set_condition(
-                    &mut s.conditions,
-                    Condition::new("Scheduled", now, Some("JobCreated"), Some(&job)),
-                );
+                set_condition(&mut s.conditions, Condition::new("Scheduled", now, Some("JobCreated"), Some(&job)));
             })
             .await?;
-            let what = if attempt == 0 {
-                String::new()
-            } else {
-                format!(" (retry {attempt})")
-            };
-            event(
-                cluster,
-                state,
-                EventType::Normal,
-                "Scheduled",
-                format!("created Job {job}{what}"),
-            )
-            .await;
+            let what = if attempt == 0 { String::new() } else { format!(" (retry {attempt})") };
+            event(cluster, state, EventType::Normal, "Scheduled", format!("created Job {job}{what}")).await;
             Ok(next)
         }
         Step::RecordFailure { failure, retry_at } => {
@@ -370,16 +287,14 @@ async fn perform<C: Cluster>(
             let next = write_status(cluster, state, |s| match retry_at {
                 Some(due) => {
                     s.phase = Some(BackupPhase::Retrying);
-                    s.backoff_retry_status
-                        .get_or_insert_with(Vec::new)
-                        .push(BackoffRetryRecord {
-                            retry_num,
-                            detect_failed_at: Some(to_k8s(now)),
-                            expected_retry_at: Some(to_k8s(due)),
-                            real_retry_at: None,
-                            retry_reason: Some(f.reason.clone()),
-                            original_reason: Some(f.message.clone()),
-                        });
+                    s.backoff_retry_status.get_or_insert_with(Vec::new).push(BackoffRetryRecord {
+                        retry_num,
+                        detect_failed_at: Some(to_k8s(now)),
+                        expected_retry_at: Some(to_k8s(due)),
+                        real_retry_at: None,
+                        retry_reason: Some(f.reason.clone()),
+                        original_reason: Some(f.message.clone()),
+                    });
                     set_condition(
                         &mut s.conditions,
                         Condition::new("Retrying", now, Some(&f.reason), Some(&f.message)),
@@ -387,10 +302,7 @@ async fn perform<C: Cluster>(
                 }
                 None => {
                     s.phase = Some(BackupPhase::Failed);
-                    set_condition(
-                        &mut s.conditions,
-                        Condition::new("Failed", now, Some(&f.reason), Some(&f.message)),
-                    );
+                    set_condition(&mut s.conditions, Condition::new("Failed", now, Some(&f.reason), Some(&f.message)));
                 }
             })
             .await?;
@@ -414,13 +326,9 @@ async fn perform<C: Cluster>(
         Step::DeleteJob { role, uid } => {
             let name = state.job_name(role);
             let key = ObjectKey::new(&state.key.namespace, &name);
-            let pre = Precondition {
-                uid,
-                resource_version: None,
-            };
+            let pre = Precondition { uid, resource_version: None };
             match cluster.delete::<Job>(&key, &pre).await {
-                Ok(_) | Err(ClusterError::NotFound { .. }) | Err(ClusterError::Conflict { .. }) => {
-                }
+                Ok(_) | Err(ClusterError::NotFound { .. }) | Err(ClusterError::Conflict { .. }) => {}
                 Err(source) => return Err(BackupError::DeleteJob { job: name, source }),
             }
             match role {
@@ -437,53 +345,31 @@ async fn perform<C: Cluster>(
             state.pods = cluster
                 .list::<Pod>(&state.key.namespace, &selector)
                 .await
-                .map_err(|source| BackupError::ListPods {
-                    key: state.key.clone(),
-                    source,
-                })?;
+                .map_err(|source| BackupError::ListPods { key: state.key.clone(), source })?;
             state.pods_fresh = true;
             Ok(Next::Continue)
         }
-        Step::CreateCleanJob => {
-            match create_job(cluster, state, job::clean_job_for(&state.backup, settings)).await {
-                Ok(Some(created)) => {
-                    state.clean_job = Some(created);
-                    state.clean_pods.clear();
-                    Ok(Next::Continue)
-                }
-                Ok(None) => Ok(Next::Done(Action::requeue(settings.resync))),
-                Err(BackupError::CreateJob {
-                    source: ClusterError::Forbidden { message, .. },
-                    ..
-                }) => {
-                    let path = state
-                        .backup
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.backup_path.clone())
-                        .unwrap_or_default();
-                    let msg = format!(
-                        "cannot create the clean Job ({message}); the data at {path} is retained"
-                    );
-                    event(cluster, state, EventType::Warning, "CleanSkipped", msg).await;
-                    state.backup = write_meta(cluster, state, remove_finalizer).await?;
-                    Ok(Next::Done(Action::await_change()))
-                }
-                Err(e) => Err(e),
+        Step::CreateCleanJob => match create_job(cluster, state, job::clean_job_for(&state.backup, settings)).await {
+            Ok(Some(created)) => {
+                state.clean_job = Some(created);
+                state.clean_pods.clear();
+                Ok(Next::Continue)
             }
-        }
+            Ok(None) => Ok(Next::Done(Action::requeue(settings.resync))),
+            Err(BackupError::CreateJob { source: ClusterError::Forbidden { message, .. }, .. }) => {
+                let path = state.backup.status.as_ref().and_then(|s| s.backup_path.clone()).unwrap_or_default();
+                let msg = format!("cannot create the clean Job ({message}); the data at {path} is retained");
+                event(cluster, state, EventType::Warning, "CleanSkipped", msg).await;
+                state.backup = write_meta(cluster, state, remove_finalizer).await?;
+                Ok(Next::Done(Action::await_change()))
+            }
+            Err(e) => Err(e),
+        },
         Step::MarkCleaning => {
-            let job = state
-                .clean_job
-                .as_ref()
-                .and_then(|j| j.metadata.name.clone())
-                .unwrap_or_default();
+            let job = state.clean_job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
             let next = write_status(cluster, state, |s| {
                 s.phase = Some(BackupPhase::Cleaning);
-                set_condition(
-                    &mut s.conditions,
-                    Condition::new("Cleaning", now, Some("CleanJobCreated"), Some(&job)),
-                );
+                set_condition(&mut s.conditions, Condition::new("Cleaning", now, Some("CleanJobCreated"), Some(&job)));
             })
             .await?;
             event(
@@ -503,12 +389,7 @@ async fn perform<C: Cluster>(
                 // Always a new transition time: the retry delay counts from the latest failure.
                 let conds = s.conditions.get_or_insert_with(Vec::new);
                 conds.retain(|c| c.type_ != "CleanFailed");
-                conds.push(Condition::new(
-                    "CleanFailed",
-                    now,
-                    Some(&f.reason),
-                    Some(&f.message),
-                ));
+                conds.push(Condition::new("CleanFailed", now, Some(&f.reason), Some(&f.message)));
             })
             .await?;
             let msg = format!(
@@ -522,20 +403,8 @@ async fn perform<C: Cluster>(
         }
         Step::RemoveFinalizer { cleaned } => {
             if cleaned {
-                let path = state
-                    .backup
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.backup_path.clone())
-                    .unwrap_or_default();
-                event(
-                    cluster,
-                    state,
-                    EventType::Normal,
-                    "Cleaned",
-                    format!("deleted the backup data at {path}"),
-                )
-                .await;
+                let path = state.backup.status.as_ref().and_then(|s| s.backup_path.clone()).unwrap_or_default();
+                event(cluster, state, EventType::Normal, "Cleaned", format!("deleted the backup data at {path}")).await;
             }
             state.backup = write_meta(cluster, state, remove_finalizer).await?;
             Ok(Next::Done(Action::await_change()))

@@ -64,10 +64,7 @@ pub enum Step {
     /// The Job of the current attempt exists: phase Scheduled.
     MarkScheduled,
     /// The attempt failed: phase Retrying (with the retry due at `retry_at`) or, without retries left, Failed.
-    RecordFailure {
-        failure: Failure,
-        retry_at: Option<DateTime<Utc>>,
-    },
+    RecordFailure { failure: Failure, retry_at: Option<DateTime<Utc>> },
     /// Delete a Job (background propagation takes its pods).
     DeleteJob { role: JobRole, uid: Option<String> },
     /// Read the Backup live before acting on what the cache shows.
@@ -110,19 +107,12 @@ pub fn finalizer_needed(backup: &Backup) -> bool {
 }
 
 fn has_finalizer(backup: &Backup) -> bool {
-    backup
-        .metadata
-        .finalizers
-        .as_ref()
-        .is_some_and(|f| f.iter().any(|x| x == FINALIZER))
+    backup.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|x| x == FINALIZER))
 }
 
 /// True when some attempt may have written data: backup-manager records `timeStarted` before running the tool.
 fn may_have_data(backup: &Backup) -> bool {
-    backup
-        .status
-        .as_ref()
-        .is_some_and(|s| s.time_started.is_some() || s.backup_path.is_some())
+    backup.status.as_ref().is_some_and(|s| s.time_started.is_some() || s.backup_path.is_some())
 }
 
 /// How often a deletion re-checks that the stopped backup pod is gone.
@@ -130,12 +120,7 @@ const POD_GONE_POLL: Duration = Duration::from_secs(10);
 
 /// True when a pod of the backup Job could still write data: it runs, or it is pending and not being deleted.
 fn may_still_write(pod: &Pod) -> bool {
-    match pod
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .unwrap_or("Pending")
-    {
+    match pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending") {
         "Running" => true,
         "Pending" => pod.metadata.deletion_timestamp.is_none(),
         _ => false,
@@ -154,11 +139,8 @@ pub fn plan(o: &Observed) -> Step {
     let errors = validation::backup(o.backup);
     if !errors.is_empty() {
         let message = validation::summary(&errors);
-        let recorded =
-            find_condition(&status_conditions(o.backup), "Invalid").and_then(|c| c.message.clone());
-        if o.backup.phase() == Some(BackupPhase::Invalid)
-            && recorded.as_deref() == Some(message.as_str())
-        {
+        let recorded = find_condition(&status_conditions(o.backup), "Invalid").and_then(|c| c.message.clone());
+        if o.backup.phase() == Some(BackupPhase::Invalid) && recorded.as_deref() == Some(message.as_str()) {
             return wait(None);
         }
         return Step::MarkInvalid { message };
@@ -169,10 +151,7 @@ pub fn plan(o: &Observed) -> Step {
             // Stop a Job that can no longer help (for example a pod stuck in ContainerCreating).
             return match o.job {
                 Some(job) if !job_finished(job) && job.metadata.deletion_timestamp.is_none() => {
-                    Step::DeleteJob {
-                        role: JobRole::Backup,
-                        uid: job.metadata.uid.clone(),
-                    }
+                    Step::DeleteJob { role: JobRole::Backup, uid: job.metadata.uid.clone() }
                 }
                 _ => wait(None),
             };
@@ -199,18 +178,12 @@ pub fn plan(o: &Observed) -> Step {
     }
     let job_attempt = job_attempt(job);
     if job_attempt < attempt {
-        return Step::DeleteJob {
-            role: JobRole::Backup,
-            uid: job.metadata.uid.clone(),
-        };
+        return Step::DeleteJob { role: JobRole::Backup, uid: job.metadata.uid.clone() };
     }
     if job_attempt > attempt && !o.backup_fresh {
         return Step::Refresh;
     }
-    let needs_scheduled = matches!(
-        o.backup.phase(),
-        None | Some(BackupPhase::Invalid) | Some(BackupPhase::Retrying)
-    );
+    let needs_scheduled = matches!(o.backup.phase(), None | Some(BackupPhase::Invalid) | Some(BackupPhase::Retrying));
     match attempt_state(job, &o.pods, o.now, o.settings.pod_start_timeout) {
         AttemptState::Succeeded if !o.backup_fresh => Step::Refresh,
         AttemptState::Succeeded => Step::RecordFailure {
@@ -223,9 +196,7 @@ pub fn plan(o: &Observed) -> Step {
             },
             retry_at: retry_at(o.backup.spec.retry_policy(), records, o.now),
         },
-        AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.backup_fresh => {
-            Step::Refresh
-        }
+        AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.backup_fresh => Step::Refresh,
         AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
             let message = attempt_failure_message(o.backup, message);
             Step::RecordFailure {
@@ -233,9 +204,7 @@ pub fn plan(o: &Observed) -> Step {
                 retry_at: retry_at(o.backup.spec.retry_policy(), records, o.now),
             }
         }
-        AttemptState::Starting { .. } | AttemptState::Running if needs_scheduled => {
-            Step::MarkScheduled
-        }
+        AttemptState::Starting { .. } | AttemptState::Running if needs_scheduled => Step::MarkScheduled,
         AttemptState::Starting { stuck_at } => wait(Some(until(stuck_at, o.now))),
         AttemptState::Running => wait(None),
     }
@@ -243,9 +212,7 @@ pub fn plan(o: &Observed) -> Step {
 
 /// backup-manager records why the tool failed in an `AttemptFailed` condition; prefer its words.
 fn attempt_failure_message(backup: &Backup, job_message: String) -> String {
-    match find_condition(&status_conditions(backup), "AttemptFailed")
-        .and_then(|c| c.message.clone())
-    {
+    match find_condition(&status_conditions(backup), "AttemptFailed").and_then(|c| c.message.clone()) {
         Some(tool) if !tool.is_empty() => format!("{job_message}: {tool}"),
         _ => job_message,
     }
@@ -258,10 +225,7 @@ fn plan_deletion(o: &Observed) -> Step {
     // Stop the backup first: cleaning while the tool still writes would leave data behind.
     if let Some(job) = o.job {
         if job.metadata.deletion_timestamp.is_none() && !job_finished(job) {
-            return Step::DeleteJob {
-                role: JobRole::Backup,
-                uid: job.metadata.uid.clone(),
-            };
+            return Step::DeleteJob { role: JobRole::Backup, uid: job.metadata.uid.clone() };
         }
         if job.metadata.deletion_timestamp.is_some() {
             return wait(Some(o.settings.resync));
@@ -285,8 +249,7 @@ fn plan_deletion(o: &Observed) -> Step {
             && let Some(failed_at) = find_condition(&status_conditions(o.backup), "CleanFailed")
                 .and_then(|c| opt_from_k8s(c.last_transition_time.as_ref()))
         {
-            let due =
-                failed_at + chrono::Duration::from_std(o.settings.clean_retry).unwrap_or_default();
+            let due = failed_at + chrono::Duration::from_std(o.settings.clean_retry).unwrap_or_default();
             if due > o.now {
                 return wait(Some(until(due, o.now)));
             }
@@ -300,19 +263,12 @@ fn plan_deletion(o: &Observed) -> Step {
         AttemptState::Succeeded => Step::RemoveFinalizer { cleaned: true },
         AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
             if phase == Some(BackupPhase::CleanFailed) {
-                Step::DeleteJob {
-                    role: JobRole::Clean,
-                    uid: clean.metadata.uid.clone(),
-                }
+                Step::DeleteJob { role: JobRole::Clean, uid: clean.metadata.uid.clone() }
             } else {
-                Step::MarkCleanFailed {
-                    failure: Failure { reason, message },
-                }
+                Step::MarkCleanFailed { failure: Failure { reason, message } }
             }
         }
-        AttemptState::Starting { .. } | AttemptState::Running
-            if phase != Some(BackupPhase::Cleaning) =>
-        {
+        AttemptState::Starting { .. } | AttemptState::Running if phase != Some(BackupPhase::Cleaning) => {
             Step::MarkCleaning
         }
         AttemptState::Starting { stuck_at } => wait(Some(until(stuck_at, o.now))),

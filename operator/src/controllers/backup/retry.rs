@@ -7,28 +7,18 @@ use crate::api::time::opt_from_k8s;
 
 /// The time the next attempt may start after a failure detected at `now`, or `None` when retries are exhausted
 /// (`maxRetryTimes` reached, or `retryTimeout` passed since the first failure).
-pub fn retry_at(
-    policy: RetryPolicy,
-    records: &[BackoffRetryRecord],
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+pub fn retry_at(policy: RetryPolicy, records: &[BackoffRetryRecord], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let done = records.len() as u32;
     if done >= policy.max_retries {
         return None;
     }
-    let first_failure = records
-        .first()
-        .and_then(|r| opt_from_k8s(r.detect_failed_at.as_ref()))
-        .unwrap_or(now);
+    let first_failure = records.first().and_then(|r| opt_from_k8s(r.detect_failed_at.as_ref())).unwrap_or(now);
     let timeout = chrono::Duration::from_std(policy.retry_timeout).unwrap_or(chrono::Duration::MAX);
     if now - first_failure >= timeout {
         return None;
     }
     let factor = 1u32.checked_shl(done).unwrap_or(u32::MAX);
-    let delay = policy
-        .min_retry
-        .checked_mul(factor)
-        .unwrap_or(policy.retry_timeout);
+    let delay = policy.min_retry.checked_mul(factor).unwrap_or(policy.retry_timeout);
     Some(now + chrono::Duration::from_std(delay).unwrap_or(timeout))
 }
 
@@ -44,11 +34,7 @@ mod tests {
     }
 
     fn record(n: i32, m: i64) -> BackoffRetryRecord {
-        BackoffRetryRecord {
-            retry_num: n,
-            detect_failed_at: Some(to_k8s(at(m))),
-            ..Default::default()
-        }
+        BackoffRetryRecord { retry_num: n, detect_failed_at: Some(to_k8s(at(m))), ..Default::default() }
     }
 
     #[test]
@@ -60,14 +46,8 @@ mod tests {
         };
         assert_eq!(retry_at(p, &[], at(0)), Some(at(5)));
         assert_eq!(retry_at(p, &[record(1, 0)], at(10)), Some(at(20)));
-        assert_eq!(
-            retry_at(p, &[record(1, 0), record(2, 10)], at(30)),
-            Some(at(50))
-        );
-        assert_eq!(
-            retry_at(p, &[record(1, 0), record(2, 10), record(3, 30)], at(60)),
-            None
-        );
+        assert_eq!(retry_at(p, &[record(1, 0), record(2, 10)], at(30)), Some(at(50)));
+        assert_eq!(retry_at(p, &[record(1, 0), record(2, 10), record(3, 30)], at(60)), None);
     }
 
     #[test]
@@ -83,10 +63,7 @@ mod tests {
 
     #[test]
     fn zero_retries_means_fail_at_once() {
-        let p = RetryPolicy {
-            max_retries: 0,
-            ..RetryPolicy::DEFAULT
-        };
+        let p = RetryPolicy { max_retries: 0, ..RetryPolicy::DEFAULT };
         assert_eq!(retry_at(p, &[], at(0)), None);
     }
 }

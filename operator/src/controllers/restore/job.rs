@@ -15,30 +15,19 @@ pub fn job_for(restore: &Restore, settings: &Settings) -> Job {
     let spec = &restore.spec;
     let (volumes, mounts) = storage_volumes(&spec.storage);
     let mut env = storage_env(&spec.storage);
-    let image = |default: &str| {
-        spec.tool_image
-            .clone()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| default.to_string())
-    };
+    let image =
+        |default: &str| spec.tool_image.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| default.to_string());
     let (verb, tool) = if spec.br.is_some() {
         ("restore", ("br", image(&settings.br_image)))
     } else {
         env.extend(tidb_env(spec.to.as_ref()));
-        (
-            "import",
-            ("tidb-lightning", image(&settings.lightning_image)),
-        )
+        ("import", ("tidb-lightning", image(&settings.lightning_image)))
     };
     env.extend(spec.env.clone().unwrap_or_default());
     let req = JobRequest {
         role: component::RESTORE,
         name: names::job_name(component::RESTORE, &name),
-        args: vec![
-            verb.into(),
-            format!("--namespace={namespace}"),
-            format!("--restoreName={name}"),
-        ],
+        args: vec![verb.into(), format!("--namespace={namespace}"), format!("--restoreName={name}")],
         namespace,
         owner_kind: Some(Kind::Restore),
         owner_uid: restore.metadata.uid.clone().unwrap_or_default(),

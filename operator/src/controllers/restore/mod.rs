@@ -45,14 +45,8 @@ pub enum RestoreError {
 /// The selector of the pods of a Restore's Job.
 pub fn pod_selector(restore_name: &str) -> Labels {
     Labels::from([
-        (
-            labels::RESTORE.to_string(),
-            names::label_value(restore_name),
-        ),
-        (
-            labels::COMPONENT.to_string(),
-            component::RESTORE.to_string(),
-        ),
+        (labels::RESTORE.to_string(), names::label_value(restore_name)),
+        (labels::COMPONENT.to_string(), component::RESTORE.to_string()),
     ])
 }
 
@@ -71,10 +65,7 @@ pub async fn reconcile<C: Cluster>(
     restore: Arc<Restore>,
 ) -> Result<Action, RestoreError> {
     let key = ObjectKey::of(&*restore);
-    let job_key = ObjectKey::new(
-        &key.namespace,
-        names::job_name(component::RESTORE, &key.name),
-    );
+    let job_key = ObjectKey::new(&key.namespace, names::job_name(component::RESTORE, &key.name));
     let job = cluster.cached::<Job>(&job_key).map(|j| (*j).clone());
     let pods = cluster
         .cached_list::<Pod>(&key.namespace, &pod_selector(&key.name))
@@ -82,13 +73,7 @@ pub async fn reconcile<C: Cluster>(
         .filter(|p| job.as_ref().is_some_and(|j| owned_by(p, j)))
         .map(|p| (*p).clone())
         .collect();
-    let mut state = State {
-        key,
-        restore: (*restore).clone(),
-        fresh: false,
-        job,
-        pods,
-    };
+    let mut state = State { key, restore: (*restore).clone(), fresh: false, job, pods };
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
@@ -104,26 +89,17 @@ pub async fn reconcile<C: Cluster>(
         match result {
             Ok(Some(action)) => return Ok(action),
             Ok(None) => {}
-            Err(RestoreError::Write {
-                source: ClusterError::Conflict { .. },
-                ..
-            }) if conflicts < 3 => {
+            Err(RestoreError::Write { source: ClusterError::Conflict { .. }, .. }) if conflicts < 3 => {
                 conflicts += 1;
                 if refresh(cluster, &mut state).await?.is_some() {
                     return Ok(Action::await_change());
                 }
             }
-            Err(RestoreError::Write {
-                source: ClusterError::NotFound { .. },
-                ..
-            }) => return Ok(Action::await_change()),
+            Err(RestoreError::Write { source: ClusterError::NotFound { .. }, .. }) => return Ok(Action::await_change()),
             Err(e) => return Err(e),
         }
     }
-    Err(RestoreError::NoProgress {
-        key: state.key,
-        steps: MAX_STEPS,
-    })
+    Err(RestoreError::NoProgress { key: state.key, steps: MAX_STEPS })
 }
 
 /// Re-reads the Restore live; `Some(())` when it is gone.
@@ -135,10 +111,7 @@ async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Option<()
             Ok(None)
         }
         Ok(None) => Ok(Some(())),
-        Err(source) => Err(RestoreError::Read {
-            key: state.key.clone(),
-            source,
-        }),
+        Err(source) => Err(RestoreError::Read { key: state.key.clone(), source }),
     }
 }
 
@@ -149,13 +122,8 @@ async fn write_status<C: Cluster>(
 ) -> Result<(), RestoreError> {
     let mut r = state.restore.clone();
     edit(r.status.get_or_insert_with(Default::default));
-    state.restore = cluster
-        .replace_status(&r)
-        .await
-        .map_err(|source| RestoreError::Write {
-            key: state.key.clone(),
-            source,
-        })?;
+    state.restore =
+        cluster.replace_status(&r).await.map_err(|source| RestoreError::Write { key: state.key.clone(), source })?;
     state.fresh = true;
     Ok(())
 }
@@ -177,20 +145,10 @@ async fn perform<C: Cluster>(
         Step::MarkInvalid { message } => {
             write_status(cluster, state, |s| {
                 s.phase = Some(RestorePhase::Invalid);
-                set_condition(
-                    &mut s.conditions,
-                    Condition::new("Invalid", now, Some("InvalidSpec"), Some(&message)),
-                );
+                set_condition(&mut s.conditions, Condition::new("Invalid", now, Some("InvalidSpec"), Some(&message)));
             })
             .await?;
-            cluster
-                .publish(Event::about(
-                    &state.restore,
-                    EventType::Warning,
-                    "InvalidSpec",
-                    message,
-                ))
-                .await;
+            cluster.publish(Event::about(&state.restore, EventType::Warning, "InvalidSpec", message)).await;
         }
         Step::CreateJob => {
             let job = job::job_for(&state.restore, settings);
@@ -211,46 +169,24 @@ async fn perform<C: Cluster>(
             }
         }
         Step::MarkScheduled => {
-            let job = state
-                .job
-                .as_ref()
-                .and_then(|j| j.metadata.name.clone())
-                .unwrap_or_default();
+            let job = state.job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
             write_status(cluster, state, |s| {
                 s.phase = Some(RestorePhase::Scheduled);
-                set_condition(
-                    &mut s.conditions,
-                    Condition::new("Scheduled", now, Some("JobCreated"), Some(&job)),
-                );
+                set_condition(&mut s.conditions, Condition::new("Scheduled", now, Some("JobCreated"), Some(&job)));
             })
             .await?;
             cluster
-                .publish(Event::about(
-                    &state.restore,
-                    EventType::Normal,
-                    "Scheduled",
-                    format!("created Job {job}"),
-                ))
+                .publish(Event::about(&state.restore, EventType::Normal, "Scheduled", format!("created Job {job}")))
                 .await;
         }
         Step::MarkFailed { reason, message } => {
             write_status(cluster, state, |s| {
                 s.phase = Some(RestorePhase::Failed);
-                set_condition(
-                    &mut s.conditions,
-                    Condition::new("Failed", now, Some(&reason), Some(&message)),
-                );
+                set_condition(&mut s.conditions, Condition::new("Failed", now, Some(&reason), Some(&message)));
             })
             .await?;
             let msg = format!("{reason}: {message}");
-            cluster
-                .publish(Event::about(
-                    &state.restore,
-                    EventType::Warning,
-                    "RestoreFailed",
-                    msg,
-                ))
-                .await;
+            cluster.publish(Event::about(&state.restore, EventType::Warning, "RestoreFailed", msg)).await;
         }
     }
     Ok(None)

@@ -46,59 +46,38 @@ pub enum Step {
 /// Decides the next step for a Restore.
 pub fn plan(o: &Observed) -> Step {
     if o.restore.metadata.deletion_timestamp.is_some() {
-        return Step::Wait {
-            requeue_after: None,
-        };
+        return Step::Wait { requeue_after: None };
     }
     let errors = validation::restore(o.restore);
     if !errors.is_empty() {
         let message = validation::summary(&errors);
         let conds = o.restore.status.as_ref().and_then(|s| s.conditions.clone());
         let recorded = find_condition(&conds, "Invalid").and_then(|c| c.message.clone());
-        if o.restore.phase() == Some(RestorePhase::Invalid)
-            && recorded.as_deref() == Some(message.as_str())
-        {
-            return Step::Wait {
-                requeue_after: None,
-            };
+        if o.restore.phase() == Some(RestorePhase::Invalid) && recorded.as_deref() == Some(message.as_str()) {
+            return Step::Wait { requeue_after: None };
         }
         return Step::MarkInvalid { message };
     }
-    if matches!(
-        o.restore.phase(),
-        Some(RestorePhase::Complete | RestorePhase::Failed)
-    ) {
-        return Step::Wait {
-            requeue_after: None,
-        };
+    if matches!(o.restore.phase(), Some(RestorePhase::Complete | RestorePhase::Failed)) {
+        return Step::Wait { requeue_after: None };
     }
     let Some(job) = o.job else {
         return Step::CreateJob;
     };
     let needs_scheduled = matches!(o.restore.phase(), None | Some(RestorePhase::Invalid));
     match attempt_state(job, &o.pods, o.now, o.settings.pod_start_timeout) {
-        AttemptState::Succeeded | AttemptState::Failed { .. } | AttemptState::Stuck { .. }
-            if !o.restore_fresh =>
-        {
+        AttemptState::Succeeded | AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.restore_fresh => {
             Step::Refresh
         }
         AttemptState::Succeeded => Step::MarkFailed {
             reason: "StatusNotReported".into(),
-            message:
-                "the restore Job succeeded but backup-manager did not report the restore Complete"
-                    .into(),
+            message: "the restore Job succeeded but backup-manager did not report the restore Complete".into(),
         },
         AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
             Step::MarkFailed { reason, message }
         }
-        AttemptState::Starting { .. } | AttemptState::Running if needs_scheduled => {
-            Step::MarkScheduled
-        }
-        AttemptState::Starting { stuck_at } => Step::Wait {
-            requeue_after: Some(until(stuck_at, o.now)),
-        },
-        AttemptState::Running => Step::Wait {
-            requeue_after: None,
-        },
+        AttemptState::Starting { .. } | AttemptState::Running if needs_scheduled => Step::MarkScheduled,
+        AttemptState::Starting { stuck_at } => Step::Wait { requeue_after: Some(until(stuck_at, o.now)) },
+        AttemptState::Running => Step::Wait { requeue_after: None },
     }
 }

@@ -80,12 +80,7 @@ pub async fn reconcile<C: Cluster>(
         .filter(|b| belongs_to(b, &schedule))
         .map(|b| (*b).clone())
         .collect();
-    let mut state = State {
-        key,
-        schedule: (*schedule).clone(),
-        backups,
-        fresh: false,
-    };
+    let mut state = State { key, schedule: (*schedule).clone(), backups, fresh: false };
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
@@ -102,10 +97,7 @@ pub async fn reconcile<C: Cluster>(
         match perform(cluster, &mut state, step).await {
             Ok(Next::Continue) => {}
             Ok(Next::Done(action)) => return Ok(action),
-            Err(ScheduleError::WriteStatus {
-                source: ClusterError::Conflict { .. },
-                ..
-            }) if conflicts < 3 => {
+            Err(ScheduleError::WriteStatus { source: ClusterError::Conflict { .. }, .. }) if conflicts < 3 => {
                 conflicts += 1;
                 if let Next::Done(action) = refresh(cluster, &mut state).await? {
                     return Ok(action);
@@ -114,35 +106,21 @@ pub async fn reconcile<C: Cluster>(
             Err(e) => return Err(e),
         }
     }
-    Err(ScheduleError::NoProgress {
-        key: state.key,
-        steps: MAX_STEPS,
-    })
+    Err(ScheduleError::NoProgress { key: state.key, steps: MAX_STEPS })
 }
 
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, ScheduleError> {
     let key = state.key.clone();
-    let Some(schedule) = cluster
-        .get::<BackupSchedule>(&key)
-        .await
-        .map_err(|source| ScheduleError::Read {
-            key: key.clone(),
-            source,
-        })?
+    let Some(schedule) =
+        cluster.get::<BackupSchedule>(&key).await.map_err(|source| ScheduleError::Read { key: key.clone(), source })?
     else {
         return Ok(Next::Done(Action::await_change()));
     };
     let backups = cluster
         .list::<Backup>(&key.namespace, &schedule_selector(&key.name))
         .await
-        .map_err(|source| ScheduleError::ListBackups {
-            key: key.clone(),
-            source,
-        })?;
-    state.backups = backups
-        .into_iter()
-        .filter(|b| belongs_to(b, &schedule))
-        .collect();
+        .map_err(|source| ScheduleError::ListBackups { key: key.clone(), source })?;
+    state.backups = backups.into_iter().filter(|b| belongs_to(b, &schedule)).collect();
     state.schedule = schedule;
     state.fresh = true;
     Ok(Next::Continue)
@@ -161,30 +139,15 @@ async fn write_status<C: Cluster>(
             Ok(Next::Continue)
         }
         Err(ClusterError::NotFound { .. }) => Ok(Next::Done(Action::await_change())),
-        Err(source) => Err(ScheduleError::WriteStatus {
-            key: state.key.clone(),
-            source,
-        }),
+        Err(source) => Err(ScheduleError::WriteStatus { key: state.key.clone(), source }),
     }
 }
 
-async fn event<C: Cluster>(
-    cluster: &C,
-    state: &State,
-    type_: EventType,
-    reason: &'static str,
-    message: String,
-) {
-    cluster
-        .publish(Event::about(&state.schedule, type_, reason, message))
-        .await;
+async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason: &'static str, message: String) {
+    cluster.publish(Event::about(&state.schedule, type_, reason, message)).await;
 }
 
-async fn perform<C: Cluster>(
-    cluster: &C,
-    state: &mut State,
-    step: Step,
-) -> Result<Next, ScheduleError> {
+async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Result<Next, ScheduleError> {
     let now = cluster.now();
     match step {
         Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after })),
@@ -192,10 +155,7 @@ async fn perform<C: Cluster>(
         Step::MarkInvalid { message } => {
             let msg = message.clone();
             let next = write_status(cluster, state, |s| {
-                set_condition(
-                    &mut s.conditions,
-                    Condition::new("Invalid", now, Some("InvalidSpec"), Some(&msg)),
-                );
+                set_condition(&mut s.conditions, Condition::new("Invalid", now, Some("InvalidSpec"), Some(&msg)));
             })
             .await?;
             event(cluster, state, EventType::Warning, "InvalidSpec", message).await;
@@ -224,12 +184,10 @@ async fn perform<C: Cluster>(
                 Ok(b) => Some(b),
                 Err(ClusterError::AlreadyExists { .. }) => {
                     // Created by an earlier attempt (a retry, or before a restart): adopt it if it is ours.
-                    let existing = cluster.get::<Backup>(&bkey).await.map_err(|source| {
-                        ScheduleError::CreateBackup {
-                            backup: bkey.clone(),
-                            source,
-                        }
-                    })?;
+                    let existing = cluster
+                        .get::<Backup>(&bkey)
+                        .await
+                        .map_err(|source| ScheduleError::CreateBackup { backup: bkey.clone(), source })?;
                     match existing {
                         Some(b) if belongs_to(&b, &state.schedule) => Some(b),
                         Some(_) => {
@@ -239,11 +197,7 @@ async fn perform<C: Cluster>(
                                 rfc3339(run.tick)
                             );
                             event(cluster, state, EventType::Warning, "BackupNameTaken", msg).await;
-                            let last = state
-                                .schedule
-                                .status
-                                .as_ref()
-                                .and_then(|s| s.last_backup.clone());
+                            let last = state.schedule.status.as_ref().and_then(|s| s.last_backup.clone());
                             return write_status(cluster, state, |s| {
                                 s.last_backup = last;
                                 s.last_backup_time = Some(to_k8s(run.tick));
@@ -254,10 +208,7 @@ async fn perform<C: Cluster>(
                     }
                 }
                 Err(source) => {
-                    return Err(ScheduleError::CreateBackup {
-                        backup: bkey,
-                        source,
-                    });
+                    return Err(ScheduleError::CreateBackup { backup: bkey, source });
                 }
             };
             if let Some(first) = run.first_skipped {
@@ -290,37 +241,17 @@ async fn perform<C: Cluster>(
                     .iter()
                     .find(|b| b.metadata.name.as_ref() == Some(name))
                     .and_then(|b| b.metadata.uid.clone());
-                match cluster
-                    .delete::<Backup>(
-                        &bkey,
-                        &Precondition {
-                            uid,
-                            resource_version: None,
-                        },
-                    )
-                    .await
-                {
+                match cluster.delete::<Backup>(&bkey, &Precondition { uid, resource_version: None }).await {
                     Ok(Deletion::Pending(b)) => {
-                        if let Some(slot) = state
-                            .backups
-                            .iter_mut()
-                            .find(|x| x.metadata.name.as_ref() == Some(name))
-                        {
+                        if let Some(slot) = state.backups.iter_mut().find(|x| x.metadata.name.as_ref() == Some(name)) {
                             *slot = b;
                         }
                     }
-                    Ok(Deletion::Gone)
-                    | Err(ClusterError::NotFound { .. })
-                    | Err(ClusterError::Conflict { .. }) => {
-                        state
-                            .backups
-                            .retain(|x| x.metadata.name.as_ref() != Some(name));
+                    Ok(Deletion::Gone) | Err(ClusterError::NotFound { .. }) | Err(ClusterError::Conflict { .. }) => {
+                        state.backups.retain(|x| x.metadata.name.as_ref() != Some(name));
                     }
                     Err(source) => {
-                        return Err(ScheduleError::DeleteBackup {
-                            backup: bkey,
-                            source,
-                        });
+                        return Err(ScheduleError::DeleteBackup { backup: bkey, source });
                     }
                 }
             }
@@ -329,11 +260,7 @@ async fn perform<C: Cluster>(
                 state,
                 EventType::Normal,
                 "BackupsExpired",
-                format!(
-                    "deleted {} expired Backup(s): {}",
-                    names.len(),
-                    names.join(", ")
-                ),
+                format!("deleted {} expired Backup(s): {}", names.len(), names.join(", ")),
             )
             .await;
             Ok(Next::Continue)

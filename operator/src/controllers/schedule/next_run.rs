@@ -20,14 +20,8 @@ pub fn next_run(cron: &CronSchedule, anchor: DateTime<Utc>, now: DateTime<Utc>) 
     if tick <= anchor {
         return None;
     }
-    let first_skipped = cron
-        .tick_before(tick)
-        .filter(|prev| *prev > anchor)
-        .and_then(|_| cron.tick_after(anchor));
-    Some(NextRun {
-        tick,
-        first_skipped,
-    })
+    let first_skipped = cron.tick_before(tick).filter(|prev| *prev > anchor).and_then(|_| cron.tick_after(anchor));
+    Some(NextRun { tick, first_skipped })
 }
 
 /// The first tick strictly after `now` (when to look again).
@@ -52,33 +46,15 @@ mod tests {
     #[test]
     fn runs_the_latest_tick_after_the_anchor() {
         assert_eq!(next_run(&every_10(), t(0), t(5)), None);
-        assert_eq!(
-            next_run(&every_10(), t(0), t(10)),
-            Some(NextRun {
-                tick: t(10),
-                first_skipped: None
-            })
-        );
-        assert_eq!(
-            next_run(&every_10(), t(0), t(12)),
-            Some(NextRun {
-                tick: t(10),
-                first_skipped: None
-            })
-        );
+        assert_eq!(next_run(&every_10(), t(0), t(10)), Some(NextRun { tick: t(10), first_skipped: None }));
+        assert_eq!(next_run(&every_10(), t(0), t(12)), Some(NextRun { tick: t(10), first_skipped: None }));
         assert_eq!(next_run(&every_10(), t(10), t(19)), None);
     }
 
     #[test]
     fn missed_ticks_are_skipped_not_caught_up() {
         let run = next_run(&every_10(), t(0), t(65)).unwrap();
-        assert_eq!(
-            run,
-            NextRun {
-                tick: t(60),
-                first_skipped: Some(t(10))
-            }
-        );
+        assert_eq!(run, NextRun { tick: t(60), first_skipped: Some(t(10)) });
     }
 
     #[test]

@@ -77,27 +77,16 @@ pub fn lifecycle(b: &Backup) -> Lifecycle {
 }
 
 fn order_key(b: &Backup) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<&str>) {
-    (
-        tick_of(b),
-        opt_from_k8s(b.metadata.creation_timestamp.as_ref()),
-        b.metadata.name.as_deref(),
-    )
+    (tick_of(b), opt_from_k8s(b.metadata.creation_timestamp.as_ref()), b.metadata.name.as_deref())
 }
 
 /// The schedule's newest Backup (by tick, then creation time, then name), being deleted or not.
 pub fn newest<'a>(backups: &[&'a Backup]) -> Option<&'a Backup> {
-    backups
-        .iter()
-        .copied()
-        .max_by(|a, b| order_key(a).cmp(&order_key(b)))
+    backups.iter().copied().max_by(|a, b| order_key(a).cmp(&order_key(b)))
 }
 
 fn retention(schedule: &BackupSchedule) -> Retention {
-    let age = schedule
-        .spec
-        .max_reserved_time
-        .as_deref()
-        .and_then(|s| parse_duration(s).ok());
+    let age = schedule.spec.max_reserved_time.as_deref().and_then(|s| parse_duration(s).ok());
     Retention::from_spec(age, schedule.spec.max_backups)
 }
 
@@ -106,12 +95,7 @@ fn infos(backups: &[&Backup]) -> Vec<BackupInfo> {
         .iter()
         .map(|b| BackupInfo {
             name: b.metadata.name.clone().unwrap_or_default(),
-            created: b
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(from_k8s)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            created: b.metadata.creation_timestamp.as_ref().map(from_k8s).unwrap_or(DateTime::<Utc>::MIN_UTC),
             lifecycle: lifecycle(b),
         })
         .collect()
@@ -120,10 +104,7 @@ fn infos(backups: &[&Backup]) -> Vec<BackupInfo> {
 /// The time after which the next tick runs: the newest Backup's tick or `lastBackupTime`, whichever is later, else
 /// the schedule's creation.
 pub fn anchor(schedule: &BackupSchedule, backups: &[&Backup]) -> DateTime<Utc> {
-    let status_time = schedule
-        .status
-        .as_ref()
-        .and_then(|s| opt_from_k8s(s.last_backup_time.as_ref()));
+    let status_time = schedule.status.as_ref().and_then(|s| opt_from_k8s(s.last_backup_time.as_ref()));
     let newest_tick = newest(backups).and_then(tick_of);
     status_time
         .max(newest_tick)
@@ -135,17 +116,11 @@ pub fn anchor(schedule: &BackupSchedule, backups: &[&Backup]) -> DateTime<Utc> {
 pub fn plan(o: &Observed) -> Step {
     let s = o.schedule;
     let errors = validation::schedule(s);
-    let invalid = find_condition(
-        &s.status.as_ref().and_then(|st| st.conditions.clone()),
-        "Invalid",
-    )
-    .cloned();
+    let invalid = find_condition(&s.status.as_ref().and_then(|st| st.conditions.clone()), "Invalid").cloned();
     if !errors.is_empty() {
         let message = validation::summary(&errors);
         if invalid.and_then(|c| c.message) == Some(message.clone()) {
-            return Step::Wait {
-                requeue_after: None,
-            };
+            return Step::Wait { requeue_after: None };
         }
         return Step::MarkInvalid { message };
     }
@@ -155,9 +130,7 @@ pub fn plan(o: &Observed) -> Step {
     let cron = match CronSchedule::parse(&s.spec.schedule, s.spec.time_zone.as_deref()) {
         Ok(c) => c,
         Err(_) => {
-            return Step::Wait {
-                requeue_after: None,
-            };
+            return Step::Wait { requeue_after: None };
         }
     };
 
@@ -196,22 +169,14 @@ pub fn plan(o: &Observed) -> Step {
         && !running
         && let Some(run) = next_run(&cron, anchor(s, &o.backups), o.now)
     {
-        return if o.fresh {
-            Step::CreateBackup { run }
-        } else {
-            Step::Refresh
-        };
+        return if o.fresh { Step::CreateBackup { run } } else { Step::Refresh };
     }
 
     // 3. Garbage collection (also while paused).
     let rule = retention(s);
     let doomed = expired(&infos, rule, o.now);
     if !doomed.is_empty() {
-        return if o.fresh {
-            Step::DeleteBackups { names: doomed }
-        } else {
-            Step::Refresh
-        };
+        return if o.fresh { Step::DeleteBackups { names: doomed } } else { Step::Refresh };
     }
 
     // 4. Look again at the next tick or the next expiry.
@@ -222,7 +187,5 @@ pub fn plan(o: &Observed) -> Step {
             (a, b) => a.or(b),
         };
     }
-    Step::Wait {
-        requeue_after: wake.map(|w| until(w, o.now)),
-    }
+    Step::Wait { requeue_after: wake.map(|w| until(w, o.now)) }
 }

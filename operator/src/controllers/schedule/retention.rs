@@ -45,10 +45,7 @@ impl Retention {
 }
 
 fn newest_first(backups: &[BackupInfo]) -> Vec<&BackupInfo> {
-    let mut live: Vec<&BackupInfo> = backups
-        .iter()
-        .filter(|b| b.lifecycle != Lifecycle::Deleting)
-        .collect();
+    let mut live: Vec<&BackupInfo> = backups.iter().filter(|b| b.lifecycle != Lifecycle::Deleting).collect();
     live.sort_by(|a, b| (b.created, &b.name).cmp(&(a.created, &a.name)));
     live
 }
@@ -57,32 +54,19 @@ fn newest_first(backups: &[BackupInfo]) -> Vec<&BackupInfo> {
 /// than `maxReservedTime`, never more than the count asks, never one already being deleted.
 pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>) -> Vec<String> {
     let live = newest_first(backups);
-    let newest_complete = live
-        .iter()
-        .find(|b| b.lifecycle == Lifecycle::Complete)
-        .map(|b| b.name.clone());
+    let newest_complete = live.iter().find(|b| b.lifecycle == Lifecycle::Complete).map(|b| b.name.clone());
     let deletable = |b: &&BackupInfo| {
-        matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed)
-            && Some(&b.name) != newest_complete.as_ref()
+        matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed) && Some(&b.name) != newest_complete.as_ref()
     };
     let mut out: Vec<String> = match retention {
         Retention::KeepAll => Vec::new(),
         Retention::Age(age) => {
             let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
-            live.iter()
-                .copied()
-                .filter(deletable)
-                .filter(|b| now - b.created >= age)
-                .map(|b| b.name.clone())
-                .collect()
+            live.iter().copied().filter(deletable).filter(|b| now - b.created >= age).map(|b| b.name.clone()).collect()
         }
-        Retention::Count(n) => live
-            .iter()
-            .copied()
-            .skip(n as usize)
-            .filter(deletable)
-            .map(|b| b.name.clone())
-            .collect(),
+        Retention::Count(n) => {
+            live.iter().copied().skip(n as usize).filter(deletable).map(|b| b.name.clone()).collect()
+        }
     };
     out.reverse();
     out
@@ -95,14 +79,10 @@ pub fn next_expiry(backups: &[BackupInfo], retention: Retention) -> Option<DateT
     };
     let age = chrono::Duration::from_std(age).ok()?;
     let live = newest_first(backups);
-    let newest_complete = live
-        .iter()
-        .find(|b| b.lifecycle == Lifecycle::Complete)
-        .map(|b| b.name.clone());
+    let newest_complete = live.iter().find(|b| b.lifecycle == Lifecycle::Complete).map(|b| b.name.clone());
     live.iter()
         .filter(|b| {
-            matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed)
-                && Some(&b.name) != newest_complete.as_ref()
+            matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed) && Some(&b.name) != newest_complete.as_ref()
         })
         .map(|b| b.created + age)
         .min()
@@ -119,11 +99,7 @@ mod tests {
     }
 
     fn b(name: &str, m: i64, lifecycle: Lifecycle) -> BackupInfo {
-        BackupInfo {
-            name: name.into(),
-            created: t(m),
-            lifecycle,
-        }
+        BackupInfo { name: name.into(), created: t(m), lifecycle }
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -150,38 +126,24 @@ mod tests {
             b("d", 30, Lifecycle::Complete),
         ];
         assert_eq!(expired(&backups, Retention::Count(2), t(40)), ["a"]);
-        assert_eq!(
-            expired(&backups, Retention::from_spec(None, Some(0)), t(40)),
-            Vec::<String>::new()
-        );
+        assert_eq!(expired(&backups, Retention::from_spec(None, Some(0)), t(40)), Vec::<String>::new());
     }
 
     #[test]
     fn max_reserved_time_wins_over_max_backups() {
-        assert_eq!(
-            Retention::from_spec(Some(HOUR), Some(3)),
-            Retention::Age(HOUR)
-        );
+        assert_eq!(Retention::from_spec(Some(HOUR), Some(3)), Retention::Age(HOUR));
         assert_eq!(Retention::from_spec(None, Some(3)), Retention::Count(3));
         assert_eq!(Retention::from_spec(None, Some(0)), Retention::KeepAll);
     }
 
     #[test]
     fn next_expiry_ignores_the_protected_backup() {
-        let backups = [
-            b("a", 0, Lifecycle::Complete),
-            b("b", 10, Lifecycle::Complete),
-        ];
+        let backups = [b("a", 0, Lifecycle::Complete), b("b", 10, Lifecycle::Complete)];
         assert_eq!(next_expiry(&backups, Retention::Age(HOUR)), Some(t(60)));
     }
 
     fn lifecycle() -> impl Strategy<Value = Lifecycle> {
-        prop::sample::select(vec![
-            Lifecycle::Unfinished,
-            Lifecycle::Complete,
-            Lifecycle::Failed,
-            Lifecycle::Deleting,
-        ])
+        prop::sample::select(vec![Lifecycle::Unfinished, Lifecycle::Complete, Lifecycle::Failed, Lifecycle::Deleting])
     }
 
     proptest! {

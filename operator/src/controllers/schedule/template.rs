@@ -23,8 +23,7 @@ pub fn backup_for(schedule: &BackupSchedule, tick: DateTime<Utc>) -> Backup {
     let mut spec = schedule.spec.backup_template.clone();
     spec.storage.push_prefix(&name);
     if spec.storage_class_name.is_none() {
-        spec.storage_class_name
-            .clone_from(&schedule.spec.storage_class_name);
+        spec.storage_class_name.clone_from(&schedule.spec.storage_class_name);
     }
     if spec.storage_size.is_none() {
         spec.storage_size.clone_from(&schedule.spec.storage_size);
@@ -38,10 +37,7 @@ pub fn backup_for(schedule: &BackupSchedule, tick: DateTime<Utc>) -> Backup {
             name: Some(name),
             namespace: schedule.metadata.namespace.clone(),
             labels: Some(label_map),
-            annotations: Some(BTreeMap::from([(
-                labels::SCHEDULED_TIME.to_string(),
-                rfc3339(tick),
-            )])),
+            annotations: Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_string(), rfc3339(tick))])),
             owner_references: Some(vec![OwnerReference {
                 api_version: format!("{}/{}", crate::api::GROUP, crate::api::VERSION),
                 kind: "BackupSchedule".into(),
@@ -73,11 +69,8 @@ pub fn tick_of(backup: &Backup) -> Option<DateTime<Utc>> {
 /// that owner is this schedule (same uid).
 pub fn belongs_to(backup: &Backup, schedule: &BackupSchedule) -> bool {
     let uid = schedule.metadata.uid.as_deref();
-    let owner = backup
-        .metadata
-        .owner_references
-        .as_ref()
-        .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)));
+    let owner =
+        backup.metadata.owner_references.as_ref().and_then(|refs| refs.iter().find(|r| r.controller == Some(true)));
     match (owner, uid) {
         (Some(o), Some(uid)) => o.uid == uid,
         _ => true,
@@ -117,10 +110,7 @@ mod tests {
         let tick = Utc.with_ymd_and_hms(2026, 1, 1, 0, 10, 0).unwrap();
         let b = backup_for(&s, tick);
         assert_eq!(b.metadata.name.as_deref(), Some("demo-2026-01-01t00-10-00"));
-        assert_eq!(
-            b.spec.storage.location().unwrap().url(),
-            "s3://b/test1-demo1/demo-2026-01-01t00-10-00"
-        );
+        assert_eq!(b.spec.storage.location().unwrap().url(), "s3://b/test1-demo1/demo-2026-01-01t00-10-00");
         assert_eq!(tick_of(&b), Some(tick));
         assert!(belongs_to(&b, &s));
         s.metadata.uid = Some("other".into());
