@@ -4,3 +4,4 @@
 pub mod api;
 pub mod cluster;
 pub mod controllers;
+pub mod manager;

@@ -1,1 +1,26 @@
+//! A deterministic, seeded, in-memory Kubernetes for the backup operator: the API server's semantics, informers
+//! with lag and stalls, a kube-runtime-like controller loop, Jobs, pods, simulated tools and storage, faults,
+//! invariant checkers, scenarios, and the bug zoo. The operator's real reconcilers and backup-manager run on it
+//! unchanged, through the `Cluster` trait.
 
+pub mod api;
+pub mod bus;
+pub mod cli;
+pub mod client;
+pub mod controller;
+pub mod engine;
+pub mod faults;
+pub mod informer;
+pub mod invariants;
+pub mod kubelet;
+pub mod object;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod stats;
+pub mod steps;
+pub mod storage;
+pub mod time;
+pub mod trace;
+pub mod world;
+pub mod zoo;

@@ -164,7 +164,9 @@ pub fn plan(o: &Observed) -> Step {
 
     // 2. The next Backup, unless paused or one is still running (no overlap).
     let infos = infos(&o.backups);
-    let running = infos.iter().any(|b| b.lifecycle == Lifecycle::Unfinished);
+    // A Backup being deleted still blocks the next one until it has finished or stopped: two tools never run
+    // at once for one schedule.
+    let running = o.backups.iter().any(|b| !b.is_finished());
     if !s.paused()
         && !running
         && let Some(run) = next_run(&cron, anchor(s, &o.backups), o.now)

@@ -1,0 +1,277 @@
+//! API requests: submitted by tasks, applied by the world when they arrive (after a seeded latency), with faults
+//! injected on the way, and answered to the task that sent them.
+
+use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, Verb};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::engine::{Actor, Event, ReqId, Shared, State};
+use crate::faults::InjectedError;
+use crate::object::Obj;
+use crate::rng::draw;
+use crate::world::Subresource;
+
+/// A request to the API server.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Get(Kind, ObjectKey),
+    List(Kind, String, Labels),
+    Create(Obj),
+    Update(Obj),
+    UpdateStatus(Obj),
+    Delete(Kind, ObjectKey, Precondition),
+}
+
+impl Request {
+    pub fn verb(&self) -> Verb {
+        match self {
+            Request::Get(..) => Verb::Get,
+            Request::List(..) => Verb::List,
+            Request::Create(_) => Verb::Create,
+            Request::Update(_) => Verb::Update,
+            Request::UpdateStatus(_) => Verb::UpdateStatus,
+            Request::Delete(..) => Verb::Delete,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Request::Get(k, _) | Request::List(k, ..) | Request::Delete(k, ..) => *k,
+            Request::Create(o) | Request::Update(o) | Request::UpdateStatus(o) => o.kind(),
+        }
+    }
+
+    pub fn key(&self) -> ObjectKey {
+        match self {
+            Request::Get(_, key) | Request::Delete(_, key, _) => key.clone(),
+            Request::List(_, ns, _) => ObjectKey::new(ns.clone(), "*"),
+            Request::Create(o) | Request::Update(o) | Request::UpdateStatus(o) => o.key(),
+        }
+    }
+}
+
+/// The API server's answer.
+#[derive(Clone, Debug)]
+pub enum Response {
+    Got(Option<Obj>),
+    Listed(Vec<Obj>),
+    Written(Obj),
+    Deleted(Deletion<Obj>),
+    Failed(ClusterError),
+}
+
+impl State {
+    /// The name an actor has in the trace.
+    pub fn actor_name(&self, actor: &Actor) -> String {
+        match actor {
+            Actor::Controller(i) => self.controllers[*i].name.to_string(),
+            Actor::Manager(pod) => format!("manager/{pod}"),
+            Actor::User => "user".into(),
+            Actor::Kubelet => "kubelet".into(),
+            Actor::JobController => "job-controller".into(),
+            Actor::Gc => "gc".into(),
+        }
+    }
+
+    /// The actor's class in the stats (bounded cardinality).
+    fn actor_class(&self, actor: &Actor) -> String {
+        match actor {
+            Actor::Manager(_) => "manager".into(),
+            other => self.actor_name(other),
+        }
+    }
+
+    /// Sends a request for the current task; it arrives after the API latency.
+    pub fn submit(&mut self, actor: Actor, req: Request) -> Option<ReqId> {
+        let task = self.current_task;
+        if task.is_some_and(|t| !self.tasks.contains_key(&t)) {
+            return None; // the process died; nothing leaves it any more
+        }
+        let id = self.next_id();
+        self.requests.insert(id, (actor, task, req));
+        let latency = draw(&mut self.rngs.api, self.timing.api_latency.lo, self.timing.api_latency.hi);
+        self.after(latency, Event::ApiArrive(id));
+        Some(id)
+    }
+
+    pub(crate) fn api_arrive(&mut self, id: ReqId) {
+        let Some((actor, task, req)) = self.requests.remove(&id) else { return };
+        let (verb, kind) = (req.verb(), req.kind());
+        let key = req.key();
+        let class = self.actor_class(&actor);
+        self.stats.request(&class, verb, kind);
+        let manager = matches!(actor, Actor::Manager(_));
+        let injected = self.faults.api_error(manager, verb, kind, self.now, &mut self.rngs.api);
+        let transient =
+            |message: &str| ClusterError::Transient { verb, kind, key: key.clone(), message: message.into() };
+        let response = match injected {
+            Some(InjectedError::Conflict) if verb.is_write() => {
+                Response::Failed(ClusterError::Conflict { kind, key: key.clone(), message: "injected conflict".into() })
+            }
+            Some(InjectedError::Conflict | InjectedError::Transient) => {
+                Response::Failed(transient("injected timeout before apply"))
+            }
+            Some(InjectedError::TransientAfterApply) => {
+                let applied = self.apply(req);
+                self.trace_request(&actor, verb, kind, &key, &applied);
+                self.commit(&actor);
+                if let Response::Written(_) | Response::Deleted(_) = applied {
+                    self.maybe_crash_after(&actor, verb, kind);
+                }
+                Response::Failed(transient("injected timeout after apply"))
+            }
+            None => {
+                let applied = self.apply(req);
+                self.trace_request(&actor, verb, kind, &key, &applied);
+                self.commit(&actor);
+                if let Response::Written(_) | Response::Deleted(_) = applied {
+                    self.maybe_crash_after(&actor, verb, kind);
+                }
+                applied
+            }
+        };
+        if let Response::Failed(e) = &response {
+            *self.stats.errors.entry((class, e.class())).or_default() += 1;
+            if injected.is_some() {
+                let name = self.actor_name(&actor);
+                self.trace.record(
+                    self.now,
+                    &name,
+                    verb.as_str(),
+                    format_args!("{kind} {key}"),
+                    format_args!("-> {} (injected)", e.class()),
+                );
+            }
+        }
+        if let Some(task) = task.filter(|t| self.tasks.contains_key(t)) {
+            self.responses.insert(id, response);
+            self.ready.push(task);
+        }
+    }
+
+    fn trace_request(&mut self, actor: &Actor, verb: Verb, kind: Kind, key: &ObjectKey, response: &Response) {
+        let name = self.actor_name(actor);
+        match response {
+            Response::Written(o) => self.trace.record(
+                self.now,
+                &name,
+                verb.as_str(),
+                format_args!("{kind} {key}"),
+                format_args!("rv={}", o.resource_version()),
+            ),
+            Response::Deleted(Deletion::Gone) => {
+                self.trace.record(self.now, &name, verb.as_str(), format_args!("{kind} {key}"), format_args!("gone"))
+            }
+            Response::Deleted(Deletion::Pending(o)) => self.trace.record(
+                self.now,
+                &name,
+                verb.as_str(),
+                format_args!("{kind} {key}"),
+                format_args!("rv={} pending-finalizers", o.resource_version()),
+            ),
+            Response::Failed(e) => self.trace.record(
+                self.now,
+                &name,
+                verb.as_str(),
+                format_args!("{kind} {key}"),
+                format_args!("-> {}", e.class()),
+            ),
+            Response::Got(_) | Response::Listed(_) => {}
+        }
+    }
+
+    fn apply(&mut self, req: Request) -> Response {
+        let now = self.now;
+        let result = match req {
+            Request::Get(kind, key) => return Response::Got(self.world.get(kind, &key).cloned()),
+            Request::List(kind, ns, sel) => return Response::Listed(self.world.list(kind, &ns, &sel)),
+            Request::Create(obj) => self.world.create(obj, now).map(Response::Written),
+            Request::Update(obj) => self.world.update(obj, Subresource::Main, now).map(Response::Written),
+            Request::UpdateStatus(obj) => self.world.update(obj, Subresource::Status, now).map(Response::Written),
+            Request::Delete(kind, key, pre) => self.world.delete(kind, &key, &pre, now).map(Response::Deleted),
+        };
+        result.unwrap_or_else(Response::Failed)
+    }
+
+    /// `operatorRestart: {afterWrite: ...}`: crash right after a matching write by a controller was applied.
+    fn maybe_crash_after(&mut self, actor: &Actor, verb: Verb, kind: Kind) {
+        if !matches!(actor, Actor::Controller(_)) {
+            return;
+        }
+        if let Some(index) = self.faults.crash_after(verb, kind, self.now) {
+            let used = self.crash_counts.get(&index).copied().unwrap_or(0);
+            let limit = match &self.faults.faults[index].kind {
+                crate::scenario::model::FaultKind::OperatorRestart { times, .. } => times.unwrap_or(u32::MAX),
+                _ => 0,
+            };
+            if used < limit {
+                *self.crash_counts.entry(index).or_default() += 1;
+                self.at(self.now, Event::OperatorCrash { reason: format!("after {verb} {kind}") });
+            }
+        }
+    }
+}
+
+/// A request awaiting its response.
+pub struct ApiCall {
+    shared: Rc<Shared>,
+    actor: Actor,
+    req: Option<Request>,
+    id: Option<ReqId>,
+}
+
+impl ApiCall {
+    pub fn new(shared: Rc<Shared>, actor: Actor, req: Request) -> Self {
+        ApiCall { shared, actor, req: Some(req), id: None }
+    }
+}
+
+impl Future for ApiCall {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Response> {
+        let this = self.get_mut();
+        let mut st = this.shared.state.borrow_mut();
+        if let Some(req) = this.req.take() {
+            this.id = st.submit(this.actor.clone(), req);
+            return Poll::Pending;
+        }
+        match this.id.and_then(|id| st.responses.remove(&id)) {
+            Some(r) => Poll::Ready(r),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A simulated-time sleep for a task (tools and storage take time; reconcilers never sleep).
+pub struct Sleep {
+    shared: Rc<Shared>,
+    duration: Duration,
+    armed: bool,
+}
+
+impl Sleep {
+    pub fn new(shared: Rc<Shared>, duration: Duration) -> Self {
+        Sleep { shared, duration, armed: false }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.armed {
+            return Poll::Ready(());
+        }
+        let mut st = this.shared.state.borrow_mut();
+        if let Some(task) = st.current_task {
+            this.armed = true;
+            st.after(this.duration, Event::Wake(task));
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,40 @@
+//! `sim`: runs, checks and explores scenarios of the backup operator on the deterministic simulator.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use simulator::cli;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Deterministic simulation of the backup operator: scenarios, seeds, invariants.
+#[derive(Parser, Debug)]
+#[command(name = "sim", version, about, after_help = cli::EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run scenario files (or every *.yaml under folders) at their seed; one line per scenario.
+    Run(cli::RunArgs),
+    /// Validate scenario files without running them.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+}
+
+fn main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    Ok(match cli.command {
+        Command::Run(args) => cli::run(&args),
+        Command::Check { paths } => cli::check(&paths),
+        Command::Schema => {
+            print!("{}", simulator::scenario::json_schema());
+            ExitCode::SUCCESS
+        }
+    })
+}

@@ -1,0 +1,207 @@
+//! The simulator's side of the seams: `SimClient` (the `Cluster` trait over the simulated API server and the
+//! caller's informers), `SimTool` (br/dumpling/lightning taking simulated time and writing simulated data) and
+//! `SimStore` (clean deleting simulated data).
+
+use chrono::{DateTime, Utc};
+use operator::cluster::{
+    Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition, labels_match,
+};
+use operator::manager::store::{BackupStore, StoreError};
+use operator::manager::tool::{Tool, ToolError, ToolJob, ToolReport};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::api::{ApiCall, Request, Response};
+use crate::engine::{Actor, Shared};
+use crate::object::Obj;
+use crate::rng::draw;
+
+/// A `Cluster` for one actor: a controller (with its informers' caches) or a backup-manager process (no cache).
+pub struct SimClient {
+    shared: Rc<Shared>,
+    actor: Actor,
+}
+
+impl SimClient {
+    pub fn new(shared: Rc<Shared>, actor: Actor) -> Self {
+        SimClient { shared, actor }
+    }
+
+    async fn call(&self, req: Request) -> Response {
+        ApiCall::new(self.shared.clone(), self.actor.clone(), req).await
+    }
+}
+
+fn typed<K: Object>(o: &Obj) -> Option<K> {
+    o.get::<K>().map(|a| (*a).clone())
+}
+
+fn unexpected(r: Response) -> ClusterError {
+    unreachable!("the simulated API answered with the wrong shape: {r:?}")
+}
+
+impl Cluster for SimClient {
+    fn now(&self) -> DateTime<Utc> {
+        self.shared.state.borrow().now.to_utc()
+    }
+
+    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+        let st = self.shared.state.borrow();
+        let Actor::Controller(c) = self.actor else { return None };
+        let informer = st.controllers[c].informer_for(K::KIND)?;
+        st.informers[informer].cache.get(key).and_then(|o| o.get::<K>())
+    }
+
+    fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
+        let st = self.shared.state.borrow();
+        let Actor::Controller(c) = self.actor else { return Vec::new() };
+        let Some(informer) = st.controllers[c].informer_for(K::KIND) else { return Vec::new() };
+        st.informers[informer]
+            .cache
+            .range(ObjectKey::new(namespace, "")..)
+            .take_while(|(k, _)| k.namespace == namespace)
+            .filter(|(_, o)| labels_match(o.meta().labels.as_ref(), selector))
+            .filter_map(|(_, o)| o.get::<K>())
+            .collect()
+    }
+
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+        match self.call(Request::Get(K::KIND, key.clone())).await {
+            Response::Got(o) => Ok(o.as_ref().and_then(typed)),
+            Response::Failed(e) => Err(e),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+        match self.call(Request::List(K::KIND, namespace.to_string(), selector.clone())).await {
+            Response::Listed(v) => Ok(v.iter().filter_map(typed).collect()),
+            Response::Failed(e) => Err(e),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        match self.call(Request::Create(Obj::wrap(obj.clone()))).await {
+            Response::Written(o) => Ok(typed(&o).expect("same kind")),
+            Response::Failed(e) => Err(e),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        match self.call(Request::Update(Obj::wrap(obj.clone()))).await {
+            Response::Written(o) => Ok(typed(&o).expect("same kind")),
+            Response::Failed(e) => Err(e),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        match self.call(Request::UpdateStatus(Obj::wrap(obj.clone()))).await {
+            Response::Written(o) => Ok(typed(&o).expect("same kind")),
+            Response::Failed(e) => Err(e),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    async fn delete<K: Object>(
+        &self,
+        key: &ObjectKey,
+        precondition: &Precondition,
+    ) -> Result<Deletion<K>, ClusterError> {
+        match self.call(Request::Delete(K::KIND, key.clone(), precondition.clone())).await {
+            Response::Deleted(Deletion::Gone) => Ok(Deletion::Gone),
+            Response::Deleted(Deletion::Pending(o)) => Ok(Deletion::Pending(typed(&o).expect("same kind"))),
+            Response::Failed(e) => Err(e),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    async fn publish(&self, event: Event) {
+        let mut st = self.shared.state.borrow_mut();
+        let name = st.actor_name(&self.actor);
+        let now = st.now;
+        st.trace.record(
+            now,
+            &name,
+            "event",
+            format_args!("{} {}", event.kind, event.key),
+            format_args!("{} {}: {}", event.type_, event.reason, event.message),
+        );
+    }
+}
+
+/// br, dumpling and lightning, simulated: they take a drawn time, write partial data at once and the rest (with
+/// `backupmeta`) at the end, and fail or get killed as the fault plan says.
+pub struct SimTool {
+    pub shared: Rc<Shared>,
+    pub pod: String,
+}
+
+impl Tool for SimTool {
+    async fn run(&self, job: &ToolJob) -> Result<ToolReport, ToolError> {
+        let url = job.location.url();
+        let (duration, fail_after, size) = {
+            let mut st = self.shared.state.borrow_mut();
+            let span = if job.operation.writes_backup() { st.timing.backup } else { st.timing.restore };
+            let duration = draw(&mut st.rngs.tool, span.lo, span.hi);
+            if !job.operation.writes_backup() && !st.storage.contains(&format!("{url}/backupmeta")) {
+                return Err(ToolError::Exited {
+                    tool: job.tool,
+                    code: 1,
+                    tail: format!("[ERROR] backupmeta not found under {url}"),
+                });
+            }
+            let fail_after = st.pod_fail_after(&self.pod, duration);
+            let size = 1024 * 1024 * (1 + duration.as_secs());
+            if job.operation.writes_backup() {
+                st.storage_put(&self.pod, format!("{url}/data-0.sst"), size / 2);
+            }
+            (duration, fail_after, size)
+        };
+        if let Some(after) = fail_after {
+            crate::api::Sleep::new(self.shared.clone(), after).await;
+            return Err(ToolError::Exited {
+                tool: job.tool,
+                code: 1,
+                tail: "[ERROR] rpc error: code = Unavailable (simulated failure)".into(),
+            });
+        }
+        crate::api::Sleep::new(self.shared.clone(), duration).await;
+        let mut st = self.shared.state.borrow_mut();
+        if job.operation.writes_backup() {
+            st.storage_put(&self.pod, format!("{url}/data-1.sst"), size / 2);
+            st.storage_put(&self.pod, format!("{url}/backupmeta"), 4096);
+        }
+        let commit_ts = (st.now.0 as u64) << 18;
+        Ok(ToolReport { size_bytes: Some(size), commit_ts: Some(commit_ts.to_string()) })
+    }
+}
+
+/// The clean Job's storage: deletes exactly the backup's prefix after a drawn time.
+pub struct SimStore {
+    pub shared: Rc<Shared>,
+    pub pod: String,
+}
+
+impl BackupStore for SimStore {
+    async fn delete_prefix(&self, location: &operator::api::storage::StorageLocation) -> Result<u64, StoreError> {
+        let (duration, fail_after) = {
+            let mut st = self.shared.state.borrow_mut();
+            let span = st.timing.clean;
+            let duration = draw(&mut st.rngs.tool, span.lo, span.hi);
+            (duration, st.pod_fail_after(&self.pod, duration))
+        };
+        if let Some(after) = fail_after {
+            crate::api::Sleep::new(self.shared.clone(), after).await;
+            return Err(StoreError::Unreachable {
+                url: location.url(),
+                reason: "connection reset (simulated failure)".into(),
+            });
+        }
+        crate::api::Sleep::new(self.shared.clone(), duration).await;
+        let mut st = self.shared.state.borrow_mut();
+        Ok(st.storage_delete(&self.pod, &location.url()) as u64)
+    }
+}

@@ -1,0 +1,390 @@
+//! The engine: one event queue ordered by (time, sequence), and a single-threaded executor for the async tasks
+//! (reconciles, backup-manager processes) that wait on simulated API calls and timers. No wall clock, no threads.
+//!
+//! Tasks are polled with a no-op waker: a task only ever waits for one thing (an API response or a timer), and the
+//! engine polls it exactly when that thing's event fires. The shared state lives in a `RefCell` that is never
+//! borrowed across a poll, so a task's own calls can borrow it.
+
+use operator::cluster::ObjectKey;
+use operator::controllers::{Action, Settings};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::api::{Request, Response};
+use crate::controller::Controller;
+use crate::faults::FaultPlan;
+use crate::informer::Informer;
+use crate::invariants::Checker;
+use crate::object::Obj;
+use crate::rng::{Stream, WorldRng};
+use crate::scenario::model::{JobRole, Scenario, Timing};
+use crate::stats::Stats;
+use crate::storage::Storage;
+use crate::time::SimTime;
+use crate::trace::Trace;
+use crate::world::World;
+
+/// Identifies a task (a reconcile or a backup-manager process).
+pub type TaskId = u64;
+/// Identifies an API request in flight.
+pub type ReqId = u64;
+
+/// What a finished task reports.
+pub enum TaskOutput {
+    Reconciled(Result<Action, String>),
+    Exited { code: i32, message: String },
+}
+
+pub type TaskFuture = Pin<Box<dyn Future<Output = TaskOutput>>>;
+
+/// Who a task works for.
+#[derive(Clone, Debug)]
+pub enum TaskOwner {
+    Reconcile { controller: usize, key: ObjectKey },
+    Pod { key: ObjectKey, uid: String },
+}
+
+/// A task the state asks the engine to start (futures are built outside the state borrow).
+pub enum Spawn {
+    Reconcile { task: TaskId, controller: usize, obj: Obj },
+    Manager { task: TaskId, pod: String, role: JobRole, target: ObjectKey },
+}
+
+/// Who did something (for the trace, the stats and fault targeting).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    Controller(usize),
+    Manager(String),
+    User,
+    Kubelet,
+    JobController,
+    Gc,
+}
+
+/// Everything that can happen at a point in simulated time.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// An API request reaches the server.
+    ApiArrive(ReqId),
+    /// A task's timer fires.
+    Wake(TaskId),
+    /// An informer delivers what is due.
+    Deliver(usize),
+    /// A controller's key is due for reconciliation (stale if `token` moved on).
+    Reconcile {
+        controller: usize,
+        key: ObjectKey,
+        token: u64,
+    },
+    JobSync(ObjectKey),
+    JobDeadline {
+        job: ObjectKey,
+        uid: String,
+    },
+    PodStart {
+        pod: ObjectKey,
+        uid: String,
+    },
+    PodKill {
+        pod: ObjectKey,
+        uid: String,
+    },
+    PodRemove {
+        pod: ObjectKey,
+        uid: String,
+    },
+    GcDelete {
+        owner_uid: String,
+    },
+    Step(usize),
+    OperatorCrash {
+        reason: String,
+    },
+    OperatorStart,
+    StallStart(usize),
+    StallEnd(usize),
+    FaultEdge {
+        index: usize,
+        starts: bool,
+    },
+}
+
+/// The streams every component draws from (one per purpose, derived from the world seed).
+pub struct Rngs {
+    pub api: Stream,
+    pub kubelet: Stream,
+    pub tool: Stream,
+    pub faults: Stream,
+    pub jobs: Stream,
+}
+
+impl Rngs {
+    pub fn new(w: &WorldRng) -> Self {
+        Rngs {
+            api: w.stream("api"),
+            kubelet: w.stream("kubelet"),
+            tool: w.stream("tool"),
+            faults: w.stream("fault-draws"),
+            jobs: w.stream("jobs"),
+        }
+    }
+}
+
+/// The operator process hosting the controllers.
+#[derive(Clone, Debug, Default)]
+pub struct OperatorProcess {
+    pub up: bool,
+    /// Bumped at each start: work of an earlier process is ignored.
+    pub epoch: u64,
+    /// Windows (`operatorDown`) during which no restart may bring it back.
+    pub down_until: Option<Option<SimTime>>,
+}
+
+/// The whole simulated world and its machinery.
+pub struct State {
+    pub now: SimTime,
+    pub start: SimTime,
+    pub end: SimTime,
+    seq: u64,
+    queue: BTreeMap<(SimTime, u64), Event>,
+    pub world: World,
+    pub storage: Storage,
+    pub informers: Vec<Informer>,
+    pub controllers: Vec<Controller>,
+    pub operator: OperatorProcess,
+    pub faults: FaultPlan,
+    pub rngs: Rngs,
+    pub world_rng: WorldRng,
+    pub trace: Trace,
+    pub stats: Stats,
+    pub checker: Checker,
+    pub timing: Timing,
+    pub settings: Rc<Settings>,
+    pub scenario: Rc<Scenario>,
+    pub requests: BTreeMap<ReqId, (Actor, Option<TaskId>, Request)>,
+    pub responses: BTreeMap<ReqId, Response>,
+    pub current_task: Option<TaskId>,
+    pub tasks: BTreeMap<TaskId, TaskOwner>,
+    next_id: u64,
+    pub spawns: Vec<Spawn>,
+    pub ready: Vec<TaskId>,
+    pub kills: Vec<TaskId>,
+    /// Pods whose process runs as a task.
+    pub pod_tasks: BTreeMap<String, TaskId>,
+    /// Pods doomed by `podFailures` (`mode: fail`): their tool fails part way.
+    pub pod_fates: std::collections::BTreeSet<String>,
+    /// How many times each `afterWrite` restart fault fired.
+    pub crash_counts: BTreeMap<usize, u32>,
+}
+
+impl State {
+    pub fn new(scenario: Rc<Scenario>, seed: u64, trace: Trace, settings: Settings) -> State {
+        let world_rng = WorldRng::new(seed);
+        let start = SimTime::from_utc(scenario.start);
+        let end = start.plus(scenario.duration);
+        let faults = FaultPlan::resolve(&scenario, &world_rng);
+        State {
+            now: start,
+            start,
+            end,
+            seq: 0,
+            queue: BTreeMap::new(),
+            world: World::new(),
+            storage: Storage::default(),
+            informers: Vec::new(),
+            controllers: Vec::new(),
+            operator: OperatorProcess::default(),
+            checker: Checker::new(&scenario, faults.heal),
+            faults,
+            rngs: Rngs::new(&world_rng),
+            world_rng,
+            trace,
+            stats: Stats::default(),
+            timing: scenario.timing.clone(),
+            settings: Rc::new(settings),
+            scenario,
+            requests: BTreeMap::new(),
+            responses: BTreeMap::new(),
+            current_task: None,
+            tasks: BTreeMap::new(),
+            next_id: 0,
+            spawns: Vec::new(),
+            ready: Vec::new(),
+            kills: Vec::new(),
+            pod_tasks: BTreeMap::new(),
+            pod_fates: Default::default(),
+            crash_counts: BTreeMap::new(),
+        }
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Queues `event` at `t` (never in the past).
+    pub fn at(&mut self, t: SimTime, event: Event) {
+        self.seq += 1;
+        self.queue.insert((t.max(self.now), self.seq), event);
+    }
+
+    /// Queues `event` after `d`.
+    pub fn after(&mut self, d: std::time::Duration, event: Event) {
+        let t = self.now.plus(d);
+        self.at(t, event);
+    }
+
+    /// Pops and handles the next event; false when the run is over.
+    fn step(&mut self) -> bool {
+        let Some(((t, _), event)) = self.queue.pop_first() else { return false };
+        if t > self.end {
+            return false;
+        }
+        self.now = t;
+        self.stats.events_processed += 1;
+        self.handle(event);
+        true
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::ApiArrive(id) => self.api_arrive(id),
+            Event::Wake(task) => {
+                if self.tasks.contains_key(&task) {
+                    self.ready.push(task);
+                }
+            }
+            Event::Deliver(i) => self.deliver(i),
+            Event::Reconcile { controller, key, token } => self.reconcile_due(controller, key, token),
+            Event::JobSync(job) => self.job_sync(&job),
+            Event::JobDeadline { job, uid } => self.job_deadline(&job, &uid),
+            Event::PodStart { pod, uid } => self.pod_start(&pod, &uid),
+            Event::PodKill { pod, uid } => self.pod_kill(&pod, &uid),
+            Event::PodRemove { pod, uid } => self.pod_remove(&pod, &uid),
+            Event::GcDelete { owner_uid } => self.gc_delete(&owner_uid),
+            Event::Step(i) => self.user_step(i),
+            Event::OperatorCrash { reason } => self.operator_crash(&reason),
+            Event::OperatorStart => self.operator_start(),
+            Event::StallStart(i) => self.stall_start(i),
+            Event::StallEnd(i) => self.stall_end(i),
+            Event::FaultEdge { index, starts } => self.fault_edge(index, starts),
+        }
+    }
+
+    /// Starts a task owned by `owner`; the engine builds its future from `spawn`.
+    pub fn spawn(&mut self, owner: TaskOwner, make: impl FnOnce(TaskId) -> Spawn) -> TaskId {
+        let id = self.next_id();
+        self.tasks.insert(id, owner);
+        self.spawns.push(make(id));
+        id
+    }
+
+    /// Stops a task: its future is dropped before it is polled again.
+    pub fn kill(&mut self, task: TaskId) {
+        if self.tasks.remove(&task).is_some() {
+            self.kills.push(task);
+        }
+    }
+
+    fn task_done(&mut self, task: TaskId, out: TaskOutput) {
+        let Some(owner) = self.tasks.remove(&task) else { return };
+        match (owner, out) {
+            (TaskOwner::Reconcile { controller, key }, TaskOutput::Reconciled(result)) => {
+                self.reconcile_done(controller, key, task, result)
+            }
+            (TaskOwner::Pod { key, uid }, TaskOutput::Exited { code, message }) => {
+                self.pod_exit(&key, &uid, code, &message)
+            }
+            _ => unreachable!("task outputs match their owners"),
+        }
+    }
+
+    fn fault_edge(&mut self, index: usize, starts: bool) {
+        let name = self.faults.faults[index].kind.name();
+        let (action, detail) = if starts { ("fault-start", "") } else { ("fault-end", "") };
+        self.trace.record(self.now, "faults", action, format_args!("{name}#{index}"), format_args!("{detail}"));
+    }
+}
+
+/// The state plus the task futures (kept apart so a task can borrow the state while it is polled).
+pub struct Shared {
+    pub state: RefCell<State>,
+    futures: RefCell<BTreeMap<TaskId, TaskFuture>>,
+}
+
+/// Runs a simulation to its end.
+pub struct Engine {
+    pub shared: Rc<Shared>,
+    build: Box<dyn Fn(&Rc<Shared>, Spawn) -> (TaskId, TaskFuture)>,
+}
+
+impl Engine {
+    pub fn new(state: State, build: Box<dyn Fn(&Rc<Shared>, Spawn) -> (TaskId, TaskFuture)>) -> Engine {
+        Engine { shared: Rc::new(Shared { state: RefCell::new(state), futures: RefCell::new(BTreeMap::new()) }), build }
+    }
+
+    /// Processes events until the queue is empty or the end time is reached.
+    pub fn run(&self) {
+        self.drain();
+        loop {
+            let more = self.shared.state.borrow_mut().step();
+            if !more {
+                break;
+            }
+            self.drain();
+        }
+        self.shared.futures.borrow_mut().clear();
+    }
+
+    /// Starts spawned tasks and polls ready ones until nothing is left to do at this instant.
+    fn drain(&self) {
+        loop {
+            let (kills, spawns, ready) = {
+                let mut st = self.shared.state.borrow_mut();
+                (std::mem::take(&mut st.kills), std::mem::take(&mut st.spawns), std::mem::take(&mut st.ready))
+            };
+            if kills.is_empty() && spawns.is_empty() && ready.is_empty() {
+                return;
+            }
+            {
+                let mut futures = self.shared.futures.borrow_mut();
+                for k in kills {
+                    futures.remove(&k);
+                }
+            }
+            let mut to_poll = Vec::with_capacity(spawns.len() + ready.len());
+            for s in spawns {
+                let (id, fut) = (self.build)(&self.shared, s);
+                self.shared.futures.borrow_mut().insert(id, fut);
+                to_poll.push(id);
+            }
+            to_poll.extend(ready);
+            for id in to_poll {
+                self.poll(id);
+            }
+        }
+    }
+
+    fn poll(&self, id: TaskId) {
+        let Some(mut fut) = self.shared.futures.borrow_mut().remove(&id) else { return };
+        self.shared.state.borrow_mut().current_task = Some(id);
+        let result = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        let mut st = self.shared.state.borrow_mut();
+        st.current_task = None;
+        match result {
+            Poll::Pending => {
+                drop(st);
+                self.shared.futures.borrow_mut().insert(id, fut);
+            }
+            Poll::Ready(out) => {
+                st.task_done(id, out);
+                drop(st);
+                drop(fut);
+            }
+        }
+    }
+}

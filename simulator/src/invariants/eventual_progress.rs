@@ -1,0 +1,132 @@
+//! `eventual-progress`: once the faults have healed and the grace period has passed, a Backup runs for every tick,
+//! expired Backups are gone, and no finalizer or Job is stuck. Failures say what is still pending.
+
+use k8s_openapi::api::batch::v1::Job;
+use operator::api::cron::CronSchedule;
+use operator::api::duration::{format_duration, parse_duration};
+use operator::api::{Backup, BackupPhase, BackupSchedule};
+use operator::cluster::Kind;
+use operator::controllers::attempt::job_finished;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Ctx, Family, Liveness, created, deleted_at, owner_uid, unfinished};
+use crate::scenario::model::{InvariantId, Scenario};
+use crate::time::SimTime;
+use crate::world::{Change, ChangeType};
+
+pub struct EventualProgress {
+    /// Schedule uid -> (created, finished) of each of its Backups.
+    runs: BTreeMap<String, BTreeMap<String, (SimTime, Option<SimTime>)>>,
+    /// How long a Job may legitimately run: pod start plus the slowest tool.
+    job_budget: Duration,
+}
+
+impl EventualProgress {
+    pub fn new(scenario: &Scenario) -> Self {
+        let t = &scenario.timing;
+        let job_budget = t.pod_start.hi + t.backup.hi.max(t.restore.hi).max(t.clean.hi) + Duration::from_secs(600);
+        EventualProgress { runs: BTreeMap::new(), job_budget }
+    }
+}
+
+impl Family for EventualProgress {
+    fn id(&self) -> InvariantId {
+        InvariantId::EventualProgress
+    }
+
+    fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
+        if change.obj.kind() != Kind::Backup {
+            return Vec::new();
+        }
+        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(uid) = owner_uid(&b) else { return Vec::new() };
+        let name = b.metadata.name.clone().unwrap_or_default();
+        let runs = self.runs.entry(uid).or_default();
+        let entry = runs.entry(name).or_insert((created(&b.metadata), None));
+        if entry.1.is_none() && (!unfinished(&b) || change.type_ == ChangeType::Deleted) {
+            entry.1 = Some(change.time);
+        }
+        Vec::new()
+    }
+
+    fn at_end(&mut self, ctx: &Ctx, liveness: Option<Liveness>) -> Vec<String> {
+        let Some(l) = liveness else { return Vec::new() };
+        let mut found = Vec::new();
+        for s in ctx.world.iter_kind(Kind::BackupSchedule).filter_map(|o| o.get::<BackupSchedule>()) {
+            let key = operator::cluster::ObjectKey::of(&*s);
+            let uid = s.metadata.uid.clone().unwrap_or_default();
+            let runs = self.runs.get(&uid).cloned().unwrap_or_default();
+            // Every tick in the window got a Backup, or one was still running then (no overlap is allowed).
+            if !s.paused()
+                && let Ok(cron) = CronSchedule::parse(&s.spec.schedule, s.spec.time_zone.as_deref())
+            {
+                let until = l.end.0 - self.job_budget.as_millis() as i64;
+                let mut t = cron.tick_after(l.deadline.to_utc());
+                let mut missed = Vec::new();
+                while let Some(tick) = t.map(SimTime::from_utc).filter(|x| x.0 <= until) {
+                    let next = cron.tick_after(tick.to_utc()).map(SimTime::from_utc).unwrap_or(l.end);
+                    let ran = runs.values().any(|(born, done)| {
+                        (*born >= tick && *born < next) || (*born <= tick && done.is_none_or(|d| d > tick))
+                    });
+                    if !ran {
+                        missed.push(tick);
+                    }
+                    t = Some(next.to_utc());
+                }
+                if let Some(first) = missed.first() {
+                    found.push(format!("BackupSchedule {key}: no Backup ran for {} tick(s) after the faults healed, the first at {first}", missed.len()));
+                }
+            }
+            // Expired Backups are gone (the newest Complete one is kept on purpose).
+            if let Some(max_age) = s.spec.max_reserved_time.as_deref().and_then(|x| parse_duration(x).ok()) {
+                let backups = super::schedule_backups(ctx.world, &uid);
+                let newest_complete = backups
+                    .iter()
+                    .filter(|b| b.phase() == Some(BackupPhase::Complete) && b.metadata.deletion_timestamp.is_none())
+                    .max_by_key(|b| (created(&b.metadata), b.metadata.name.clone()))
+                    .and_then(|b| b.metadata.name.clone());
+                for b in &backups {
+                    let expired_at = created(&b.metadata).plus(max_age);
+                    if !unfinished(b)
+                        && b.metadata.name != newest_complete
+                        && expired_at.plus(l.grace) < l.end
+                        && expired_at < l.end
+                    {
+                        let latest = expired_at.max(l.deadline);
+                        if latest.plus(l.grace) < l.end {
+                            found.push(format!(
+                                "Backup {} expired at {expired_at} and still exists (phase {}{})",
+                                operator::cluster::ObjectKey::of(&**b),
+                                b.phase().map(|p| p.to_string()).unwrap_or_default(),
+                                if b.metadata.deletion_timestamp.is_some() { ", being deleted" } else { "" }
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // No finalizer stuck.
+        for kind in [Kind::Backup, Kind::Restore, Kind::BackupSchedule] {
+            for o in ctx.world.iter_kind(kind) {
+                if let Some(at) = deleted_at(o.meta()).filter(|at| l.end.since((*at).max(l.deadline)) > l.grace) {
+                    let f = o.meta().finalizers.clone().unwrap_or_default().join(",");
+                    found.push(format!("{kind} {} still has finalizer {f} since its deletion at {at}", o.key()));
+                }
+            }
+        }
+        // No Job stuck.
+        for j in ctx.world.iter_kind(Kind::Job).filter_map(|o| o.get::<Job>()) {
+            let born = created(&j.metadata).max(l.deadline);
+            if !job_finished(&j) && l.end.since(born) > self.job_budget {
+                found.push(format!(
+                    "Job {} has not finished {} after it started (budget {})",
+                    operator::cluster::ObjectKey::of(&*j),
+                    format_duration(l.end.since(created(&j.metadata))),
+                    format_duration(self.job_budget)
+                ));
+            }
+        }
+        found
+    }
+}

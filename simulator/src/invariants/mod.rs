@@ -1,0 +1,213 @@
+//! Invariant checkers, one family per file, fed by the simulation's events: world changes, the end of each
+//! schedule reconcile, storage deletions, and the end of the run (where liveness is judged).
+
+mod eventual_progress;
+mod no_lost_data;
+mod no_orphan_data;
+mod no_overlap;
+mod one_per_tick;
+mod retention_safety;
+mod status_truth;
+
+use operator::api::{Backup, BackupSchedule};
+use operator::cluster::{Kind, ObjectKey};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::scenario::model::{InvariantId, Scenario};
+use crate::storage::Storage;
+use crate::time::SimTime;
+use crate::trace::Trace;
+use crate::world::{Change, World};
+
+/// One broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: InvariantId,
+    pub time: SimTime,
+    pub message: String,
+}
+
+/// What a checker sees at each event.
+pub struct Ctx<'a> {
+    pub world: &'a World,
+    pub storage: &'a Storage,
+    pub now: SimTime,
+    /// The actor that caused the change (`backup-schedule`, `user`, `gc`, ...).
+    pub actor: &'a str,
+}
+
+/// The liveness window: faults healed at `heal`, the system had until `deadline` (= heal + grace) to converge,
+/// and the run ended at `end`.
+#[derive(Clone, Copy, Debug)]
+pub struct Liveness {
+    pub heal: SimTime,
+    pub deadline: SimTime,
+    pub end: SimTime,
+    pub grace: Duration,
+}
+
+/// One family of invariants. Each hook returns the violations it found.
+pub trait Family {
+    fn id(&self) -> InvariantId;
+    fn on_change(&mut self, _ctx: &Ctx, _change: &Change) -> Vec<String> {
+        Vec::new()
+    }
+    fn after_schedule_reconcile(&mut self, _ctx: &Ctx, _schedule: &ObjectKey) -> Vec<String> {
+        Vec::new()
+    }
+    fn on_storage_delete(&mut self, _ctx: &Ctx, _url: &str) -> Vec<String> {
+        Vec::new()
+    }
+    /// At the end of the run; `liveness` is set when every fault healed early enough to judge convergence.
+    fn at_end(&mut self, _ctx: &Ctx, _liveness: Option<Liveness>) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// All families, and the violations found so far (every one, in order; the first is what a run reports).
+pub struct Checker {
+    families: Vec<Box<dyn Family>>,
+    pub violations: Vec<Violation>,
+    /// Violations per invariant (beyond the first few, only counted).
+    pub counts: BTreeMap<InvariantId, u64>,
+    pub heal: Option<SimTime>,
+    pub grace: Duration,
+    /// Why liveness was not judged, when it was not.
+    pub liveness_skipped: Option<String>,
+}
+
+/// How many violations of one invariant are kept with their message.
+const KEEP_PER_INVARIANT: u64 = 5;
+
+impl Checker {
+    pub fn new(scenario: &Scenario, heal: Option<SimTime>) -> Checker {
+        let families: Vec<Box<dyn Family>> = vec![
+            Box::new(status_truth::StatusTruth::default()),
+            Box::new(no_overlap::NoOverlap::default()),
+            Box::new(one_per_tick::OnePerTick::default()),
+            Box::new(retention_safety::RetentionSafety),
+            Box::new(no_lost_data::NoLostData),
+            Box::new(no_orphan_data::NoOrphanData::default()),
+            Box::new(eventual_progress::EventualProgress::new(scenario)),
+        ];
+        Checker {
+            families,
+            violations: Vec::new(),
+            counts: BTreeMap::new(),
+            heal,
+            grace: scenario.expect.grace,
+            liveness_skipped: None,
+        }
+    }
+
+    fn record(&mut self, id: InvariantId, now: SimTime, messages: Vec<String>, trace: &mut Trace) {
+        for message in messages {
+            let n = self.counts.entry(id).or_default();
+            *n += 1;
+            if *n <= KEEP_PER_INVARIANT {
+                trace.record(now, "checker", "violation", format_args!("{id}"), format_args!("{message}"));
+                self.violations.push(Violation { invariant: id, time: now, message });
+            }
+        }
+    }
+
+    fn each(&mut self, now: SimTime, trace: &mut Trace, mut f: impl FnMut(&mut dyn Family) -> Vec<String>) {
+        for i in 0..self.families.len() {
+            let found = f(self.families[i].as_mut());
+            if !found.is_empty() {
+                let id = self.families[i].id();
+                self.record(id, now, found, trace);
+            }
+        }
+    }
+
+    pub fn on_change(&mut self, world: &World, storage: &Storage, change: &Change, actor: &str, trace: &mut Trace) {
+        let ctx = Ctx { world, storage, now: change.time, actor };
+        self.each(change.time, trace, |f| f.on_change(&ctx, change));
+    }
+
+    pub fn after_schedule_reconcile(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
+        let storage = Storage::default();
+        let ctx = Ctx { world, storage: &storage, now, actor: "backup-schedule" };
+        self.each(now, trace, |f| f.after_schedule_reconcile(&ctx, key));
+    }
+
+    pub fn on_storage_delete(&mut self, world: &World, url: &str, now: SimTime, trace: &mut Trace) {
+        let storage = Storage::default();
+        let ctx = Ctx { world, storage: &storage, now, actor: "manager" };
+        self.each(now, trace, |f| f.on_storage_delete(&ctx, url));
+    }
+
+    /// Final checks; liveness is judged only if every fault healed at least `grace` before `end`.
+    pub fn at_end(&mut self, world: &World, storage: &Storage, end: SimTime, trace: &mut Trace) {
+        let liveness = match self.heal {
+            Some(heal) if heal.plus(self.grace) <= end => {
+                Some(Liveness { heal, deadline: heal.plus(self.grace), end, grace: self.grace })
+            }
+            Some(heal) => {
+                self.liveness_skipped = Some(format!(
+                    "the last fault heals at {heal}, and {} of grace ends after the run ({end})",
+                    operator::api::duration::format_duration(self.grace)
+                ));
+                None
+            }
+            None => {
+                self.liveness_skipped = Some("a fault never heals".into());
+                None
+            }
+        };
+        let ctx = Ctx { world, storage, now: end, actor: "checker" };
+        self.each(end, trace, |f| f.at_end(&ctx, liveness));
+    }
+
+    /// Whether `id` was violated.
+    pub fn violated(&self, id: InvariantId) -> bool {
+        self.counts.contains_key(&id)
+    }
+}
+
+/// The Backups owned by the schedule with `uid`, from the world.
+pub fn schedule_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
+    world
+        .iter_kind(Kind::Backup)
+        .filter_map(|o| o.get::<Backup>())
+        .filter(|b| owner_uid(b).as_deref() == Some(uid))
+        .collect()
+}
+
+/// The uid of a Backup's controlling BackupSchedule, if any.
+pub fn owner_uid(b: &Backup) -> Option<String> {
+    b.metadata.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule").map(|r| r.uid.clone())
+}
+
+/// The schedule owning `b`, from the world.
+pub fn schedule_of(world: &World, b: &Backup) -> Option<Arc<BackupSchedule>> {
+    let owner = b.metadata.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule")?;
+    let key = ObjectKey::new(b.metadata.namespace.clone().unwrap_or_default(), owner.name.clone());
+    world
+        .get(Kind::BackupSchedule, &key)
+        .and_then(|o| o.get::<BackupSchedule>())
+        .filter(|s| s.metadata.uid.as_deref() == Some(owner.uid.as_str()))
+}
+
+/// Unfinished: not Complete or Failed (nor past them into cleaning, nor Invalid), whether or not being deleted.
+pub fn unfinished(b: &Backup) -> bool {
+    !b.is_finished()
+}
+
+/// Creation time in simulated time.
+pub fn created(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> SimTime {
+    meta.creation_timestamp.as_ref().map(|t| SimTime::from_utc(operator::api::time::from_k8s(t))).unwrap_or_default()
+}
+
+/// Deletion time in simulated time.
+pub fn deleted_at(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<SimTime> {
+    meta.deletion_timestamp.as_ref().map(|t| SimTime::from_utc(operator::api::time::from_k8s(t)))
+}
+
+/// The data location URL of a Backup.
+pub fn data_url(b: &Backup) -> Option<String> {
+    b.spec.storage.location().map(|l| l.url())
+}

@@ -1,0 +1,59 @@
+//! `no-overlap`: at most one Backup of a schedule is unfinished (not Complete or Failed) at any time.
+
+use operator::api::Backup;
+use operator::cluster::Kind;
+use std::collections::BTreeSet;
+
+use super::{Ctx, Family, owner_uid, schedule_backups, unfinished};
+use crate::scenario::model::InvariantId;
+use crate::world::{Change, ChangeType};
+
+#[derive(Default)]
+pub struct NoOverlap {
+    /// Pairs already reported (each overlap once).
+    reported: BTreeSet<(String, String)>,
+}
+
+impl Family for NoOverlap {
+    fn id(&self) -> InvariantId {
+        InvariantId::NoOverlap
+    }
+
+    fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
+        if change.obj.kind() != Kind::Backup || change.type_ == ChangeType::Deleted {
+            return Vec::new();
+        }
+        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        if !unfinished(&b) {
+            return Vec::new();
+        }
+        let Some(uid) = owner_uid(&b) else { return Vec::new() };
+        let mut running: Vec<String> = schedule_backups(ctx.world, &uid)
+            .iter()
+            .filter(|x| unfinished(x))
+            .filter_map(|x| x.metadata.name.clone())
+            .collect();
+        running.sort();
+        if running.len() < 2 {
+            return Vec::new();
+        }
+        let pair = (running[running.len() - 2].clone(), running[running.len() - 1].clone());
+        if !self.reported.insert(pair.clone()) {
+            return Vec::new();
+        }
+        let ns = b.metadata.namespace.clone().unwrap_or_default();
+        let schedule = b
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|r| r.kind == "BackupSchedule")
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        vec![format!(
+            "BackupSchedule {ns}/{schedule} has {} unfinished Backups at once: {}",
+            running.len(),
+            running.join(", ")
+        )]
+    }
+}

@@ -1,0 +1,68 @@
+//! `retention-safety`: the schedule's garbage collection never deletes a Backup younger than `maxReservedTime`,
+//! never more than `maxBackups` asks, never the newest Complete one.
+//!
+//! Judged at the moment a deletion by the schedule controller starts, against the world as it was just before.
+
+use operator::api::duration::{format_duration, parse_duration};
+use operator::api::{Backup, BackupPhase};
+use operator::cluster::Kind;
+
+use super::{Ctx, Family, created, schedule_backups, schedule_of};
+use crate::scenario::model::InvariantId;
+use crate::world::{Change, ChangeType};
+
+pub struct RetentionSafety;
+
+impl Family for RetentionSafety {
+    fn id(&self) -> InvariantId {
+        InvariantId::RetentionSafety
+    }
+
+    fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
+        if change.obj.kind() != Kind::Backup || ctx.actor != "backup-schedule" {
+            return Vec::new();
+        }
+        let Some(old) = change.old.as_ref().and_then(|o| o.get::<Backup>()) else { return Vec::new() };
+        let Some(new) = change.obj.get::<Backup>() else { return Vec::new() };
+        let deletion_started = old.metadata.deletion_timestamp.is_none()
+            && (change.type_ == ChangeType::Deleted || new.metadata.deletion_timestamp.is_some());
+        if !deletion_started {
+            return Vec::new();
+        }
+        let Some(schedule) = schedule_of(ctx.world, &old) else { return Vec::new() };
+        let name = old.metadata.name.clone().unwrap_or_default();
+        let age = ctx.now.since(created(&old.metadata));
+        let mut found = Vec::new();
+        let max_age = schedule.spec.max_reserved_time.as_deref().and_then(|s| parse_duration(s).ok());
+        if let Some(max_age) = max_age
+            && age < max_age
+        {
+            found.push(format!(
+                "deleted Backup {name} aged {}, younger than maxReservedTime {}",
+                format_duration(age),
+                format_duration(max_age)
+            ));
+        }
+        // The others as they stand now (this deletion applied), plus this one as it was.
+        let uid = schedule.metadata.uid.clone().unwrap_or_default();
+        let others: Vec<_> =
+            schedule_backups(ctx.world, &uid).into_iter().filter(|b| b.metadata.name != old.metadata.name).collect();
+        let newer_complete = others.iter().any(|b| {
+            b.metadata.deletion_timestamp.is_none()
+                && b.phase() == Some(BackupPhase::Complete)
+                && (created(&b.metadata), b.metadata.name.clone()) > (created(&old.metadata), old.metadata.name.clone())
+        });
+        if old.phase() == Some(BackupPhase::Complete) && !newer_complete {
+            found.push(format!("deleted Backup {name}, the newest Complete Backup of its schedule"));
+        }
+        if max_age.is_none()
+            && let Some(max) = schedule.spec.max_backups.filter(|n| *n > 0)
+        {
+            let remaining = others.iter().filter(|b| b.metadata.deletion_timestamp.is_none()).count();
+            if remaining < max as usize {
+                found.push(format!("deleted Backup {name}, leaving {remaining} Backups where maxBackups is {max}"));
+            }
+        }
+        found
+    }
+}

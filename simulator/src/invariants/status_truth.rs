@@ -1,0 +1,107 @@
+//! `schedule-status-truth`: between reconciles of a schedule, `status.lastBackup` names its newest existing
+//! Backup, and is empty only if none exists.
+//!
+//! Checked when a schedule reconcile ends and at the end of the run. A `lastBackup` naming a Backup that was
+//! deleted (by someone else) since is tolerated for the grace period: the controller may not have heard yet.
+
+use operator::api::{Backup, BackupSchedule};
+use operator::cluster::{Kind, ObjectKey};
+use std::collections::BTreeMap;
+
+use super::{Ctx, Family, Liveness, created, schedule_backups};
+use crate::scenario::model::InvariantId;
+use crate::time::SimTime;
+use crate::world::{Change, ChangeType};
+
+#[derive(Default)]
+pub struct StatusTruth {
+    /// Every Backup ever seen: name -> (created, removed at).
+    seen: BTreeMap<ObjectKey, (SimTime, Option<SimTime>)>,
+}
+
+impl StatusTruth {
+    fn check(&self, ctx: &Ctx, schedule: &BackupSchedule, tolerance: Option<std::time::Duration>) -> Option<String> {
+        let uid = schedule.metadata.uid.as_deref()?;
+        let ns = schedule.metadata.namespace.clone().unwrap_or_default();
+        let name = schedule.metadata.name.clone().unwrap_or_default();
+        let backups = schedule_backups(ctx.world, uid);
+        let newest = backups.iter().max_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
+        let last = schedule.status.as_ref().and_then(|s| s.last_backup.clone()).filter(|s| !s.is_empty());
+        let newest_name = newest.and_then(|b| b.metadata.name.clone());
+        match (&last, &newest_name) {
+            (None, None) => None,
+            (Some(l), Some(n)) if l == n => None,
+            (None, Some(n)) => {
+                Some(format!("BackupSchedule {ns}/{name}: status.lastBackup is empty but Backup {n} exists"))
+            }
+            (Some(l), newest) => {
+                let key = ObjectKey::new(&ns, l);
+                if backups.iter().any(|b: &std::sync::Arc<Backup>| b.metadata.name.as_deref() == Some(l)) {
+                    return Some(format!(
+                        "BackupSchedule {ns}/{name}: status.lastBackup names {l} but the newest Backup is {}",
+                        newest.clone().unwrap_or_default()
+                    ));
+                }
+                // lastBackup was deleted: fine only if it was newer than every Backup that exists, and recently.
+                let (born, removed) = self.seen.get(&key).copied().unwrap_or((SimTime::default(), None));
+                if let Some(n) =
+                    newest.as_ref().and_then(|n| backups.iter().find(|b| b.metadata.name.as_ref() == Some(n)))
+                {
+                    if born < created(&n.metadata) {
+                        return Some(format!(
+                            "BackupSchedule {ns}/{name}: status.lastBackup names {l}, which is gone, while the newer Backup {} exists",
+                            n.metadata.name.clone().unwrap_or_default()
+                        ));
+                    }
+                }
+                match (tolerance, removed) {
+                    (Some(grace), Some(at)) if ctx.now.since(at) > grace => Some(format!(
+                        "BackupSchedule {ns}/{name}: status.lastBackup still names {l}, deleted at {at}{}",
+                        if newest.is_none() { " and no Backup exists" } else { "" }
+                    )),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+impl Family for StatusTruth {
+    fn id(&self) -> InvariantId {
+        InvariantId::ScheduleStatusTruth
+    }
+
+    fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
+        if change.obj.kind() == Kind::Backup {
+            let key = change.obj.key();
+            match change.type_ {
+                ChangeType::Added => {
+                    self.seen.insert(key, (created(change.obj.meta()), None));
+                }
+                ChangeType::Deleted => {
+                    if let Some(entry) = self.seen.get_mut(&key) {
+                        entry.1 = Some(change.time);
+                    }
+                }
+                ChangeType::Modified => {}
+            }
+        }
+        Vec::new()
+    }
+
+    fn after_schedule_reconcile(&mut self, ctx: &Ctx, key: &ObjectKey) -> Vec<String> {
+        let Some(schedule) = ctx.world.get(Kind::BackupSchedule, key).and_then(|o| o.get::<BackupSchedule>()) else {
+            return Vec::new();
+        };
+        self.check(ctx, &schedule, None).into_iter().collect()
+    }
+
+    fn at_end(&mut self, ctx: &Ctx, liveness: Option<Liveness>) -> Vec<String> {
+        let tolerance = liveness.map(|l| l.grace);
+        ctx.world
+            .iter_kind(Kind::BackupSchedule)
+            .filter_map(|o| o.get::<BackupSchedule>())
+            .filter_map(|s| self.check(ctx, &s, tolerance))
+            .collect()
+    }
+}

@@ -1,0 +1,91 @@
+//! `Obj`: any object of the simulated world, shared by `Arc` between the store, the informers and the trace.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use operator::api::{Backup, BackupSchedule, Restore};
+use operator::cluster::{Kind, Object, ObjectKey};
+use std::any::Any;
+use std::sync::Arc;
+
+/// One object of one of the five kinds.
+#[derive(Clone, Debug)]
+pub enum Obj {
+    Backup(Arc<Backup>),
+    Restore(Arc<Restore>),
+    Schedule(Arc<BackupSchedule>),
+    Job(Arc<Job>),
+    Pod(Arc<Pod>),
+}
+
+impl Obj {
+    /// Wraps a typed object.
+    pub fn wrap<K: Object>(obj: K) -> Obj {
+        let boxed: Box<dyn Any> = Box::new(obj);
+        match K::KIND {
+            Kind::Backup => Obj::Backup(Arc::new(*boxed.downcast().expect("Backup"))),
+            Kind::Restore => Obj::Restore(Arc::new(*boxed.downcast().expect("Restore"))),
+            Kind::BackupSchedule => Obj::Schedule(Arc::new(*boxed.downcast().expect("BackupSchedule"))),
+            Kind::Job => Obj::Job(Arc::new(*boxed.downcast().expect("Job"))),
+            Kind::Pod => Obj::Pod(Arc::new(*boxed.downcast().expect("Pod"))),
+        }
+    }
+
+    /// The typed object, if `K` is this object's kind.
+    pub fn get<K: Object>(&self) -> Option<Arc<K>> {
+        let any: &dyn Any = match self {
+            Obj::Backup(a) => a,
+            Obj::Restore(a) => a,
+            Obj::Schedule(a) => a,
+            Obj::Job(a) => a,
+            Obj::Pod(a) => a,
+        };
+        any.downcast_ref::<Arc<K>>().cloned()
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Obj::Backup(_) => Kind::Backup,
+            Obj::Restore(_) => Kind::Restore,
+            Obj::Schedule(_) => Kind::BackupSchedule,
+            Obj::Job(_) => Kind::Job,
+            Obj::Pod(_) => Kind::Pod,
+        }
+    }
+
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
+            Obj::Backup(a) => &a.metadata,
+            Obj::Restore(a) => &a.metadata,
+            Obj::Schedule(a) => &a.metadata,
+            Obj::Job(a) => &a.metadata,
+            Obj::Pod(a) => &a.metadata,
+        }
+    }
+
+    pub fn key(&self) -> ObjectKey {
+        let m = self.meta();
+        ObjectKey::new(m.namespace.clone().unwrap_or_default(), m.name.clone().unwrap_or_default())
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.meta().resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    /// A copy with `edit` applied to the metadata (the object itself is shared, so it is cloned).
+    pub fn with_meta(&self, edit: impl FnOnce(&mut ObjectMeta)) -> Obj {
+        match self {
+            Obj::Backup(a) => Obj::Backup(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
+            Obj::Restore(a) => Obj::Restore(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
+            Obj::Schedule(a) => Obj::Schedule(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
+            Obj::Job(a) => Obj::Job(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
+            Obj::Pod(a) => Obj::Pod(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
+        }
+    }
+}
+
+fn edited<T: Clone>(a: &Arc<T>, f: impl FnOnce(&mut T)) -> T {
+    let mut t = (**a).clone();
+    f(&mut t);
+    t
+}

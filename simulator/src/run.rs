@@ -1,0 +1,253 @@
+//! One simulation run: builds the world, the operator process and the fault plan from a scenario and a seed, runs
+//! it to the end, judges the invariants and the scenario's expectations, and reports.
+
+use operator::api::{Backup, BackupSchedule, Restore};
+use operator::controllers::Settings;
+use operator::manager;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::client::{SimClient, SimStore, SimTool};
+use crate::controller::{Controller, Reconciler};
+use crate::engine::{Actor, Engine, Event, Shared, Spawn, State, TaskFuture, TaskId, TaskOutput};
+use crate::informer::Informer;
+use crate::invariants::Violation;
+use crate::scenario::model::{Controllers, InvariantId, JobRole, Scenario};
+use crate::stats::Stats;
+use crate::time::SimTime;
+use crate::trace::{Trace, TraceSink};
+use crate::zoo;
+
+/// What a run reports.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    /// Every violation kept, in order.
+    pub violations: Vec<Violation>,
+    /// Violations per invariant.
+    pub counts: std::collections::BTreeMap<InvariantId, u64>,
+    /// Why liveness was not judged, if it was not.
+    pub liveness_skipped: Option<String>,
+    /// Whether the scenario's expectation held.
+    pub passed: bool,
+    /// What the expectation missed (`expected no-overlap to be violated`...).
+    pub failures: Vec<String>,
+    pub stats: Stats,
+    pub trace_lines: u64,
+    pub simulated: Duration,
+}
+
+impl Report {
+    /// The first violation of an invariant the scenario required to hold.
+    pub fn first_unexpected(&self, expected_violated: &[InvariantId]) -> Option<&Violation> {
+        self.violations.iter().find(|v| !expected_violated.contains(&v.invariant))
+    }
+}
+
+/// Run settings beyond the scenario.
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Where trace lines go (`None`: nowhere, fastest).
+    pub trace: Option<Box<dyn TraceSink>>,
+}
+
+fn settings_for(scenario: &Scenario) -> Settings {
+    let mut s = Settings::default();
+    if let Some(d) = scenario.operator.pod_start_timeout {
+        s.pod_start_timeout = d;
+    }
+    if let Some(d) = scenario.operator.clean_retry {
+        s.clean_retry = d;
+    }
+    s
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Builds the future for a spawned task.
+fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
+    match spawn {
+        Spawn::Reconcile { task, controller, obj } => {
+            let (reconciler, settings) = {
+                let st = shared.state.borrow();
+                (st.controllers[controller].reconciler, st.settings.clone())
+            };
+            let client = SimClient::new(shared.clone(), Actor::Controller(controller));
+            let fut: TaskFuture = match reconciler {
+                Reconciler::Backup => {
+                    let b = obj.get::<Backup>().expect("backup controller");
+                    Box::pin(async move {
+                        TaskOutput::Reconciled(
+                            operator::controllers::backup::reconcile(&client, &settings, b)
+                                .await
+                                .map_err(|e| chain(&e)),
+                        )
+                    })
+                }
+                Reconciler::Restore => {
+                    let r = obj.get::<Restore>().expect("restore controller");
+                    Box::pin(async move {
+                        TaskOutput::Reconciled(
+                            operator::controllers::restore::reconcile(&client, &settings, r)
+                                .await
+                                .map_err(|e| chain(&e)),
+                        )
+                    })
+                }
+                Reconciler::Schedule => {
+                    let s = obj.get::<BackupSchedule>().expect("schedule controller");
+                    Box::pin(async move {
+                        TaskOutput::Reconciled(
+                            operator::controllers::schedule::reconcile(&client, &settings, s)
+                                .await
+                                .map_err(|e| chain(&e)),
+                        )
+                    })
+                }
+                Reconciler::Zoo(index) => {
+                    let fut = zoo::reconcile(index, client, obj);
+                    Box::pin(async move { TaskOutput::Reconciled(fut.await) })
+                }
+            };
+            (task, fut)
+        }
+        Spawn::Manager { task, pod, role, target } => {
+            let client = SimClient::new(shared.clone(), Actor::Manager(pod.clone()));
+            let shared = shared.clone();
+            let fut: TaskFuture = Box::pin(async move {
+                let result: Result<(), manager::ManagerError> = match role {
+                    JobRole::Backup => manager::backup(&client, &SimTool { shared, pod }, &target).await.map(|_| ()),
+                    JobRole::Restore => manager::restore(&client, &SimTool { shared, pod }, &target).await.map(|_| ()),
+                    JobRole::Clean => manager::clean(&client, &SimStore { shared, pod }, &target).await.map(|_| ()),
+                };
+                match result {
+                    Ok(()) => TaskOutput::Exited { code: 0, message: String::new() },
+                    Err(e) => TaskOutput::Exited { code: 1, message: chain(&e) },
+                }
+            });
+            (task, fut)
+        }
+    }
+}
+
+fn add_controller(st: &mut State, name: &'static str, reconciler: Reconciler) {
+    let c = st.controllers.len();
+    let kinds = Controller::watched_kinds(reconciler);
+    let mut ctl = Controller::new(name, reconciler, kinds[0]);
+    for kind in kinds {
+        let i = st.informers.len();
+        let rng = st.world_rng.stream(&format!("informer/{name}/{kind}"));
+        st.informers.push(Informer::new(c, name, *kind, rng));
+        ctl.watches.push((*kind, i));
+    }
+    st.controllers.push(ctl);
+}
+
+/// Runs `scenario` once.
+pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let enabled = options.trace.is_some();
+    let sink = options.trace.unwrap_or_else(|| Box::new(crate::trace::NullSink));
+    let scenario_rc = Rc::new(scenario.clone());
+    let mut st = State::new(scenario_rc, seed, Trace::new(sink, enabled), settings_for(scenario));
+    st.trace.record(st.now, "sim", "seed", format_args!("{seed}"), format_args!("scenario={}", scenario.name));
+
+    add_controller(&mut st, "backup", Reconciler::Backup);
+    add_controller(&mut st, "restore", Reconciler::Restore);
+    let schedule = match &scenario.controllers {
+        Controllers::Operator => Reconciler::Schedule,
+        Controllers::Zoo(name) => Reconciler::Zoo(zoo::find(name).expect("validated zoo name")),
+    };
+    add_controller(&mut st, "backup-schedule", schedule);
+
+    for obj in &scenario.objects {
+        if let Err(e) = st.world.create(obj.clone(), st.now) {
+            st.trace.record(
+                st.now,
+                "user",
+                "create-failed",
+                format_args!("{} {}", obj.kind(), obj.key()),
+                format_args!("{e}"),
+            );
+        }
+        st.commit(&Actor::User);
+    }
+    for (i, step) in scenario.steps.iter().enumerate() {
+        let t = st.start.plus(step.at);
+        st.at(t, Event::Step(i));
+    }
+    for (i, (_, _, from, until)) in st.faults.stalls().into_iter().enumerate() {
+        st.at(from, Event::StallStart(i));
+        if let Some(u) = until {
+            st.at(u, Event::StallEnd(i));
+        }
+    }
+    for i in 0..st.faults.faults.len() {
+        let (from, until) = (st.faults.faults[i].from, st.faults.faults[i].until);
+        st.at(from, Event::FaultEdge { index: i, starts: true });
+        if let Some(u) = until.filter(|u| *u <= st.end) {
+            st.at(u, Event::FaultEdge { index: i, starts: false });
+        }
+    }
+    let (start, end) = (st.start, st.end);
+    let mut restart_rng = st.world_rng.stream("restarts");
+    for t in st.faults.restart_times(start, end, &mut restart_rng) {
+        st.at(t, Event::OperatorCrash { reason: "operatorRestart".into() });
+    }
+    for (from, until) in st.faults.down_windows() {
+        st.at(from, Event::OperatorCrash { reason: "operatorDown".into() });
+        if let Some(u) = until {
+            st.at(u, Event::OperatorStart);
+        }
+    }
+    st.at(start, Event::OperatorStart);
+
+    let engine = Engine::new(st, Box::new(build));
+    engine.run();
+    let shared = engine.shared.clone();
+    drop(engine);
+    let mut st = shared.state.borrow_mut();
+    st.now = st.end;
+    let State { checker, world, storage, trace, end, .. } = &mut *st;
+    checker.at_end(world, storage, *end, trace);
+    let expect = &scenario.expect;
+    let mut failures = Vec::new();
+    for id in &expect.violated {
+        if !checker.violated(*id) {
+            failures.push(format!("expected {id} to be violated, but it held"));
+        }
+    }
+    for id in &expect.holds {
+        if checker.violated(*id) {
+            let v = checker.violations.iter().find(|v| v.invariant == *id).expect("counted violations are kept");
+            failures.push(format!("{id} violated at {}: {}", v.time, v.message));
+        }
+    }
+    let report = Report {
+        scenario: scenario.name.clone(),
+        seed,
+        violations: checker.violations.clone(),
+        counts: checker.counts.clone(),
+        liveness_skipped: checker.liveness_skipped.clone(),
+        passed: failures.is_empty(),
+        failures,
+        stats: st.stats.clone(),
+        trace_lines: st.trace.lines,
+        simulated: SimTime(st.end.0).since(st.start),
+    };
+    let trace = std::mem::replace(&mut st.trace, Trace::new(Box::new(crate::trace::NullSink), false));
+    drop(st);
+    let _ = trace.into_sink();
+    report
+}

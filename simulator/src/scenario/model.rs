@@ -1,0 +1,326 @@
+//! The validated scenario: every field typed, every duration parsed, every manifest a real object.
+
+use chrono::{DateTime, Utc};
+use operator::cluster::{Kind, ObjectKey, Verb};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::object::Obj;
+
+/// A duration range `a..b` (a fixed duration is `a..a`); a value is drawn per use from the seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub lo: Duration,
+    pub hi: Duration,
+}
+
+impl Span {
+    pub const fn fixed(d: Duration) -> Span {
+        Span { lo: d, hi: d }
+    }
+    pub const fn secs(lo: u64, hi: u64) -> Span {
+        Span { lo: Duration::from_secs(lo), hi: Duration::from_secs(hi) }
+    }
+    pub const fn millis(lo: u64, hi: u64) -> Span {
+        Span { lo: Duration::from_millis(lo), hi: Duration::from_millis(hi) }
+    }
+}
+
+/// How long simulated work takes. Defaults are realistic for a small TiDB cluster on a healthy Kubernetes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// Pod scheduling, image pull and container start.
+    pub pod_start: Span,
+    /// A br backup or dumpling export.
+    pub backup: Span,
+    /// A br restore or lightning import.
+    pub restore: Span,
+    /// Deleting a backup's data.
+    pub clean: Span,
+    /// One API round trip.
+    pub api_latency: Span,
+    /// Watch delivery to an informer when no fault applies.
+    pub informer_lag: Span,
+    /// The Job controller's reaction to a Job or pod change.
+    pub job_controller: Span,
+    /// The garbage collector's reaction to an owner's removal.
+    pub gc: Span,
+    /// A pod's graceful termination.
+    pub pod_termination: Span,
+    /// From a crash to the new operator process listing its caches.
+    pub restart: Span,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            pod_start: Span::secs(1, 20),
+            backup: Span::secs(120, 900),
+            restore: Span::secs(180, 1200),
+            clean: Span::secs(10, 120),
+            api_latency: Span::millis(2, 30),
+            informer_lag: Span::millis(5, 200),
+            job_controller: Span::millis(50, 1000),
+            gc: Span::millis(100, 3000),
+            pod_termination: Span::secs(1, 30),
+            restart: Span::secs(5, 40),
+        }
+    }
+}
+
+/// Which schedule controller runs: the operator's own, or a zoo entry (the backup and restore controllers are
+/// always the operator's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Controllers {
+    Operator,
+    Zoo(String),
+}
+
+impl Controllers {
+    pub fn name(&self) -> &str {
+        match self {
+            Controllers::Operator => "operator",
+            Controllers::Zoo(name) => name,
+        }
+    }
+}
+
+/// The Job roles faults can target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum JobRole {
+    Backup,
+    Restore,
+    Clean,
+}
+
+impl JobRole {
+    pub fn parse(s: &str) -> Option<JobRole> {
+        match s {
+            "backup" => Some(JobRole::Backup),
+            "restore" => Some(JobRole::Restore),
+            "clean" => Some(JobRole::Clean),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobRole::Backup => "backup",
+            JobRole::Restore => "restore",
+            JobRole::Clean => "clean",
+        }
+    }
+}
+
+/// Where a stuck pod is pinned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StuckState {
+    ContainerCreating,
+    ImagePullBackOff,
+}
+
+impl StuckState {
+    pub fn reason(self) -> &'static str {
+        match self {
+            StuckState::ContainerCreating => "ContainerCreating",
+            StuckState::ImagePullBackOff => "ImagePullBackOff",
+        }
+    }
+}
+
+/// How pods fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    /// The tool exits non-zero part way through.
+    Fail,
+    /// The container is killed (OOM, node loss) part way through.
+    Kill,
+}
+
+/// Which API error is injected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    Conflict,
+    /// A timeout before the server applied the request.
+    Transient,
+    /// A timeout after the server applied the request (the client cannot tell the difference).
+    TransientAfterApply,
+    /// Each of the three with equal probability.
+    Mixed,
+}
+
+/// The actors API faults can target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiActors {
+    /// The operator's controllers.
+    Operator,
+    /// backup-manager inside the Jobs.
+    Manager,
+    Both,
+}
+
+/// A fault and what it targets.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    InformerLag {
+        controller: Option<String>,
+        kinds: Vec<Kind>,
+        delay: Span,
+    },
+    WatchStall {
+        controller: Option<String>,
+        kinds: Vec<Kind>,
+    },
+    PodsStuck {
+        jobs: Vec<JobRole>,
+        state: StuckState,
+    },
+    PodFailures {
+        jobs: Vec<JobRole>,
+        rate: f64,
+        mode: FailMode,
+    },
+    ApiErrors {
+        verbs: Vec<Verb>,
+        kinds: Vec<Kind>,
+        actors: ApiActors,
+        rate: f64,
+        error: ApiErrorKind,
+    },
+    /// Restarts at `at` offsets, every `every`, and/or right after each `afterWrite` request is applied.
+    OperatorRestart {
+        at: Vec<Duration>,
+        every: Option<Span>,
+        after_write: Option<(Verb, Kind)>,
+        times: Option<u32>,
+    },
+    OperatorDown,
+}
+
+impl FaultKind {
+    /// The name used in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::InformerLag { .. } => "informerLag",
+            FaultKind::WatchStall { .. } => "watchStall",
+            FaultKind::PodsStuck { .. } => "podsStuck",
+            FaultKind::PodFailures { .. } => "podFailures",
+            FaultKind::ApiErrors { .. } => "apiErrors",
+            FaultKind::OperatorRestart { .. } => "operatorRestart",
+            FaultKind::OperatorDown => "operatorDown",
+        }
+    }
+}
+
+/// A fault with its window (offsets from the start). `until: None` means it never heals.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub from: Span,
+    pub until: Option<Span>,
+    /// The line of the fault in its file (for shrunk scenarios and messages).
+    pub line: usize,
+}
+
+/// A user action at a simulated time.
+#[derive(Clone, Debug)]
+pub enum StepAction {
+    /// A JSON merge patch of the object's metadata and spec.
+    Patch {
+        kind: Kind,
+        key: ObjectKey,
+        patch: serde_json::Value,
+    },
+    Create(Obj),
+    Delete {
+        kind: Kind,
+        key: ObjectKey,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub at: Duration,
+    pub action: StepAction,
+}
+
+/// The invariants (a contract: scenarios name them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InvariantId {
+    ScheduleStatusTruth,
+    NoOverlap,
+    OneBackupPerTick,
+    RetentionSafety,
+    NoLostData,
+    NoOrphanData,
+    EventualProgress,
+}
+
+impl InvariantId {
+    pub const ALL: [InvariantId; 7] = [
+        InvariantId::ScheduleStatusTruth,
+        InvariantId::NoOverlap,
+        InvariantId::OneBackupPerTick,
+        InvariantId::RetentionSafety,
+        InvariantId::NoLostData,
+        InvariantId::NoOrphanData,
+        InvariantId::EventualProgress,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvariantId::ScheduleStatusTruth => "schedule-status-truth",
+            InvariantId::NoOverlap => "no-overlap",
+            InvariantId::OneBackupPerTick => "one-backup-per-tick",
+            InvariantId::RetentionSafety => "retention-safety",
+            InvariantId::NoLostData => "no-lost-data",
+            InvariantId::NoOrphanData => "no-orphan-data",
+            InvariantId::EventualProgress => "eventual-progress",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InvariantId> {
+        InvariantId::ALL.into_iter().find(|i| i.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for InvariantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the run must show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expect {
+    /// Invariants that must hold (`[all]` is every one not listed in `violated`).
+    pub holds: Vec<InvariantId>,
+    /// Invariants that must be violated (the harness must catch the bug).
+    pub violated: Vec<InvariantId>,
+    /// How long after the last fault heals the system must have converged (liveness).
+    pub grace: Duration,
+}
+
+/// Operator settings a scenario may override.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OperatorOverrides {
+    pub pod_start_timeout: Option<Duration>,
+    pub clean_retry: Option<Duration>,
+}
+
+/// A scenario ready to run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub path: Option<PathBuf>,
+    pub start: DateTime<Utc>,
+    pub duration: Duration,
+    pub seed: u64,
+    pub controllers: Controllers,
+    pub objects: Vec<Obj>,
+    pub steps: Vec<Step>,
+    pub timing: Timing,
+    pub faults: Vec<Fault>,
+    pub expect: Expect,
+    pub operator: OperatorOverrides,
+}

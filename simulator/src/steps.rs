@@ -1,0 +1,67 @@
+//! User actions from the scenario's `steps`: patch, create or delete an object at a simulated time.
+
+use operator::cluster::Precondition;
+use serde_json::Value;
+
+use crate::engine::{Actor, State};
+use crate::object::Obj;
+use crate::scenario::model::StepAction;
+use crate::world::Subresource;
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Default::default());
+            }
+            let t = target.as_object_mut().expect("made an object");
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+fn patched(obj: &Obj, patch: &Value) -> Result<Obj, String> {
+    fn apply<K: operator::cluster::Object>(o: &K, patch: &Value) -> Result<Obj, String> {
+        let mut v = serde_json::to_value(o).map_err(|e| e.to_string())?;
+        merge_patch(&mut v, patch);
+        serde_json::from_value::<K>(v).map(Obj::wrap).map_err(|e| e.to_string())
+    }
+    match obj {
+        Obj::Backup(a) => apply(&**a, patch),
+        Obj::Restore(a) => apply(&**a, patch),
+        Obj::Schedule(a) => apply(&**a, patch),
+        Obj::Job(a) => apply(&**a, patch),
+        Obj::Pod(a) => apply(&**a, patch),
+    }
+}
+
+impl State {
+    pub(crate) fn user_step(&mut self, i: usize) {
+        let step = self.scenario.steps[i].clone();
+        let now = self.now;
+        let result = match step.action {
+            StepAction::Create(obj) => self.world.create(obj, now).map(|_| ()).map_err(|e| e.to_string()),
+            StepAction::Delete { kind, key } => {
+                self.world.delete(kind, &key, &Precondition::default(), now).map(|_| ()).map_err(|e| e.to_string())
+            }
+            StepAction::Patch { kind, key, patch } => match self.world.get(kind, &key).cloned() {
+                None => Err(format!("{kind} {key} not found")),
+                Some(current) => patched(&current, &patch).and_then(|new| {
+                    self.world.update(new, Subresource::Main, now).map(|_| ()).map_err(|e| e.to_string())
+                }),
+            },
+        };
+        if let Err(message) = result {
+            self.trace.record(now, "user", "step-failed", format_args!("steps[{i}]"), format_args!("{message}"));
+        }
+        self.commit(&Actor::User);
+    }
+}

@@ -1,0 +1,374 @@
+//! The simulated API server: objects by kind and key, resourceVersions, uids, generations, creation and deletion
+//! timestamps, finalizers, the status subresource, optimistic concurrency, label selection and name validation.
+//! It records every change for the informers, the invariants and the trace; it has no clock of its own.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use operator::api::names::{dns1123_subdomain_problem, label_value_problem};
+use operator::api::{Backup, BackupSchedule, Restore};
+use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, labels_match};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::object::Obj;
+use crate::time::SimTime;
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One change, as a watch would report it.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub time: SimTime,
+    pub type_: ChangeType,
+    /// The object after the change (for `Deleted`, its last state).
+    pub obj: Obj,
+    /// The object before the change, if it existed.
+    pub old: Option<Obj>,
+}
+
+/// Which part of an object an update replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subresource {
+    Main,
+    Status,
+}
+
+/// Kind-specific parts the API server treats differently: status is only written through its subresource, and a
+/// spec change bumps `metadata.generation`.
+trait Parts: Clone {
+    fn keep_status_of(&mut self, old: &Self);
+    fn keep_spec_of(&mut self, old: &Self);
+    fn spec_eq(&self, other: &Self) -> bool;
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+    /// Custom resources drop the status sent on create; built-in objects made by controllers keep theirs.
+    fn clear_status_on_create(&mut self);
+}
+
+macro_rules! parts {
+    ($t:ty, $clear:expr) => {
+        impl Parts for $t {
+            fn keep_status_of(&mut self, old: &Self) {
+                self.status = old.status.clone();
+            }
+            fn keep_spec_of(&mut self, old: &Self) {
+                self.spec = old.spec.clone();
+            }
+            fn spec_eq(&self, other: &Self) -> bool {
+                self.spec == other.spec
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+            fn clear_status_on_create(&mut self) {
+                if $clear {
+                    self.status = None;
+                }
+            }
+        }
+    };
+}
+parts!(Backup, true);
+parts!(Restore, true);
+parts!(BackupSchedule, true);
+parts!(Job, false);
+parts!(Pod, false);
+
+/// The store.
+#[derive(Default)]
+pub struct World {
+    objects: BTreeMap<(Kind, ObjectKey), Obj>,
+    rv: u64,
+    uids: u64,
+    changes: Vec<Change>,
+}
+
+fn k8s_seconds(t: SimTime) -> Time {
+    operator::api::time::to_k8s(SimTime(t.0.div_euclid(1000) * 1000).to_utc())
+}
+
+fn invalid(kind: Kind, key: &ObjectKey, message: String) -> ClusterError {
+    ClusterError::Invalid { kind, key: key.clone(), message }
+}
+
+fn validate_meta(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), ClusterError> {
+    if key.namespace.is_empty() {
+        return Err(invalid(kind, key, "metadata.namespace: must be set".into()));
+    }
+    if let Some(problem) = dns1123_subdomain_problem(&key.name) {
+        return Err(invalid(kind, key, format!("metadata.name: {problem}")));
+    }
+    if kind == Kind::Job && key.name.len() > 63 {
+        return Err(invalid(
+            kind,
+            key,
+            format!("metadata.name: must be no more than 63 characters, got {}", key.name.len()),
+        ));
+    }
+    for (k, v) in meta.labels.iter().flatten() {
+        if let Some(problem) = label_value_problem(v) {
+            return Err(invalid(kind, key, format!("metadata.labels[{k}]: {problem}")));
+        }
+    }
+    Ok(())
+}
+
+fn rv_of(meta: &ObjectMeta) -> Option<&str> {
+    meta.resource_version.as_deref().filter(|s| !s.is_empty())
+}
+
+impl World {
+    pub fn new() -> Self {
+        World::default()
+    }
+
+    /// The changes recorded since the last call, in order.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    pub fn get(&self, kind: Kind, key: &ObjectKey) -> Option<&Obj> {
+        self.objects.get(&(kind, key.clone()))
+    }
+
+    /// Every object of `kind`, by namespace then name.
+    pub fn iter_kind(&self, kind: Kind) -> impl Iterator<Item = &Obj> {
+        let lo = (kind, ObjectKey::default());
+        self.objects.range(lo..).take_while(move |((k, _), _)| *k == kind).map(|(_, o)| o)
+    }
+
+    /// Objects of `kind` in `namespace` matching `selector`, by name.
+    pub fn list(&self, kind: Kind, namespace: &str, selector: &Labels) -> Vec<Obj> {
+        let lo = (kind, ObjectKey::new(namespace, ""));
+        self.objects
+            .range(lo..)
+            .take_while(|((k, key), _)| *k == kind && key.namespace == namespace)
+            .filter(|(_, o)| labels_match(o.meta().labels.as_ref(), selector))
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// Objects whose ownerReferences name `uid`.
+    pub fn dependents(&self, uid: &str) -> Vec<(Kind, ObjectKey)> {
+        self.objects
+            .iter()
+            .filter(|(_, o)| o.meta().owner_references.as_ref().is_some_and(|r| r.iter().any(|r| r.uid == uid)))
+            .map(|((k, key), _)| (*k, key.clone()))
+            .collect()
+    }
+
+    fn next_rv(&mut self) -> String {
+        self.rv += 1;
+        self.rv.to_string()
+    }
+
+    fn record(&mut self, time: SimTime, type_: ChangeType, obj: Obj, old: Option<Obj>) {
+        self.changes.push(Change { time, type_, obj, old });
+    }
+
+    /// Creates an object: `AlreadyExists`, `Invalid` names and label values; sets uid, resourceVersion,
+    /// generation and creationTimestamp (whole seconds, as the API server stores it).
+    pub fn create(&mut self, obj: Obj, now: SimTime) -> Result<Obj, ClusterError> {
+        let (kind, key) = (obj.kind(), obj.key());
+        validate_meta(kind, &key, obj.meta())?;
+        if self.objects.contains_key(&(kind, key.clone())) {
+            return Err(ClusterError::AlreadyExists { kind, key });
+        }
+        self.uids += 1;
+        let uid = format!("{:08x}-0000-4000-8000-{:012x}", self.uids, self.uids);
+        let rv = self.next_rv();
+        let created = map_typed(&obj, |o| {
+            o.clear_status_on_create();
+            let m = o.meta_mut();
+            m.uid = Some(uid.clone());
+            m.resource_version = Some(rv.clone());
+            m.generation = Some(1);
+            m.creation_timestamp = Some(k8s_seconds(now));
+            m.deletion_timestamp = None;
+        });
+        self.objects.insert((kind, key), created.clone());
+        self.record(now, ChangeType::Added, created.clone(), None);
+        Ok(created)
+    }
+
+    /// Replaces an object's metadata and spec (`Main`) or its status (`Status`), conditional on its
+    /// resourceVersion. An object being deleted whose last finalizer goes is removed.
+    pub fn update(&mut self, obj: Obj, sub: Subresource, now: SimTime) -> Result<Obj, ClusterError> {
+        let (kind, key) = (obj.kind(), obj.key());
+        let Some(old) = self.objects.get(&(kind, key.clone())).cloned() else {
+            return Err(ClusterError::NotFound { kind, key });
+        };
+        let Some(sent_rv) = rv_of(obj.meta()) else {
+            return Err(invalid(kind, &key, "metadata.resourceVersion: must be specified for an update".into()));
+        };
+        if Some(sent_rv) != rv_of(old.meta()) {
+            let message = format!(
+                "the object has been modified (resourceVersion {sent_rv}, current {})",
+                rv_of(old.meta()).unwrap_or("")
+            );
+            return Err(ClusterError::Conflict { kind, key, message });
+        }
+        if sub == Subresource::Main {
+            validate_meta(kind, &key, obj.meta())?;
+            if old.meta().deletion_timestamp.is_some() {
+                let before: Vec<&String> = old.meta().finalizers.iter().flatten().collect();
+                if obj.meta().finalizers.iter().flatten().any(|f| !before.contains(&f)) {
+                    return Err(ClusterError::Forbidden {
+                        verb: operator::cluster::Verb::Update,
+                        kind,
+                        key,
+                        message: "no new finalizers can be added if the object is being deleted".into(),
+                    });
+                }
+            }
+        }
+        let rv = self.next_rv();
+        let updated = merge(&old, &obj, sub, &rv);
+        let gone = updated.meta().deletion_timestamp.is_some()
+            && updated.meta().finalizers.as_ref().is_none_or(|f| f.is_empty());
+        if gone && kind != Kind::Pod {
+            self.objects.remove(&(kind, key));
+            self.record(now, ChangeType::Deleted, updated.clone(), Some(old));
+        } else {
+            self.objects.insert((kind, key), updated.clone());
+            self.record(now, ChangeType::Modified, updated.clone(), Some(old));
+        }
+        Ok(updated)
+    }
+
+    /// Deletes an object. With finalizers (or a pod's graceful termination) it only gets a deletionTimestamp;
+    /// deleting an object already being deleted succeeds without a change.
+    pub fn delete(
+        &mut self,
+        kind: Kind,
+        key: &ObjectKey,
+        pre: &Precondition,
+        now: SimTime,
+    ) -> Result<Deletion<Obj>, ClusterError> {
+        let Some(old) = self.objects.get(&(kind, key.clone())).cloned() else {
+            return Err(ClusterError::NotFound { kind, key: key.clone() });
+        };
+        if pre.uid.as_ref().is_some_and(|u| Some(u) != old.meta().uid.as_ref()) {
+            return Err(ClusterError::Conflict { kind, key: key.clone(), message: "precondition failed: uid".into() });
+        }
+        if pre.resource_version.as_deref().is_some_and(|r| Some(r) != rv_of(old.meta())) {
+            return Err(ClusterError::Conflict {
+                kind,
+                key: key.clone(),
+                message: "precondition failed: resourceVersion".into(),
+            });
+        }
+        if old.meta().deletion_timestamp.is_some() {
+            return Ok(Deletion::Pending(old));
+        }
+        let graceful = kind == Kind::Pod || old.meta().finalizers.as_ref().is_some_and(|f| !f.is_empty());
+        if graceful {
+            let rv = self.next_rv();
+            let marked = old.with_meta(|m| {
+                m.deletion_timestamp = Some(k8s_seconds(now));
+                m.resource_version = Some(rv.clone());
+            });
+            self.objects.insert((kind, key.clone()), marked.clone());
+            self.record(now, ChangeType::Modified, marked.clone(), Some(old));
+            return Ok(Deletion::Pending(marked));
+        }
+        self.remove(kind, key, now);
+        Ok(Deletion::Gone)
+    }
+
+    /// Removes an object for good (the end of a pod's graceful termination, or a deletion without finalizers).
+    pub fn remove(&mut self, kind: Kind, key: &ObjectKey, now: SimTime) -> Option<Obj> {
+        let old = self.objects.remove(&(kind, key.clone()))?;
+        let rv = self.next_rv();
+        let last = old.with_meta(|m| m.resource_version = Some(rv.clone()));
+        self.record(now, ChangeType::Deleted, last, Some(old.clone()));
+        Some(old)
+    }
+
+    /// Writes an object as a built-in controller does (kubelet, Job controller): status and all, no conflict check.
+    pub fn put_internal(&mut self, obj: Obj, now: SimTime) -> Obj {
+        let (kind, key) = (obj.kind(), obj.key());
+        let old = self.objects.get(&(kind, key.clone())).cloned();
+        let rv = self.next_rv();
+        let stored = obj.with_meta(|m| m.resource_version = Some(rv.clone()));
+        self.objects.insert((kind, key), stored.clone());
+        self.record(now, if old.is_some() { ChangeType::Modified } else { ChangeType::Added }, stored.clone(), old);
+        stored
+    }
+
+    /// The latest resourceVersion handed out.
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+}
+
+/// Applies `f` to a clone of the typed object inside `obj`.
+fn map_typed(obj: &Obj, f: impl FnOnce(&mut dyn PartsDyn)) -> Obj {
+    match obj {
+        Obj::Backup(a) => Obj::Backup(Arc::new(with(a, f))),
+        Obj::Restore(a) => Obj::Restore(Arc::new(with(a, f))),
+        Obj::Schedule(a) => Obj::Schedule(Arc::new(with(a, f))),
+        Obj::Job(a) => Obj::Job(Arc::new(with(a, f))),
+        Obj::Pod(a) => Obj::Pod(Arc::new(with(a, f))),
+    }
+}
+
+/// Object-safe view of [`Parts`] used by `map_typed`.
+trait PartsDyn {
+    fn clear_status_on_create(&mut self);
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+}
+
+impl<T: Parts> PartsDyn for T {
+    fn clear_status_on_create(&mut self) {
+        Parts::clear_status_on_create(self)
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        Parts::meta_mut(self)
+    }
+}
+
+fn with<T: Parts>(a: &Arc<T>, f: impl FnOnce(&mut dyn PartsDyn)) -> T {
+    let mut t = (**a).clone();
+    f(&mut t);
+    t
+}
+
+fn merge_typed<T: Parts>(old: &T, new: &T, sub: Subresource, rv: &str, old_meta: &ObjectMeta) -> T {
+    let mut out = new.clone();
+    match sub {
+        Subresource::Main => {
+            out.keep_status_of(old);
+            let spec_changed = !out.spec_eq(old);
+            let m = out.meta_mut();
+            m.uid.clone_from(&old_meta.uid);
+            m.creation_timestamp.clone_from(&old_meta.creation_timestamp);
+            m.deletion_timestamp.clone_from(&old_meta.deletion_timestamp);
+            m.generation = Some(old_meta.generation.unwrap_or(1) + i64::from(spec_changed));
+        }
+        Subresource::Status => {
+            out.keep_spec_of(old);
+            *out.meta_mut() = old_meta.clone();
+        }
+    }
+    out.meta_mut().resource_version = Some(rv.to_string());
+    out
+}
+
+fn merge(old: &Obj, new: &Obj, sub: Subresource, rv: &str) -> Obj {
+    let m = old.meta();
+    match (old, new) {
+        (Obj::Backup(o), Obj::Backup(n)) => Obj::Backup(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
+        (Obj::Restore(o), Obj::Restore(n)) => Obj::Restore(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
+        (Obj::Schedule(o), Obj::Schedule(n)) => Obj::Schedule(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
+        (Obj::Job(o), Obj::Job(n)) => Obj::Job(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
+        (Obj::Pod(o), Obj::Pod(n)) => Obj::Pod(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
+        _ => unreachable!("update with a different kind is keyed by kind"),
+    }
+}
