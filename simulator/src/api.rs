@@ -209,7 +209,8 @@ impl State {
             };
             if used < limit {
                 *self.crash_counts.entry(index).or_default() += 1;
-                self.at(self.now, Event::OperatorCrash { reason: format!("after {verb} {kind}") });
+                // Crash now, before the response reaches the task: the write applied, nothing after it did.
+                self.operator_crash(&format!("after {verb} {kind}"));
             }
         }
     }

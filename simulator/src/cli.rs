@@ -85,6 +85,9 @@ pub fn replay_command(path: &Path, seed: u64) -> String {
 /// One line for a finished run.
 pub fn summary_line(path: &Path, scenario: &Scenario, report: &Report) -> String {
     let name = display_name(path);
+    if report.passed && scenario.canary {
+        return format!("PASS {name} (seed {}): canary failed as it must: {}", report.seed, report.failures.join("; "));
+    }
     if report.passed {
         let mut what = if scenario.expect.violated.is_empty() {
             "all expected invariants held".to_string()

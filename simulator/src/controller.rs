@@ -143,7 +143,9 @@ impl State {
         }
         let name = self.controllers[c].name;
         let kind = self.controllers[c].main;
-        if kind == Kind::BackupSchedule {
+        // Status truth is judged between reconciles: after one that finished its work. A reconcile that failed
+        // (an API error between two writes) is retried, and judged when a retry succeeds.
+        if kind == Kind::BackupSchedule && result.is_ok() {
             self.checker.after_schedule_reconcile(&self.world, &key, now, &mut self.trace);
         }
         let dirty = self.controllers[c].dirty.remove(&key);

@@ -234,13 +234,23 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
             failures.push(format!("{id} violated at {}: {}", v.time, v.message));
         }
     }
+    let passed = if scenario.canary {
+        if failures.is_empty() {
+            failures.push("canary: its expectation held, so the harness checked nothing".into());
+            false
+        } else {
+            true
+        }
+    } else {
+        failures.is_empty()
+    };
     let report = Report {
         scenario: scenario.name.clone(),
         seed,
         violations: checker.violations.clone(),
         counts: checker.counts.clone(),
         liveness_skipped: checker.liveness_skipped.clone(),
-        passed: failures.is_empty(),
+        passed,
         failures,
         stats: st.stats.clone(),
         trace_lines: st.trace.lines,

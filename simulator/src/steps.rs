@@ -52,6 +52,10 @@ impl State {
             StepAction::Delete { kind, key } => {
                 self.world.delete(kind, &key, &Precondition::default(), now).map(|_| ()).map_err(|e| e.to_string())
             }
+            StepAction::WipeData { url } => {
+                self.storage_delete_by("user", &url);
+                Ok(())
+            }
             StepAction::Patch { kind, key, patch } => match self.world.get(kind, &key).cloned() {
                 None => Err(format!("{kind} {key} not found")),
                 Some(current) => patched(&current, &patch).and_then(|new| {

@@ -372,3 +372,153 @@ fn merge(old: &Obj, new: &Obj, sub: Subresource, rv: &str) -> Obj {
         _ => unreachable!("update with a different kind is keyed by kind"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::JobSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use operator::api::{BackupPhase, BackupSpec, BackupStatus};
+    use std::collections::BTreeMap;
+
+    const T0: SimTime = SimTime(1_767_225_600_123);
+
+    fn backup(name: &str) -> Backup {
+        let mut b = Backup::new(name, BackupSpec::default());
+        b.metadata.namespace = Some("test1".into());
+        b
+    }
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey::new("test1", name)
+    }
+
+    fn created(w: &mut World, b: Backup) -> Arc<Backup> {
+        w.create(Obj::wrap(b), T0).unwrap().get::<Backup>().unwrap()
+    }
+
+    #[test]
+    fn create_sets_identity_and_whole_second_timestamps() {
+        let mut w = World::new();
+        let mut b = backup("a");
+        b.status = Some(BackupStatus { phase: Some(BackupPhase::Complete), ..Default::default() });
+        let c = created(&mut w, b);
+        assert!(c.metadata.uid.is_some());
+        assert_eq!(c.metadata.resource_version.as_deref(), Some("1"));
+        assert_eq!(c.metadata.generation, Some(1));
+        assert_eq!(c.metadata.creation_timestamp, Some(k8s_seconds(SimTime(1_767_225_600_000))));
+        assert_eq!(c.status, None, "a custom resource's status is not set on create");
+        assert!(matches!(w.create(Obj::wrap(backup("a")), T0), Err(ClusterError::AlreadyExists { .. })));
+    }
+
+    #[test]
+    fn names_and_label_values_are_validated() {
+        let mut w = World::new();
+        assert!(matches!(w.create(Obj::wrap(backup("Upper")), T0), Err(ClusterError::Invalid { .. })));
+        let mut b = backup("ok");
+        b.metadata.labels = Some(BTreeMap::from([("x".into(), "v".repeat(64))]));
+        assert!(matches!(w.create(Obj::wrap(b), T0), Err(ClusterError::Invalid { .. })));
+        let mut job = Job::default();
+        job.metadata.name = Some("j".repeat(64));
+        job.metadata.namespace = Some("test1".into());
+        let err = w.create(Obj::wrap(job), T0).unwrap_err();
+        assert!(err.to_string().contains("63"), "{err}");
+    }
+
+    #[test]
+    fn stale_resource_versions_conflict() {
+        let mut w = World::new();
+        let c = created(&mut w, backup("a"));
+        let mut first = (*c).clone();
+        first.spec.tool_image = Some("x".into());
+        w.update(Obj::wrap(first), Subresource::Main, T0).unwrap();
+        let mut stale = (*c).clone();
+        stale.spec.tool_image = Some("y".into());
+        assert!(matches!(w.update(Obj::wrap(stale), Subresource::Main, T0), Err(ClusterError::Conflict { .. })));
+    }
+
+    #[test]
+    fn status_and_spec_are_written_separately_and_generation_follows_spec() {
+        let mut w = World::new();
+        let c = created(&mut w, backup("a"));
+        let mut s = (*c).clone();
+        s.status = Some(BackupStatus { phase: Some(BackupPhase::Running), ..Default::default() });
+        s.spec.tool_image = Some("ignored".into());
+        let after = w.update(Obj::wrap(s), Subresource::Status, T0).unwrap().get::<Backup>().unwrap();
+        assert_eq!(after.phase(), Some(BackupPhase::Running));
+        assert_eq!(after.spec.tool_image, None, "the status subresource ignores spec");
+        assert_eq!(after.metadata.generation, Some(1));
+        let mut m = (*after).clone();
+        m.status = None;
+        m.spec.tool_image = Some("new".into());
+        let after = w.update(Obj::wrap(m), Subresource::Main, T0).unwrap().get::<Backup>().unwrap();
+        assert_eq!(after.phase(), Some(BackupPhase::Running), "the main resource ignores status");
+        assert_eq!(after.metadata.generation, Some(2));
+        let mut same = (*after).clone();
+        same.metadata.labels = Some(BTreeMap::from([("a".into(), "b".into())]));
+        let after = w.update(Obj::wrap(same), Subresource::Main, T0).unwrap().get::<Backup>().unwrap();
+        assert_eq!(after.metadata.generation, Some(2), "metadata changes do not bump generation");
+    }
+
+    #[test]
+    fn finalizers_hold_deletion_until_removed() {
+        let mut w = World::new();
+        let mut b = backup("a");
+        b.metadata.finalizers = Some(vec!["f".into()]);
+        created(&mut w, b);
+        let Deletion::Pending(o) = w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0).unwrap() else { panic!() };
+        assert!(o.meta().deletion_timestamp.is_some());
+        assert!(matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Ok(Deletion::Pending(_))), "deleting twice is fine");
+        let mut more = (*o.get::<Backup>().unwrap()).clone();
+        more.metadata.finalizers = Some(vec!["f".into(), "g".into()]);
+        assert!(matches!(w.update(Obj::wrap(more), Subresource::Main, T0), Err(ClusterError::Forbidden { .. })));
+        let mut done = (*o.get::<Backup>().unwrap()).clone();
+        done.metadata.finalizers = Some(vec![]);
+        w.update(Obj::wrap(done), Subresource::Main, T0).unwrap();
+        assert!(w.get(Kind::Backup, &key("a")).is_none());
+        let changes = w.take_changes();
+        assert_eq!(changes.last().unwrap().type_, ChangeType::Deleted);
+    }
+
+    #[test]
+    fn delete_preconditions_and_missing_objects() {
+        let mut w = World::new();
+        created(&mut w, backup("a"));
+        let wrong = Precondition { uid: Some("other".into()), resource_version: None };
+        assert!(matches!(w.delete(Kind::Backup, &key("a"), &wrong, T0), Err(ClusterError::Conflict { .. })));
+        assert!(matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Ok(Deletion::Gone)));
+        assert!(matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Err(ClusterError::NotFound { .. })));
+    }
+
+    #[test]
+    fn pods_terminate_gracefully_and_dependents_are_found_by_owner() {
+        let mut w = World::new();
+        let mut job = Job { spec: Some(JobSpec::default()), ..Default::default() };
+        job.metadata.name = Some("j".into());
+        job.metadata.namespace = Some("test1".into());
+        let job = w.create(Obj::wrap(job), T0).unwrap();
+        let mut pod = Pod::default();
+        pod.metadata.name = Some("p".into());
+        pod.metadata.namespace = Some("test1".into());
+        pod.metadata.owner_references = Some(vec![OwnerReference { uid: job.meta().uid.clone().unwrap(), kind: "Job".into(), ..Default::default() }]);
+        w.create(Obj::wrap(pod), T0).unwrap();
+        assert_eq!(w.dependents(job.meta().uid.as_deref().unwrap()), vec![(Kind::Pod, key("p"))]);
+        assert!(matches!(w.delete(Kind::Pod, &key("p"), &Precondition::default(), T0), Ok(Deletion::Pending(_))), "pods get a grace period");
+        assert!(w.remove(Kind::Pod, &key("p"), T0).is_some());
+    }
+
+    #[test]
+    fn lists_select_by_namespace_and_labels() {
+        let mut w = World::new();
+        for (name, ns, label) in [("a", "test1", "x"), ("b", "test1", "y"), ("c", "other", "x")] {
+            let mut b = backup(name);
+            b.metadata.namespace = Some(ns.into());
+            b.metadata.labels = Some(BTreeMap::from([("l".into(), label.into())]));
+            w.create(Obj::wrap(b), T0).unwrap();
+        }
+        let sel = Labels::from([("l".into(), "x".into())]);
+        let names: Vec<String> = w.list(Kind::Backup, "test1", &sel).iter().map(|o| o.key().name).collect();
+        assert_eq!(names, ["a"]);
+        assert_eq!(w.list(Kind::Backup, "test1", &Labels::new()).len(), 2);
+    }
+}

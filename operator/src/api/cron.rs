@@ -4,6 +4,19 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+type Parsed = Result<CronSchedule, Vec<CronError>>;
+
+thread_local! {
+    /// Parsing is by far the costliest part of planning a schedule, and schedules rarely change: remember the last
+    /// few parses (a pure function of its inputs, so the cache cannot change any result).
+    static PARSED: RefCell<BTreeMap<(String, Option<String>), Parsed>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// How many distinct (schedule, time zone) pairs are remembered per thread.
+const PARSED_CAPACITY: usize = 256;
 
 /// A schedule ready for `next_run`: the cron pattern and the zone its wall-clock times are read in.
 #[derive(Clone, Debug)]
@@ -27,6 +40,22 @@ impl CronSchedule {
     /// Parses `expr` (5 fields, or 6 with leading seconds; POSIX weekdays 0-7, day-of-month OR day-of-week as
     /// Vixie cron, CronJob and TiDB Operator) in `time_zone` (IANA; UTC when absent).
     pub fn parse(expr: &str, time_zone: Option<&str>) -> Result<Self, Vec<CronError>> {
+        let key = (expr.to_string(), time_zone.map(str::to_string));
+        if let Some(hit) = PARSED.with(|c| c.borrow().get(&key).cloned()) {
+            return hit;
+        }
+        let parsed = Self::parse_uncached(expr, time_zone);
+        PARSED.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= PARSED_CAPACITY {
+                c.clear();
+            }
+            c.insert(key, parsed.clone());
+        });
+        parsed
+    }
+
+    fn parse_uncached(expr: &str, time_zone: Option<&str>) -> Result<Self, Vec<CronError>> {
         let mut errors = Vec::new();
         let tz = match time_zone.map(str::trim).filter(|s| !s.is_empty()) {
             None => Some(Tz::UTC),

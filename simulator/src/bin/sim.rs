@@ -1,6 +1,10 @@
 //! `sim`: runs, checks and explores scenarios of the backup operator on the deterministic simulator.
 
 use anyhow::Result;
+
+/// The simulator allocates and frees small objects at a high rate; mimalloc is markedly faster at it than glibc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use simulator::cli;
 use std::path::PathBuf;

@@ -403,15 +403,23 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     for (i, s) in raw.steps.iter().enumerate() {
         let field = format!("steps[{i}]");
         let at = c.duration(&s.value.at, &format!("{field}.at"));
-        let given = [s.value.patch.is_some(), s.value.create.is_some(), s.value.delete.is_some()]
+        let given = [s.value.patch.is_some(), s.value.create.is_some(), s.value.delete.is_some(), s.value.wipe_data.is_some()]
             .iter()
             .filter(|x| **x)
             .count();
         if given != 1 {
-            c.at(s, &field, "needs exactly one of patch, create, delete");
+            c.at(s, &field, "needs exactly one of patch, create, delete, wipeData");
             continue;
         }
-        let action = if let Some(p) = &s.value.patch {
+        let action = if let Some(w) = &s.value.wipe_data {
+            let url = w.value.trim_end_matches('/').to_string();
+            if url.split_once("://").is_none_or(|(_, rest)| rest.is_empty()) {
+                c.at(w, format!("{field}.wipeData"), format!("{:?} is not a storage URL such as s3://bucket/prefix", w.value));
+                None
+            } else {
+                Some(StepAction::WipeData { url })
+            }
+        } else if let Some(p) = &s.value.patch {
             let p = &p.value;
             target(&mut c, &p.kind, &p.name, &p.namespace, &format!("{field}.patch")).map(|(kind, key)| {
                 let mut patch = serde_json::Map::new();
@@ -515,6 +523,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         faults,
         expect: Expect { holds, violated, grace },
         operator: overrides,
+        canary: raw.canary.map(|c| c.value).unwrap_or(false),
     })
 }
 

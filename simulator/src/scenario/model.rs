@@ -235,6 +235,10 @@ pub enum StepAction {
         kind: Kind,
         key: ObjectKey,
     },
+    /// Delete stored objects under a URL prefix.
+    WipeData {
+        url: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -323,4 +327,6 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub expect: Expect,
     pub operator: OperatorOverrides,
+    /// The expectation must fail (a harness self-test).
+    pub canary: bool,
 }

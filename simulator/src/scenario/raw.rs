@@ -70,6 +70,10 @@ pub struct RawScenario {
     pub faults: Vec<Loc<RawFault>>,
     /// What must hold (or be violated) for the scenario to pass.
     pub expect: Loc<RawExpect>,
+    /// A canary's expectation must *fail*: it proves the harness checks something. `sim run` reports a canary
+    /// whose expectation held as a failure.
+    #[serde(default)]
+    pub canary: Option<Loc<bool>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -98,6 +102,10 @@ pub struct RawStep {
     /// An object to delete.
     #[serde(default)]
     pub delete: Option<Loc<RawTarget>>,
+    /// Delete every stored object under this URL prefix by hand (`s3://bucket/prefix`): data loss outside the
+    /// operator's control.
+    #[serde(default)]
+    pub wipe_data: Option<Loc<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

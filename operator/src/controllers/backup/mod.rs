@@ -74,18 +74,18 @@ struct State {
     key: ObjectKey,
     backup: Backup,
     backup_fresh: bool,
-    job: Option<Job>,
-    pods: Vec<Pod>,
+    job: Option<Arc<Job>>,
+    pods: Vec<Arc<Pod>>,
     pods_fresh: bool,
-    clean_job: Option<Job>,
-    clean_pods: Vec<Pod>,
+    clean_job: Option<Arc<Job>>,
+    clean_pods: Vec<Arc<Pod>>,
 }
 
-fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Job> {
+fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Arc<Job>> {
     let job = job?;
     let uid = backup.metadata.uid.as_deref();
     let owner_uid = job.metadata.owner_references.as_ref().and_then(|r| r.first()).map(|r| r.uid.as_str());
-    (uid.is_none() || owner_uid == uid).then(|| (*job).clone())
+    (uid.is_none() || owner_uid == uid).then_some(job)
 }
 
 impl State {
@@ -96,12 +96,11 @@ impl State {
         let clean_key = ObjectKey::new(&key.namespace, names::job_name(component::CLEAN, &name));
         let job = owned_job(cluster.cached::<Job>(&job_key), &backup);
         let clean_job = owned_job(cluster.cached::<Job>(&clean_key), &backup);
-        let pods_of = |role: &str, job: &Option<Job>| -> Vec<Pod> {
+        let pods_of = |role: &str, job: &Option<Arc<Job>>| -> Vec<Arc<Pod>> {
             cluster
                 .cached_list::<Pod>(&key.namespace, &pod_selector(&name, role))
                 .into_iter()
                 .filter(|p| job.as_ref().is_none_or(|j| owned_by(p, j)))
-                .map(|p| (*p).clone())
                 .collect()
         };
         let pods = pods_of(component::BACKUP, &job);
@@ -113,10 +112,10 @@ impl State {
         Observed {
             backup: &self.backup,
             backup_fresh: self.backup_fresh,
-            job: self.job.as_ref(),
-            pods: self.pods.iter().collect(),
-            clean_job: self.clean_job.as_ref(),
-            clean_pods: self.clean_pods.iter().collect(),
+            job: self.job.as_deref(),
+            pods: self.pods.iter().map(|p| &**p).collect(),
+            clean_job: self.clean_job.as_deref(),
+            clean_pods: self.clean_pods.iter().map(|p| &**p).collect(),
             pods_fresh: self.pods_fresh,
             now,
             settings,
@@ -211,10 +210,10 @@ async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason:
 }
 
 /// Creates `job`, adopting an existing Job of the same name when it belongs to this Backup.
-async fn create_job<C: Cluster>(cluster: &C, state: &State, job: Job) -> Result<Option<Job>, BackupError> {
+async fn create_job<C: Cluster>(cluster: &C, state: &State, job: Job) -> Result<Option<Arc<Job>>, BackupError> {
     let name = job.metadata.name.clone().unwrap_or_default();
     match cluster.create(&job).await {
-        Ok(created) => Ok(Some(created)),
+        Ok(created) => Ok(Some(Arc::new(created))),
         Err(ClusterError::AlreadyExists { .. }) => {
             let key = ObjectKey::new(&state.key.namespace, &name);
             let existing =
@@ -345,7 +344,10 @@ async fn perform<C: Cluster>(
             state.pods = cluster
                 .list::<Pod>(&state.key.namespace, &selector)
                 .await
-                .map_err(|source| BackupError::ListPods { key: state.key.clone(), source })?;
+                .map_err(|source| BackupError::ListPods { key: state.key.clone(), source })?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
             state.pods_fresh = true;
             Ok(Next::Continue)
         }

@@ -57,7 +57,7 @@ pub enum ScheduleError {
 struct State {
     key: ObjectKey,
     schedule: BackupSchedule,
-    backups: Vec<Backup>,
+    backups: Vec<Arc<Backup>>,
     fresh: bool,
 }
 
@@ -78,7 +78,6 @@ pub async fn reconcile<C: Cluster>(
         .cached_list::<Backup>(&key.namespace, &schedule_selector(&key.name))
         .into_iter()
         .filter(|b| belongs_to(b, &schedule))
-        .map(|b| (*b).clone())
         .collect();
     let mut state = State { key, schedule: (*schedule).clone(), backups, fresh: false };
     let mut conflicts = 0;
@@ -87,7 +86,7 @@ pub async fn reconcile<C: Cluster>(
         let step = {
             let observed = Observed {
                 schedule: &state.schedule,
-                backups: state.backups.iter().collect(),
+                backups: state.backups.iter().map(|b| &**b).collect(),
                 fresh: state.fresh,
                 now,
             };
@@ -120,7 +119,7 @@ async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, Sch
         .list::<Backup>(&key.namespace, &schedule_selector(&key.name))
         .await
         .map_err(|source| ScheduleError::ListBackups { key: key.clone(), source })?;
-    state.backups = backups.into_iter().filter(|b| belongs_to(b, &schedule)).collect();
+    state.backups = backups.into_iter().filter(|b| belongs_to(b, &schedule)).map(Arc::new).collect();
     state.schedule = schedule;
     state.fresh = true;
     Ok(Next::Continue)
@@ -229,7 +228,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             .await;
             if let Some(b) = created {
                 state.backups.retain(|x| x.metadata.name != b.metadata.name);
-                state.backups.push(b);
+                state.backups.push(Arc::new(b));
             }
             Ok(Next::Continue)
         }
@@ -244,7 +243,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
                 match cluster.delete::<Backup>(&bkey, &Precondition { uid, resource_version: None }).await {
                     Ok(Deletion::Pending(b)) => {
                         if let Some(slot) = state.backups.iter_mut().find(|x| x.metadata.name.as_ref() == Some(name)) {
-                            *slot = b;
+                            *slot = Arc::new(b);
                         }
                     }
                     Ok(Deletion::Gone) | Err(ClusterError::NotFound { .. }) | Err(ClusterError::Conflict { .. }) => {
