@@ -128,7 +128,13 @@ impl State {
     /// Deletes everything under `url/`, by `actor` (a clean, or a user's `wipeData` step).
     pub fn storage_delete_by(&mut self, actor: &str, url: &str) -> usize {
         let gone = self.storage.delete_under(url);
-        self.trace.record(self.now, actor, "storage-delete", format_args!("{url}/"), format_args!("{} objects", gone.len()));
+        self.trace.record(
+            self.now,
+            actor,
+            "storage-delete",
+            format_args!("{url}/"),
+            format_args!("{} objects", gone.len()),
+        );
         self.checker.on_storage_delete(&self.world, url, self.now, &mut self.trace);
         gone.len()
     }

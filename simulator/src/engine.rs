@@ -316,14 +316,17 @@ pub struct Shared {
     futures: RefCell<BTreeMap<TaskId, TaskFuture>>,
 }
 
+/// Builds a spawned task's future (given by the run, which knows the reconcilers and the manager).
+pub type Builder = Box<dyn Fn(&Rc<Shared>, Spawn) -> (TaskId, TaskFuture)>;
+
 /// Runs a simulation to its end.
 pub struct Engine {
     pub shared: Rc<Shared>,
-    build: Box<dyn Fn(&Rc<Shared>, Spawn) -> (TaskId, TaskFuture)>,
+    build: Builder,
 }
 
 impl Engine {
-    pub fn new(state: State, build: Box<dyn Fn(&Rc<Shared>, Spawn) -> (TaskId, TaskFuture)>) -> Engine {
+    pub fn new(state: State, build: Builder) -> Engine {
         Engine { shared: Rc::new(Shared { state: RefCell::new(state), futures: RefCell::new(BTreeMap::new()) }), build }
     }
 

@@ -25,6 +25,23 @@ impl ActiveFault {
     }
 }
 
+/// A watch stall: the named controller's informers of `kinds` deliver nothing in `[from, until)`, then relist.
+#[derive(Clone, Debug)]
+pub struct Stall {
+    pub controller: Option<String>,
+    pub kinds: Vec<Kind>,
+    pub from: SimTime,
+    pub until: Option<SimTime>,
+}
+
+impl Stall {
+    /// True when the stall applies to `controller`'s informer of `kind`.
+    pub fn covers(&self, controller: &str, kind: Kind) -> bool {
+        self.controller.as_deref().is_none_or(|c| c == controller)
+            && (self.kinds.is_empty() || self.kinds.contains(&kind))
+    }
+}
+
 /// An injected API error decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InjectedError {
@@ -87,13 +104,13 @@ impl FaultPlan {
         })
     }
 
-    /// Watch stalls as (controller filter, kinds, from, until).
-    pub fn stalls(&self) -> Vec<(Option<String>, Vec<Kind>, SimTime, Option<SimTime>)> {
+    /// Watch stalls, in the order of the scenario's faults.
+    pub fn stalls(&self) -> Vec<Stall> {
         self.faults
             .iter()
             .filter_map(|f| match &f.kind {
                 FaultKind::WatchStall { controller, kinds } => {
-                    Some((controller.clone(), kinds.clone(), f.from, f.until))
+                    Some(Stall { controller: controller.clone(), kinds: kinds.clone(), from: f.from, until: f.until })
                 }
                 _ => None,
             })

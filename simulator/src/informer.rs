@@ -151,12 +151,10 @@ impl State {
 
     /// A watch stall starts for the informers it names: nothing is delivered until it ends.
     pub(crate) fn stall_start(&mut self, s: usize) {
-        let (controller, kinds, _, until) = self.faults.stalls()[s].clone();
+        let stall = self.faults.stalls()[s].clone();
         for inf in &mut self.informers {
-            if controller.as_deref().is_none_or(|c| c == inf.controller_name)
-                && (kinds.is_empty() || kinds.contains(&inf.kind))
-            {
-                inf.stalled = Some(until);
+            if stall.covers(inf.controller_name, inf.kind) {
+                inf.stalled = Some(stall.until);
                 inf.pending.clear();
                 inf.scheduled = false;
             }
@@ -165,12 +163,9 @@ impl State {
 
     /// The stall ends with 410 Gone: the informers relist.
     pub(crate) fn stall_end(&mut self, s: usize) {
-        let (controller, kinds, ..) = self.faults.stalls()[s].clone();
+        let stall = self.faults.stalls()[s].clone();
         for i in 0..self.informers.len() {
-            let inf = &self.informers[i];
-            if controller.as_deref().is_none_or(|c| c == inf.controller_name)
-                && (kinds.is_empty() || kinds.contains(&inf.kind))
-            {
+            if stall.covers(self.informers[i].controller_name, self.informers[i].kind) {
                 self.informers[i].stalled = None;
                 if self.informers[i].running {
                     self.relist(i);

@@ -187,9 +187,9 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         let t = st.start.plus(step.at);
         st.at(t, Event::Step(i));
     }
-    for (i, (_, _, from, until)) in st.faults.stalls().into_iter().enumerate() {
-        st.at(from, Event::StallStart(i));
-        if let Some(u) = until {
+    for (i, stall) in st.faults.stalls().into_iter().enumerate() {
+        st.at(stall.from, Event::StallStart(i));
+        if let Some(u) = stall.until {
             st.at(u, Event::StallEnd(i));
         }
     }

@@ -466,9 +466,14 @@ mod tests {
         let mut b = backup("a");
         b.metadata.finalizers = Some(vec!["f".into()]);
         created(&mut w, b);
-        let Deletion::Pending(o) = w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0).unwrap() else { panic!() };
+        let Deletion::Pending(o) = w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0).unwrap() else {
+            panic!()
+        };
         assert!(o.meta().deletion_timestamp.is_some());
-        assert!(matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Ok(Deletion::Pending(_))), "deleting twice is fine");
+        assert!(
+            matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Ok(Deletion::Pending(_))),
+            "deleting twice is fine"
+        );
         let mut more = (*o.get::<Backup>().unwrap()).clone();
         more.metadata.finalizers = Some(vec!["f".into(), "g".into()]);
         assert!(matches!(w.update(Obj::wrap(more), Subresource::Main, T0), Err(ClusterError::Forbidden { .. })));
@@ -487,7 +492,10 @@ mod tests {
         let wrong = Precondition { uid: Some("other".into()), resource_version: None };
         assert!(matches!(w.delete(Kind::Backup, &key("a"), &wrong, T0), Err(ClusterError::Conflict { .. })));
         assert!(matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Ok(Deletion::Gone)));
-        assert!(matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Err(ClusterError::NotFound { .. })));
+        assert!(matches!(
+            w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0),
+            Err(ClusterError::NotFound { .. })
+        ));
     }
 
     #[test]
@@ -500,10 +508,17 @@ mod tests {
         let mut pod = Pod::default();
         pod.metadata.name = Some("p".into());
         pod.metadata.namespace = Some("test1".into());
-        pod.metadata.owner_references = Some(vec![OwnerReference { uid: job.meta().uid.clone().unwrap(), kind: "Job".into(), ..Default::default() }]);
+        pod.metadata.owner_references = Some(vec![OwnerReference {
+            uid: job.meta().uid.clone().unwrap(),
+            kind: "Job".into(),
+            ..Default::default()
+        }]);
         w.create(Obj::wrap(pod), T0).unwrap();
         assert_eq!(w.dependents(job.meta().uid.as_deref().unwrap()), vec![(Kind::Pod, key("p"))]);
-        assert!(matches!(w.delete(Kind::Pod, &key("p"), &Precondition::default(), T0), Ok(Deletion::Pending(_))), "pods get a grace period");
+        assert!(
+            matches!(w.delete(Kind::Pod, &key("p"), &Precondition::default(), T0), Ok(Deletion::Pending(_))),
+            "pods get a grace period"
+        );
         assert!(w.remove(Kind::Pod, &key("p"), T0).is_some());
     }
 

@@ -10,8 +10,7 @@ fn trace_of(path: &str, seed: u64) -> Vec<u8> {
     let scenario = simulator::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap();
     let buf = Rc::new(RefCell::new(WriterSink(Vec::new())));
     run(&scenario, RunOptions { seed: Some(seed), trace: Some(Box::new(SharedSink(buf.clone()))) });
-    let bytes = std::mem::take(&mut buf.borrow_mut().0);
-    bytes
+    std::mem::take(&mut buf.borrow_mut().0)
 }
 
 #[test]
@@ -31,7 +30,10 @@ fn different_seeds_give_different_traces() {
 
 #[test]
 fn the_zoo_reproduces_the_same_violation_from_its_seed() {
-    let scenario = simulator::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/zoo/schedule-reset-stale-informer.yaml")).unwrap();
+    let scenario = simulator::scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/zoo/schedule-reset-stale-informer.yaml"),
+    )
+    .unwrap();
     let first = run(&scenario, RunOptions { seed: None, trace: None });
     let again = run(&scenario, RunOptions { seed: None, trace: None });
     assert!(first.passed);

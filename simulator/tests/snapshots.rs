@@ -35,7 +35,11 @@ fn every_scenario_meets_its_expectation_and_matches_its_snapshot() {
         }
         let s = &report.stats;
         let requests: u64 = s.requests.values().sum();
-        let _ = writeln!(snap, "backups: {} created, {} completed, {} gone; {requests} API requests", s.backups_created, s.backups_completed, s.backups_gone);
+        let _ = writeln!(
+            snap,
+            "backups: {} created, {} completed, {} gone; {requests} API requests",
+            s.backups_created, s.backups_completed, s.backups_gone
+        );
         let _ = writeln!(snap, "trace: {} lines, sha256 {}", digest.lines, digest.sha256);
         let _ = writeln!(snap, "--- first lines");
         for l in &digest.head {

@@ -46,13 +46,12 @@ impl StatusTruth {
                 let (born, removed) = self.seen.get(&key).copied().unwrap_or((SimTime::default(), None));
                 if let Some(n) =
                     newest.as_ref().and_then(|n| backups.iter().find(|b| b.metadata.name.as_ref() == Some(n)))
+                    && born < created(&n.metadata)
                 {
-                    if born < created(&n.metadata) {
-                        return Some(format!(
-                            "BackupSchedule {ns}/{name}: status.lastBackup names {l}, which is gone, while the newer Backup {} exists",
-                            n.metadata.name.clone().unwrap_or_default()
-                        ));
-                    }
+                    return Some(format!(
+                        "BackupSchedule {ns}/{name}: status.lastBackup names {l}, which is gone, while the newer Backup {} exists",
+                        n.metadata.name.clone().unwrap_or_default()
+                    ));
                 }
                 match (tolerance, removed) {
                     (Some(grace), Some(at)) if ctx.now.since(at) > grace => Some(format!(

@@ -403,10 +403,11 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     for (i, s) in raw.steps.iter().enumerate() {
         let field = format!("steps[{i}]");
         let at = c.duration(&s.value.at, &format!("{field}.at"));
-        let given = [s.value.patch.is_some(), s.value.create.is_some(), s.value.delete.is_some(), s.value.wipe_data.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count();
+        let given =
+            [s.value.patch.is_some(), s.value.create.is_some(), s.value.delete.is_some(), s.value.wipe_data.is_some()]
+                .iter()
+                .filter(|x| **x)
+                .count();
         if given != 1 {
             c.at(s, &field, "needs exactly one of patch, create, delete, wipeData");
             continue;
@@ -414,7 +415,11 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         let action = if let Some(w) = &s.value.wipe_data {
             let url = w.value.trim_end_matches('/').to_string();
             if url.split_once("://").is_none_or(|(_, rest)| rest.is_empty()) {
-                c.at(w, format!("{field}.wipeData"), format!("{:?} is not a storage URL such as s3://bucket/prefix", w.value));
+                c.at(
+                    w,
+                    format!("{field}.wipeData"),
+                    format!("{:?} is not a storage URL such as s3://bucket/prefix", w.value),
+                );
                 None
             } else {
                 Some(StepAction::WipeData { url })
