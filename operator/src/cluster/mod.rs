@@ -14,6 +14,8 @@ mod error;
 mod event;
 mod object;
 
+pub mod kube_cluster;
+
 pub use error::{ClusterError, Verb};
 pub use event::{Event, EventType};
 pub use object::{Kind, Labels, Object, ObjectKey, labels_match};
