@@ -219,3 +219,165 @@ pub fn run_with_digest(scenario: &Scenario, seed: u64, keep: usize) -> (Report, 
     let d = digest.borrow().digest();
     (report, d)
 }
+
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    /// Scenario files, or folders searched for *.yaml.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// How many seeds to run per scenario.
+    #[arg(long)]
+    pub seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    pub start: u64,
+    /// Worker threads (default: the number of cores). Every seed stays deterministic whatever the count.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Where shrunk scenarios are written.
+    #[arg(long, default_value = "shrunk")]
+    pub out: PathBuf,
+    /// Report violations without shrinking them.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// At most this many runs while shrinking one violation.
+    #[arg(long, default_value_t = 150)]
+    pub shrink_budget: usize,
+}
+
+/// A progress display: a bar on a terminal, a plain line every tenth of the way otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: u64,
+    name: String,
+}
+
+impl Progress {
+    fn new(total: u64, name: &str) -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} seeds {msg} ({per_sec}, eta {eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(name.to_string());
+            bar
+        });
+        Progress { bar, total, name: name.to_string() }
+    }
+
+    fn update(&self, done: u64, found: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(done);
+                bar.set_message(format!("{found} violating"));
+            }
+            None => {
+                let step = (self.total / 10).max(1);
+                if done % step == 0 || done == self.total {
+                    eprintln!("{}: {done}/{} seeds, {found} violating", self.name, self.total);
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `sim explore`.
+pub fn explore(args: &ExploreArgs) -> ExitCode {
+    let (files, problems) = scenario_files(&args.paths);
+    for p in &problems {
+        eprintln!("ERROR {p}");
+    }
+    let mut scenarios = Vec::new();
+    for path in &files {
+        match scenario::load(path) {
+            Ok(s) => scenarios.push((path.clone(), s)),
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !problems.is_empty() || scenarios.is_empty() {
+        eprintln!("ERROR no scenario to explore");
+        return ExitCode::from(2);
+    }
+    if args.seeds == 0 {
+        eprintln!("ERROR --seeds: must be at least 1");
+        return ExitCode::from(2);
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let last_seed = args.start + args.seeds - 1;
+    println!("seeds {}..={last_seed} of {} scenario(s) on {jobs} thread(s)", args.start, scenarios.len());
+    let began = std::time::Instant::now();
+    let (mut total_seeds, mut violating, mut simulated) = (0u64, 0usize, std::time::Duration::ZERO);
+    for (path, s) in &scenarios {
+        let name = display_name(path);
+        let progress = Progress::new(args.seeds, &name);
+        let found = crate::explore::explore(s, args.start, args.seeds, jobs, &|done, found| progress.update(done, found));
+        progress.finish();
+        total_seeds += found.seeds;
+        simulated += found.simulated;
+        violating += found.findings.len();
+        println!("{name}: {} seeds, {} violating", found.seeds, found.findings.len());
+        for f in found.findings.iter().take(5) {
+            let (id, t, m) = f.earliest();
+            println!("  seed {}: {id} at {t}: {m}", f.seed);
+        }
+        if found.findings.len() > 5 {
+            println!("  ... and {} more seeds", found.findings.len() - 5);
+        }
+        if let Some(first) = found.findings.first().filter(|_| !args.no_shrink) {
+            shrink_and_write(args, path, s, first);
+        }
+    }
+    let wall = began.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "explored {total_seeds} seeds: {violating} violating; seeds/s={:.1}; simulated/wall={:.0}:1",
+        total_seeds as f64 / wall,
+        simulated.as_secs_f64() / wall
+    );
+    if violating > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn shrink_and_write(args: &ExploreArgs, path: &Path, scenario: &Scenario, finding: &crate::explore::Finding) {
+    // Shrink for what the scenario is about: an invariant it expects to break, else the earliest violation.
+    let id = scenario.expect.violated.iter().copied().find(|id| finding.first.contains_key(id)).unwrap_or(finding.earliest().0);
+    let Some(shrunk) = crate::shrink::shrink(scenario, finding.seed, id, args.shrink_budget) else {
+        println!("  seed {} did not violate {id} again: not shrunk", finding.seed);
+        return;
+    };
+    let mut s = shrunk.scenario;
+    s.name = format!("{}-shrunk-seed{}", scenario.name, finding.seed);
+    s.description = format!("Shrunk by sim explore from {} (seed {}): {id} at {}: {}", path.display(), finding.seed, shrunk.violated_at, shrunk.message);
+    s.expect.holds.clear();
+    s.expect.violated = vec![id];
+    s.canary = false;
+    let file = args.out.join(format!("{}-seed{}.yaml", display_name(path).replace('/', "-"), finding.seed));
+    let text = crate::scenario::write::to_yaml(&s, &format!("Shrunk by `sim explore` in {} runs; `sim run {}` replays it.", shrunk.runs, file.display()));
+    if let Err(e) = std::fs::create_dir_all(&args.out).and_then(|()| std::fs::write(&file, text)) {
+        eprintln!("ERROR {}: cannot write the shrunk scenario: {e}", file.display());
+        return;
+    }
+    let replays = scenario::load(&file)
+        .map(|back| run_scenario(&back, RunOptions { seed: None, trace: None }).violations.iter().any(|v| v.invariant == id))
+        .unwrap_or(false);
+    println!(
+        "  shrunk seed {} to {} fault(s), {} step(s), {} in {} runs: {}{}",
+        finding.seed,
+        s.faults.len(),
+        s.steps.len(),
+        operator::api::duration::format_duration(s.duration),
+        shrunk.runs,
+        file.display(),
+        if replays { "" } else { " (WARNING: the written file did not reproduce the violation)" }
+    );
+    println!("  replay: cargo run --release -p simulator --bin sim -- run {} --trace trace.log", file.display());
+}

@@ -26,11 +26,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         .map_err(|e| DurationError::Unparseable { text: text.to_string(), reason: e.to_string() })
 }
 
-/// Formats a duration the way a user would write it in a manifest (`1h30m`, `90s`, `0s`).
+/// Formats a duration the way a user would write it (`1h30m`, `90s`, `1s500ms`, `0ms`); it parses back exactly
+/// (to the millisecond).
 pub fn format_duration(d: Duration) -> String {
     let mut secs = d.as_secs();
+    let millis = d.subsec_millis();
     if secs == 0 {
-        return format!("{}ms", d.as_millis());
+        return format!("{millis}ms");
     }
     let mut out = String::new();
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
@@ -38,6 +40,9 @@ pub fn format_duration(d: Duration) -> String {
             out.push_str(&format!("{}{unit}", secs / size));
             secs %= size;
         }
+    }
+    if millis > 0 {
+        out.push_str(&format!("{millis}ms"));
     }
     out
 }
@@ -67,5 +72,14 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(Duration::from_secs(90_061)), "1d1h1m1s");
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1s500ms");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn formatted_durations_parse_back(ms in 0u64..100_000_000_000) {
+            let d = Duration::from_millis(ms);
+            proptest::prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
     }
 }

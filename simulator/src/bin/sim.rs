@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run scenario files (or every *.yaml under folders) at their seed; one line per scenario.
     Run(cli::RunArgs),
+    /// Run many seeds of scenarios in parallel; shrink the first violation to a minimal scenario file.
+    Explore(cli::ExploreArgs),
     /// Validate scenario files without running them.
     Check {
         #[arg(required = true)]
@@ -35,6 +37,7 @@ fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
     Ok(match cli.command {
         Command::Run(args) => cli::run(&args),
+        Command::Explore(args) => cli::explore(&args),
         Command::Check { paths } => cli::check(&paths),
         Command::Schema => {
             print!("{}", simulator::scenario::json_schema());

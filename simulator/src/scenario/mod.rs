@@ -4,6 +4,7 @@
 pub mod error;
 pub mod model;
 pub mod raw;
+pub mod write;
 
 use chrono::{DateTime, TimeZone, Utc};
 use operator::api::duration::parse_duration;
@@ -352,7 +353,13 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
         let (line, col) = e.location().map(|l| (l.line() as usize, l.column() as usize)).unwrap_or((1, 1));
         let message = e.without_snippet().to_string();
-        let message = message.lines().next().unwrap_or_default().to_string();
+        let mut message = message.lines().next().unwrap_or_default().to_string();
+        // The position is already in front; drop serde-saphyr's trailing copy of it.
+        if let Some(i) = message.rfind(" at line ")
+            && message[i..].contains(", column ")
+        {
+            message.truncate(i);
+        }
         ScenarioErrors(vec![ScenarioError { file: file.into(), line, col, field: String::new(), problem: message }])
     })?;
     let mut c = Checker { file, errors: Vec::new() };

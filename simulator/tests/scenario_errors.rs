@@ -1,0 +1,120 @@
+//! Scenario files with mistakes get `file:line:col: field: problem`, never a panic; `sim check` exits 2 on them.
+
+use simulator::scenario::parse;
+
+const GOOD: &str = r#"
+name: demo
+duration: 1h
+objects:
+  - apiVersion: pingcap.com/v1alpha1
+    kind: BackupSchedule
+    metadata: {name: demo, namespace: test1}
+    spec:
+      schedule: "*/10 * * * *"
+      backupTemplate: {br: {cluster: c}, s3: {provider: aws, bucket: b}}
+expect:
+  holds: [all]
+"#;
+
+/// The errors of `text` as `file:line:col: field: problem` lines.
+fn errors(text: &str) -> Vec<String> {
+    match parse(text, "bad.yaml") {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn the_good_scenario_parses() {
+    assert!(parse(GOOD, "good.yaml").is_ok());
+}
+
+#[test]
+fn unknown_keys_are_reported_with_their_line() {
+    let e = errors(&GOOD.replace("duration: 1h", "duration: 1h\nseeed: 3"));
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("bad.yaml:4:"), "{e:?}");
+    assert!(e[0].contains("seeed"), "{e:?}");
+}
+
+#[test]
+fn bad_durations_and_ranges_name_the_field_and_line() {
+    let e = errors(&GOOD.replace("duration: 1h", "duration: soon\ntiming: {backup: 9m..2m}"));
+    assert!(e.iter().any(|l| l.starts_with("bad.yaml:3:11: duration: cannot parse duration \"soon\"")), "{e:?}");
+    assert!(e.iter().any(|l| l.starts_with("bad.yaml:4:") && l.contains("timing.backup: range \"9m..2m\" has its lower bound above its upper bound")), "{e:?}");
+}
+
+#[test]
+fn unknown_fault_kinds_list_the_known_ones() {
+    let e = errors(&GOOD.replace("expect:", "faults:\n  - diskFull: {rate: 1}\nexpect:"));
+    assert!(e[0].starts_with("bad.yaml:12:"), "{e:?}");
+    assert!(e[0].contains("diskFull") && e[0].contains("informerLag"), "{e:?}");
+}
+
+#[test]
+fn fault_fields_are_validated_with_their_path() {
+    let e = errors(&GOOD.replace(
+        "expect:",
+        "faults:\n  - podsStuck: {jobs: [backpu], until: 2h}\n  - apiErrors: {rate: 1.5, verbs: [patch]}\n  - informerLag: {controller: nobody, delay: 1s}\nexpect:",
+    ));
+    assert!(e.iter().any(|l| l.contains("faults[0].podsStuck.jobs: unknown Job role \"backpu\"")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("faults[1].apiErrors.verbs[0]: unknown verb \"patch\"")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("faults[1].apiErrors.rate: rate 1.5 is not a probability")), "{e:?}");
+    assert!(e.iter().any(|l| l.contains("faults[2].informerLag.controller: unknown controller \"nobody\"")), "{e:?}");
+}
+
+#[test]
+fn unknown_invariants_and_controllers_are_rejected() {
+    let e = errors(&GOOD.replace("holds: [all]", "holds: [no-overlap, no-lateness]").replace("duration: 1h", "duration: 1h\ncontrollers: tidb-v2"));
+    assert!(e.iter().any(|l| l.contains("expect.holds[1]: unknown invariant \"no-lateness\"")), "{e:?}");
+    assert!(e.iter().any(|l| l.starts_with("bad.yaml:4:14: controllers: unknown controllers \"tidb-v2\"")), "{e:?}");
+}
+
+#[test]
+fn manifests_that_are_not_valid_objects_name_the_field_path() {
+    let e = errors(&GOOD.replace("schedule: \"*/10 * * * *\"", "schedule: \"*/10 * * * *\"\n      maxBackups: lots"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("bad.yaml:5:"), "{e:?}");
+    assert!(e[0].contains("objects[0]: not a valid BackupSchedule: spec.maxBackups: invalid type"), "{e:?}");
+    let e = errors(&GOOD.replace("kind: BackupSchedule", "kind: CronJob"));
+    assert!(e[0].contains("objects[0].kind: \"CronJob\" is not one of Backup, Restore, BackupSchedule"), "{e:?}");
+}
+
+#[test]
+fn broken_yaml_gets_a_position_not_a_panic() {
+    let e = errors("name: demo\nduration: [1h\nexpect: {holds: [all]}\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("bad.yaml:"), "{e:?}");
+    let e = errors("");
+    assert!(e[0].starts_with("bad.yaml:"), "{e:?}");
+}
+
+#[test]
+fn steps_need_exactly_one_action() {
+    let e = errors(&GOOD.replace("expect:", "steps:\n  - at: 10m\nexpect:"));
+    assert!(e[0].contains("steps[0]: needs exactly one of patch, create, delete, wipeData"), "{e:?}");
+}
+
+#[test]
+fn the_checked_in_schema_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/scenario.schema.json");
+    let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        on_disk == simulator::scenario::json_schema(),
+        "scenarios/scenario.schema.json drifted: run `cargo run -p simulator --bin sim -- schema > scenarios/scenario.schema.json`"
+    );
+}
+
+#[test]
+fn sim_check_exits_2_on_a_malformed_scenario() {
+    let dir = std::env::temp_dir().join(format!("sim-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, GOOD.replace("duration: 1h", "duration: -1h")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sim")).arg("check").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.yaml:3:11: duration: negative duration \"-1h\" is not allowed"), "{stderr}");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_sim")).arg("run").arg(&file).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+}
