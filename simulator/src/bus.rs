@@ -2,8 +2,6 @@
 //! kubelet, the garbage collector, the invariants, the stats and (for built-in actors) the trace.
 
 use k8s_openapi::api::core::v1::Pod;
-use operator::api::labels;
-use operator::cluster::Kind;
 use std::time::Duration;
 
 use crate::engine::{Actor, Event, State};
@@ -37,7 +35,7 @@ impl State {
             }
             self.informers_on_change(&change);
             self.checker.on_change(&self.world, &self.storage, &change, &self.actor_name(actor), &mut self.trace);
-            self.count_backup_write(&change);
+            self.stats.observe(&change);
             let jc =
                 |st: &mut State| draw(&mut st.rngs.kubelet, st.timing.job_controller.lo, st.timing.job_controller.hi);
             match (&change.obj, change.type_) {
@@ -81,37 +79,6 @@ impl State {
                 self.after(d, Event::GcDelete { owner_uid: uid });
             }
         }
-    }
-
-    fn count_backup_write(&mut self, change: &crate::world::Change) {
-        let obj = &change.obj;
-        if let Obj::Backup(b) = obj {
-            match change.type_ {
-                ChangeType::Added => self.stats.backups_created += 1,
-                ChangeType::Deleted => self.stats.backups_gone += 1,
-                ChangeType::Modified => {
-                    let was =
-                        change.old.as_ref().and_then(|o| o.get::<operator::api::Backup>()).and_then(|o| o.phase());
-                    if b.is_complete() && was != b.phase() {
-                        self.stats.backups_completed += 1;
-                    }
-                }
-            }
-        }
-        let name = match obj.kind() {
-            Kind::Backup => obj.key().name,
-            Kind::Job | Kind::Pod => match obj
-                .meta()
-                .annotations
-                .as_ref()
-                .and_then(|a| Some((a.get(labels::OWNER_KIND)?, a.get(labels::OWNER_NAME)?)))
-            {
-                Some((kind, name)) if kind == "Backup" => name.clone(),
-                _ => return,
-            },
-            _ => return,
-        };
-        *self.stats.backup_writes.entry(name).or_default() += 1;
     }
 
     /// Writes an object into simulated storage (a tool's output).

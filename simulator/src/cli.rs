@@ -29,9 +29,10 @@ pub struct RunArgs {
     /// Print API requests by verb and kind and writes per Backup after each scenario.
     #[arg(long)]
     pub stats: bool,
-    /// Replace the schedule controller: `operator` or a zoo entry.
-    #[arg(long, value_name = "NAME")]
-    pub controllers: Option<String>,
+    /// Run with these schedule controllers instead of the scenario's: `operator` or zoo entries, comma-separated
+    /// (each scenario runs once per entry, so `--stats --controllers operator,tidb-v1-schedule-reset` compares them).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub controllers: Vec<String>,
 }
 
 /// Every scenario file under `paths`, sorted, with the problems of paths that are neither files nor folders.
@@ -147,8 +148,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 continue;
             }
         };
-        if let Some(c) = &args.controllers {
-            scenario.controllers = match c.as_str() {
+        let mut variants = Vec::new();
+        for c in &args.controllers {
+            variants.push(match c.as_str() {
                 "operator" => scenario::model::Controllers::Operator,
                 other if crate::zoo::find(other).is_some() => scenario::model::Controllers::Zoo(other.to_string()),
                 other => {
@@ -158,24 +160,37 @@ pub fn run(args: &RunArgs) -> ExitCode {
                     );
                     return ExitCode::from(2);
                 }
+            });
+        }
+        if variants.is_empty() {
+            variants.push(scenario.controllers.clone());
+        }
+        let several = variants.len() > 1;
+        for controllers in variants {
+            scenario.controllers = controllers;
+            let label = if several {
+                format!("{}[{}]", display_name(path), scenario.controllers.name())
+            } else {
+                display_name(path)
             };
-        }
-        let sink = match trace_sink(args, &display_name(path), files.len() > 1) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("ERROR {e}");
-                return ExitCode::from(2);
+            let sink = match trace_sink(args, &label, files.len() > 1 || several) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("ERROR {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let report = run_scenario(&scenario, RunOptions { seed: args.seed, trace: sink });
+            let line = summary_line(path, &scenario, &report);
+            println!("{}", if several { line.replacen(&display_name(path), &label, 1) } else { line });
+            if args.stats {
+                print!("{}", report.stats.render());
             }
-        };
-        let report = run_scenario(&scenario, RunOptions { seed: args.seed, trace: sink });
-        println!("{}", summary_line(path, &scenario, &report));
-        if args.stats {
-            print!("{}", report.stats.render());
-        }
-        if report.passed {
-            passed += 1;
-        } else {
-            failed += 1;
+            if report.passed {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
         }
     }
     println!(
@@ -258,8 +273,10 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} seeds {msg} ({per_sec}, eta {eta})")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:40}] {pos}/{len} seeds {msg} ({per_sec}, eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar.set_prefix(name.to_string());
             bar
@@ -321,7 +338,8 @@ pub fn explore(args: &ExploreArgs) -> ExitCode {
     for (path, s) in &scenarios {
         let name = display_name(path);
         let progress = Progress::new(args.seeds, &name);
-        let found = crate::explore::explore(s, args.start, args.seeds, jobs, &|done, found| progress.update(done, found));
+        let found =
+            crate::explore::explore(s, args.start, args.seeds, jobs, &|done, found| progress.update(done, found));
         progress.finish();
         total_seeds += found.seeds;
         simulated += found.simulated;
@@ -349,25 +367,42 @@ pub fn explore(args: &ExploreArgs) -> ExitCode {
 
 fn shrink_and_write(args: &ExploreArgs, path: &Path, scenario: &Scenario, finding: &crate::explore::Finding) {
     // Shrink for what the scenario is about: an invariant it expects to break, else the earliest violation.
-    let id = scenario.expect.violated.iter().copied().find(|id| finding.first.contains_key(id)).unwrap_or(finding.earliest().0);
+    let id = scenario
+        .expect
+        .violated
+        .iter()
+        .copied()
+        .find(|id| finding.first.contains_key(id))
+        .unwrap_or(finding.earliest().0);
     let Some(shrunk) = crate::shrink::shrink(scenario, finding.seed, id, args.shrink_budget) else {
         println!("  seed {} did not violate {id} again: not shrunk", finding.seed);
         return;
     };
     let mut s = shrunk.scenario;
     s.name = format!("{}-shrunk-seed{}", scenario.name, finding.seed);
-    s.description = format!("Shrunk by sim explore from {} (seed {}): {id} at {}: {}", path.display(), finding.seed, shrunk.violated_at, shrunk.message);
+    s.description = format!(
+        "Shrunk by sim explore from {} (seed {}): {id} at {}: {}",
+        path.display(),
+        finding.seed,
+        shrunk.violated_at,
+        shrunk.message
+    );
     s.expect.holds.clear();
     s.expect.violated = vec![id];
     s.canary = false;
     let file = args.out.join(format!("{}-seed{}.yaml", display_name(path).replace('/', "-"), finding.seed));
-    let text = crate::scenario::write::to_yaml(&s, &format!("Shrunk by `sim explore` in {} runs; `sim run {}` replays it.", shrunk.runs, file.display()));
+    let text = crate::scenario::write::to_yaml(
+        &s,
+        &format!("Shrunk by `sim explore` in {} runs; `sim run {}` replays it.", shrunk.runs, file.display()),
+    );
     if let Err(e) = std::fs::create_dir_all(&args.out).and_then(|()| std::fs::write(&file, text)) {
         eprintln!("ERROR {}: cannot write the shrunk scenario: {e}", file.display());
         return;
     }
     let replays = scenario::load(&file)
-        .map(|back| run_scenario(&back, RunOptions { seed: None, trace: None }).violations.iter().any(|v| v.invariant == id))
+        .map(|back| {
+            run_scenario(&back, RunOptions { seed: None, trace: None }).violations.iter().any(|v| v.invariant == id)
+        })
         .unwrap_or(false);
     println!(
         "  shrunk seed {} to {} fault(s), {} step(s), {} in {} runs: {}{}",

@@ -38,7 +38,13 @@ pub struct Exploration {
 
 /// Runs seeds `start .. start + count` of `scenario` on `jobs` threads. `on_done` is called after each seed (from a
 /// worker thread) with the number of seeds done and of findings so far, for progress displays.
-pub fn explore(scenario: &Scenario, start: u64, count: u64, jobs: usize, on_done: &(dyn Fn(u64, u64) + Sync)) -> Exploration {
+pub fn explore(
+    scenario: &Scenario,
+    start: u64,
+    count: u64,
+    jobs: usize,
+    on_done: &(dyn Fn(u64, u64) + Sync),
+) -> Exploration {
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let found = AtomicU64::new(0);

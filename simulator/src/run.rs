@@ -228,6 +228,31 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
             failures.push(format!("expected {id} to be violated, but it held"));
         }
     }
+    for p in &expect.phases {
+        let phase = world.get(p.kind, &p.key).and_then(|o| match o {
+            crate::object::Obj::Backup(b) => b.phase().map(|x| x.to_string()),
+            crate::object::Obj::Restore(r) => r.phase().map(|x| x.to_string()),
+            _ => None,
+        });
+        match phase {
+            Some(ph) if ph == p.phase => {}
+            Some(ph) => failures.push(format!("{} {} ended in phase {ph}, expected {}", p.kind, p.key, p.phase)),
+            None if world.get(p.kind, &p.key).is_some() => {
+                failures.push(format!("{} {} ended with no phase, expected {}", p.kind, p.key, p.phase))
+            }
+            None => {
+                failures.push(format!("{} {} does not exist at the end, expected phase {}", p.kind, p.key, p.phase))
+            }
+        }
+    }
+    for (url, present) in &expect.data {
+        let n = storage.under(url).count();
+        if *present && n == 0 {
+            failures.push(format!("no data under {url}/ at the end, expected some"));
+        } else if !*present && n > 0 {
+            failures.push(format!("{n} object(s) remain under {url}/ at the end, expected none"));
+        }
+    }
     for id in &expect.holds {
         if checker.violated(*id) {
             let v = checker.violations.iter().find(|v| v.invariant == *id).expect("counted violations are kept");

@@ -120,8 +120,13 @@ pub fn shrink(scenario: &Scenario, seed: u64, invariant: InvariantId, budget: us
                 }
                 FaultKind::ApiErrors { verbs, kinds, actors, rate, error } if *rate > 0.01 => {
                     let mut c = best.clone();
-                    c.faults[i].kind =
-                        FaultKind::ApiErrors { verbs: verbs.clone(), kinds: kinds.clone(), actors: *actors, rate: rate / 2.0, error: *error };
+                    c.faults[i].kind = FaultKind::ApiErrors {
+                        verbs: verbs.clone(),
+                        kinds: kinds.clone(),
+                        actors: *actors,
+                        rate: rate / 2.0,
+                        error: *error,
+                    };
                     candidates.push(c);
                 }
                 FaultKind::PodFailures { jobs, rate, mode } if *rate > 0.01 => {

@@ -1,8 +1,32 @@
 //! Counters of one run: API requests by verb, kind and actor, injected faults, and per-Backup lifecycle writes.
 
+use operator::api::{Backup, labels};
 use operator::cluster::{Kind, Verb};
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+use crate::object::Obj;
+use crate::world::{Change, ChangeType};
+
+/// The stages of a Backup's life, for counting the writes each costs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// From creation (the tick) until Complete or Failed.
+    #[default]
+    Running,
+    /// Finished, kept until garbage collection (or a user) deletes it.
+    Kept,
+    /// From the deletion request until the object is gone (stop, clean, finalizer).
+    Deleting,
+}
+
+/// Writes to one Backup and its Jobs and pods, by stage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Life {
+    pub stage: Stage,
+    pub writes: [u64; 3],
+    pub gone: bool,
+}
 
 /// Everything counted during a run (ordered maps: stable output).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -13,8 +37,8 @@ pub struct Stats {
     pub errors: BTreeMap<(String, &'static str), u64>,
     pub reconciles: BTreeMap<String, u64>,
     pub reconcile_errors: BTreeMap<String, u64>,
-    /// Backup name -> writes to it or its Jobs and pods, by any actor.
-    pub backup_writes: BTreeMap<String, u64>,
+    /// Backup name -> writes to it and its Jobs and pods, by any actor, by stage.
+    pub lives: BTreeMap<String, Life>,
     pub backups_created: u64,
     pub backups_completed: u64,
     pub backups_gone: u64,
@@ -24,6 +48,61 @@ pub struct Stats {
 impl Stats {
     pub fn request(&mut self, actor: &str, verb: Verb, kind: Kind) {
         *self.requests.entry((actor.to_string(), verb, kind)).or_default() += 1;
+    }
+
+    /// Accounts one world change.
+    pub fn observe(&mut self, change: &Change) {
+        let obj = &change.obj;
+        let name = match obj {
+            Obj::Backup(b) => {
+                match change.type_ {
+                    ChangeType::Added => self.backups_created += 1,
+                    ChangeType::Deleted => self.backups_gone += 1,
+                    ChangeType::Modified => {
+                        let was = change.old.as_ref().and_then(|o| o.get::<Backup>()).and_then(|o| o.phase());
+                        if b.is_complete() && was != b.phase() {
+                            self.backups_completed += 1;
+                        }
+                    }
+                }
+                obj.key().name
+            }
+            Obj::Job(_) | Obj::Pod(_) => {
+                let owner = obj
+                    .meta()
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| Some((a.get(labels::OWNER_KIND)?, a.get(labels::OWNER_NAME)?)));
+                match owner {
+                    Some((kind, name)) if kind == "Backup" => name.clone(),
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        let life = self.lives.entry(name).or_default();
+        life.writes[life.stage as usize] += 1;
+        if let Obj::Backup(b) = obj {
+            if b.metadata.deletion_timestamp.is_some() || change.type_ == ChangeType::Deleted {
+                life.stage = Stage::Deleting;
+            } else if b.is_finished() {
+                life.stage = life.stage.max(Stage::Kept);
+            }
+            life.gone |= change.type_ == ChangeType::Deleted;
+        }
+    }
+
+    /// Average writes per stage over the Backups whose whole life was seen (created and gone), and their count.
+    pub fn writes_per_life(&self) -> ([f64; 3], usize) {
+        let full: Vec<&Life> = self.lives.values().filter(|l| l.gone).collect();
+        let n = full.len().max(1) as f64;
+        let mut avg = [0.0; 3];
+        for l in &full {
+            for (a, w) in avg.iter_mut().zip(l.writes) {
+                *a += w as f64 / n;
+            }
+        }
+        (avg, full.len())
     }
 
     /// Requests by verb and kind, over all actors.
@@ -52,12 +131,16 @@ impl Stats {
         for (c, n) in &self.reconciles {
             let _ = writeln!(s, "  {c:<16} {n:>8} ({})", self.reconcile_errors.get(c).copied().unwrap_or(0));
         }
-        let total: u64 = self.backup_writes.values().sum();
-        let per = if self.backups_created == 0 { 0.0 } else { total as f64 / self.backups_created as f64 };
         let _ = writeln!(
             s,
-            "Backups: {} created, {} completed, {} gone; {total} writes to Backups and their Jobs and pods ({per:.1} per Backup)",
+            "Backups: {} created, {} completed, {} gone",
             self.backups_created, self.backups_completed, self.backups_gone
+        );
+        let ([running, kept, deleting], n) = self.writes_per_life();
+        let _ = writeln!(
+            s,
+            "Writes per Backup life (to the Backup, its Jobs and pods; {n} whole lives): tick->finished {running:.1}, finished->expired {kept:.1}, expired->gone {deleting:.1}, total {:.1}",
+            running + kept + deleting
         );
         s
     }

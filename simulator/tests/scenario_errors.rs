@@ -41,7 +41,11 @@ fn unknown_keys_are_reported_with_their_line() {
 fn bad_durations_and_ranges_name_the_field_and_line() {
     let e = errors(&GOOD.replace("duration: 1h", "duration: soon\ntiming: {backup: 9m..2m}"));
     assert!(e.iter().any(|l| l.starts_with("bad.yaml:3:11: duration: cannot parse duration \"soon\"")), "{e:?}");
-    assert!(e.iter().any(|l| l.starts_with("bad.yaml:4:") && l.contains("timing.backup: range \"9m..2m\" has its lower bound above its upper bound")), "{e:?}");
+    assert!(
+        e.iter().any(|l| l.starts_with("bad.yaml:4:")
+            && l.contains("timing.backup: range \"9m..2m\" has its lower bound above its upper bound")),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -65,7 +69,11 @@ fn fault_fields_are_validated_with_their_path() {
 
 #[test]
 fn unknown_invariants_and_controllers_are_rejected() {
-    let e = errors(&GOOD.replace("holds: [all]", "holds: [no-overlap, no-lateness]").replace("duration: 1h", "duration: 1h\ncontrollers: tidb-v2"));
+    let e = errors(
+        &GOOD
+            .replace("holds: [all]", "holds: [no-overlap, no-lateness]")
+            .replace("duration: 1h", "duration: 1h\ncontrollers: tidb-v2"),
+    );
     assert!(e.iter().any(|l| l.contains("expect.holds[1]: unknown invariant \"no-lateness\"")), "{e:?}");
     assert!(e.iter().any(|l| l.starts_with("bad.yaml:4:14: controllers: unknown controllers \"tidb-v2\"")), "{e:?}");
 }

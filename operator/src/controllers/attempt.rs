@@ -58,7 +58,14 @@ fn termination(pod: &Pod) -> Option<String> {
     let term = status.container_statuses.as_ref()?.iter().find_map(|c| c.state.as_ref()?.terminated.clone())?;
     let reason = term.reason.unwrap_or_default();
     let msg = term.message.unwrap_or_default();
-    Some(format!("exit code {} {reason} {msg}", term.exit_code).trim().to_string())
+    let mut out = format!("exit code {}", term.exit_code);
+    for part in [reason, msg] {
+        if !part.is_empty() {
+            out.push_str(", ");
+            out.push_str(&part);
+        }
+    }
+    Some(out)
 }
 
 fn human(d: Duration) -> String {

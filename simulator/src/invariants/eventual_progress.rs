@@ -20,13 +20,15 @@ pub struct EventualProgress {
     runs: BTreeMap<String, BTreeMap<String, (SimTime, Option<SimTime>)>>,
     /// How long a Job may legitimately run: pod start plus the slowest tool.
     job_budget: Duration,
+    /// Schedule uid -> when its spec last changed (the user's edits restart the clock, like a healed fault).
+    spec_changed: BTreeMap<String, SimTime>,
 }
 
 impl EventualProgress {
     pub fn new(scenario: &Scenario) -> Self {
         let t = &scenario.timing;
         let job_budget = t.pod_start.hi + t.backup.hi.max(t.restore.hi).max(t.clean.hi) + Duration::from_secs(600);
-        EventualProgress { runs: BTreeMap::new(), job_budget }
+        EventualProgress { runs: BTreeMap::new(), job_budget, spec_changed: BTreeMap::new() }
     }
 }
 
@@ -36,6 +38,13 @@ impl Family for EventualProgress {
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
+        if let Some(s) = change.obj.get::<BackupSchedule>() {
+            let old = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>());
+            if old.is_none_or(|o| o.spec != s.spec) {
+                self.spec_changed.insert(s.metadata.uid.clone().unwrap_or_default(), change.time);
+            }
+            return Vec::new();
+        }
         if change.obj.kind() != Kind::Backup {
             return Vec::new();
         }
@@ -62,7 +71,8 @@ impl Family for EventualProgress {
                 && let Ok(cron) = CronSchedule::parse(&s.spec.schedule, s.spec.time_zone.as_deref())
             {
                 let until = l.end.0 - self.job_budget.as_millis() as i64;
-                let mut t = cron.tick_after(l.deadline.to_utc());
+                let edited = self.spec_changed.get(&uid).map(|t| t.plus(l.grace)).unwrap_or_default();
+                let mut t = cron.tick_after(l.deadline.max(edited).to_utc());
                 let mut missed = Vec::new();
                 while let Some(tick) = t.map(SimTime::from_utc).filter(|x| x.0 <= until) {
                     let next = cron.tick_after(tick.to_utc()).map(SimTime::from_utc).unwrap_or(l.end);

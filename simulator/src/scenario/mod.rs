@@ -508,8 +508,20 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     };
     let (holds, all) = names(&e.holds, "expect.holds", true, &mut c);
     let (violated, _) = names(&e.violated, "expect.violated", false, &mut c);
-    if e.holds.is_empty() && e.violated.is_empty() {
-        c.at(&raw.expect, "expect", "needs holds (for example [all]) or violated");
+    let mut data = Vec::new();
+    for (i, d) in e.data.iter().enumerate() {
+        let url = d.value.url.value.trim_end_matches('/').to_string();
+        if url.split_once("://").is_none_or(|(_, rest)| rest.is_empty()) {
+            c.at(
+                &d.value.url,
+                format!("expect.data[{i}].url"),
+                format!("{:?} is not a storage URL such as s3://bucket/prefix", d.value.url.value),
+            );
+        }
+        data.push((url, d.value.present.value));
+    }
+    if e.holds.is_empty() && e.violated.is_empty() && e.phases.is_empty() && e.data.is_empty() {
+        c.at(&raw.expect, "expect", "needs holds (for example [all]), violated or phases");
     }
     for id in &holds {
         if violated.contains(id) {
@@ -518,6 +530,39 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     }
     let holds = if all { InvariantId::ALL.into_iter().filter(|i| !violated.contains(i)).collect() } else { holds };
     let grace = e.grace.as_ref().and_then(|g| c.duration(g, "expect.grace")).unwrap_or(DEFAULT_GRACE);
+    let mut phases = Vec::new();
+    for (i, p) in e.phases.iter().enumerate() {
+        let field = format!("expect.phases[{i}]");
+        let p = &p.value;
+        let Some((kind, key)) = target(&mut c, &p.kind, &p.name, &p.namespace, &field) else { continue };
+        let known: &[&str] = match kind {
+            Kind::Backup => &[
+                "Invalid",
+                "Scheduled",
+                "Running",
+                "Retrying",
+                "Complete",
+                "Failed",
+                "Cleaning",
+                "Clean",
+                "CleanFailed",
+            ],
+            Kind::Restore => &["Invalid", "Scheduled", "Running", "Complete", "Failed"],
+            _ => {
+                c.at(&p.kind, format!("{field}.kind"), "only Backup and Restore have a phase");
+                continue;
+            }
+        };
+        if !known.contains(&p.phase.value.as_str()) {
+            c.at(
+                &p.phase,
+                format!("{field}.phase"),
+                format!("unknown {kind} phase {:?} (expected one of {})", p.phase.value, known.join(", ")),
+            );
+            continue;
+        }
+        phases.push(PhaseExpectation { kind, key, phase: p.phase.value.clone() });
+    }
     if !c.errors.is_empty() {
         return Err(ScenarioErrors(c.errors));
     }
@@ -533,7 +578,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         steps,
         timing,
         faults,
-        expect: Expect { holds, violated, grace },
+        expect: Expect { holds, violated, grace, phases, data },
         operator: overrides,
         canary: raw.canary.map(|c| c.value).unwrap_or(false),
     })

@@ -302,6 +302,18 @@ pub struct Expect {
     pub violated: Vec<InvariantId>,
     /// How long after the last fault heals the system must have converged (liveness).
     pub grace: Duration,
+    /// Backups and Restores that must end in a phase.
+    pub phases: Vec<PhaseExpectation>,
+    /// Storage prefixes that must (`true`) or must not (`false`) hold objects at the end.
+    pub data: Vec<(String, bool)>,
+}
+
+/// `expect.phases[]`: the object must exist at the end with this status phase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseExpectation {
+    pub kind: Kind,
+    pub key: ObjectKey,
+    pub phase: String,
 }
 
 /// Operator settings a scenario may override.

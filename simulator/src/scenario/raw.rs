@@ -303,4 +303,27 @@ pub struct RawExpect {
     /// How long after the last fault heals the system must have converged (default 1h).
     #[serde(default)]
     pub grace: Option<Loc<String>>,
+    /// Phases Backups or Restores must be in at the end (`{kind: Restore, name: r1, namespace: test1, phase: Failed}`).
+    #[serde(default)]
+    pub phases: Vec<Loc<RawPhase>>,
+    /// Storage that must (or must not) hold data at the end: `{url: s3://backup/demo, present: true}`.
+    #[serde(default)]
+    pub data: Vec<Loc<RawData>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawData {
+    pub url: Loc<String>,
+    pub present: Loc<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPhase {
+    pub kind: Loc<String>,
+    pub name: Loc<String>,
+    #[serde(default)]
+    pub namespace: Option<Loc<String>>,
+    pub phase: Loc<String>,
 }

@@ -7,7 +7,11 @@ use super::model::*;
 use crate::object::Obj;
 
 fn span(s: Span) -> Value {
-    if s.lo == s.hi { Value::String(format_duration(s.lo)) } else { Value::String(format!("{}..{}", format_duration(s.lo), format_duration(s.hi))) }
+    if s.lo == s.hi {
+        Value::String(format_duration(s.lo))
+    } else {
+        Value::String(format!("{}..{}", format_duration(s.lo), format_duration(s.hi)))
+    }
 }
 
 fn manifest(o: &Obj) -> Value {
@@ -27,7 +31,8 @@ fn manifest(o: &Obj) -> Value {
 
 fn fault(f: &Fault) -> Value {
     let mut body = Map::new();
-    let names = |v: &[operator::cluster::Kind]| Value::Array(v.iter().map(|k| Value::String(k.as_str().into())).collect());
+    let names =
+        |v: &[operator::cluster::Kind]| Value::Array(v.iter().map(|k| Value::String(k.as_str().into())).collect());
     let roles = |v: &[JobRole]| Value::Array(v.iter().map(|r| Value::String(r.as_str().into())).collect());
     match &f.kind {
         FaultKind::InformerLag { controller, kinds, delay } => {
@@ -62,7 +67,10 @@ fn fault(f: &Fault) -> Value {
         }
         FaultKind::ApiErrors { verbs, kinds, actors, rate, error } => {
             if !verbs.is_empty() {
-                body.insert("verbs".into(), Value::Array(verbs.iter().map(|v| Value::String(v.as_str().into())).collect()));
+                body.insert(
+                    "verbs".into(),
+                    Value::Array(verbs.iter().map(|v| Value::String(v.as_str().into())).collect()),
+                );
             }
             if !kinds.is_empty() {
                 body.insert("kinds".into(), names(kinds));
@@ -122,7 +130,9 @@ fn step(s: &Step) -> Value {
             json!({"at": at, "patch": p})
         }
         StepAction::Create(o) => json!({"at": at, "create": manifest(o)}),
-        StepAction::Delete { kind, key } => json!({"at": at, "delete": {"kind": kind.as_str(), "name": key.name, "namespace": key.namespace}}),
+        StepAction::Delete { kind, key } => {
+            json!({"at": at, "delete": {"kind": kind.as_str(), "name": key.name, "namespace": key.namespace}})
+        }
         StepAction::WipeData { url } => json!({"at": at, "wipeData": url}),
     }
 }
@@ -174,6 +184,18 @@ pub fn to_yaml(s: &Scenario, comment: &str) -> String {
         expect.insert("violated".into(), ids(&s.expect.violated));
     }
     expect.insert("grace".into(), format_duration(s.expect.grace).into());
+    if !s.expect.data.is_empty() {
+        expect.insert(
+            "data".into(),
+            Value::Array(s.expect.data.iter().map(|(url, present)| json!({"url": url, "present": present})).collect()),
+        );
+    }
+    if !s.expect.phases.is_empty() {
+        let phases = s.expect.phases.iter().map(
+            |p| json!({"kind": p.kind.as_str(), "name": p.key.name, "namespace": p.key.namespace, "phase": p.phase}),
+        );
+        expect.insert("phases".into(), Value::Array(phases.collect()));
+    }
     let doc = Doc {
         name: &s.name,
         description: (!s.description.is_empty()).then_some(&s.description),
@@ -212,7 +234,8 @@ mod tests {
         for path in files {
             let s = crate::scenario::load(&path).unwrap();
             let text = to_yaml(&s, "round trip");
-            let back = crate::scenario::parse(&text, "written.yaml").unwrap_or_else(|e| panic!("{}:\n{e}\n{text}", path.display()));
+            let back = crate::scenario::parse(&text, "written.yaml")
+                .unwrap_or_else(|e| panic!("{}:\n{e}\n{text}", path.display()));
             let plan = |f: &[Fault]| f.iter().map(|f| (f.kind.clone(), f.from, f.until)).collect::<Vec<_>>();
             assert_eq!(plan(&back.faults), plan(&s.faults), "{}", path.display());
             assert_eq!(back.timing, s.timing);

@@ -213,7 +213,7 @@ pub fn plan(o: &Observed) -> Step {
 /// backup-manager records why the tool failed in an `AttemptFailed` condition; prefer its words.
 fn attempt_failure_message(backup: &Backup, job_message: String) -> String {
     match find_condition(&status_conditions(backup), "AttemptFailed").and_then(|c| c.message.clone()) {
-        Some(tool) if !tool.is_empty() => format!("{job_message}: {tool}"),
+        Some(tool) if !tool.is_empty() && !job_message.contains(&tool) => format!("{job_message}: {tool}"),
         _ => job_message,
     }
 }
@@ -268,7 +268,10 @@ fn plan_deletion(o: &Observed) -> Step {
                 Step::MarkCleanFailed { failure: Failure { reason, message } }
             }
         }
-        AttemptState::Starting { .. } | AttemptState::Running if phase != Some(BackupPhase::Cleaning) => {
+        // backup-manager writes Clean when it is done: never move back from it.
+        AttemptState::Starting { .. } | AttemptState::Running
+            if !matches!(phase, Some(BackupPhase::Cleaning | BackupPhase::Clean)) =>
+        {
             Step::MarkCleaning
         }
         AttemptState::Starting { stuck_at } => wait(Some(until(stuck_at, o.now))),
