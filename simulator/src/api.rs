@@ -153,6 +153,9 @@ impl State {
     }
 
     fn trace_request(&mut self, actor: &Actor, verb: Verb, kind: Kind, key: &ObjectKey, response: &Response) {
+        if !self.trace.enabled() {
+            return;
+        }
         let name = self.actor_name(actor);
         match response {
             Response::Written(o) => self.trace.record(

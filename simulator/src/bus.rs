@@ -17,7 +17,8 @@ impl State {
     /// Routes the world's pending changes, made by `actor`.
     pub(crate) fn commit(&mut self, actor: &Actor) {
         for change in self.world.take_changes() {
-            if matches!(actor, Actor::Kubelet | Actor::JobController | Actor::Gc | Actor::User) {
+            if self.trace.enabled() && matches!(actor, Actor::Kubelet | Actor::JobController | Actor::Gc | Actor::User)
+            {
                 let name = self.actor_name(actor);
                 let verb = match change.type_ {
                     ChangeType::Added => "create",

@@ -229,7 +229,7 @@ impl World {
             }
         }
         let rv = self.next_rv();
-        let updated = merge(&old, &obj, sub, &rv);
+        let updated = merge(&old, obj, sub, &rv);
         let gone = updated.meta().deletion_timestamp.is_some()
             && updated.meta().finalizers.as_ref().is_none_or(|f| f.is_empty());
         if gone && kind != Kind::Pod {
@@ -340,8 +340,12 @@ fn with<T: Parts>(a: &Arc<T>, f: impl FnOnce(&mut dyn PartsDyn)) -> T {
     t
 }
 
-fn merge_typed<T: Parts>(old: &T, new: &T, sub: Subresource, rv: &str, old_meta: &ObjectMeta) -> T {
-    let mut out = new.clone();
+/// The request's object, without a copy when the request holds the only reference (it normally does).
+fn owned<T: Clone>(a: Arc<T>) -> T {
+    Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone())
+}
+
+fn merge_typed<T: Parts>(old: &T, mut out: T, sub: Subresource, rv: &str, old_meta: &ObjectMeta) -> T {
     match sub {
         Subresource::Main => {
             out.keep_status_of(old);
@@ -361,14 +365,14 @@ fn merge_typed<T: Parts>(old: &T, new: &T, sub: Subresource, rv: &str, old_meta:
     out
 }
 
-fn merge(old: &Obj, new: &Obj, sub: Subresource, rv: &str) -> Obj {
+fn merge(old: &Obj, new: Obj, sub: Subresource, rv: &str) -> Obj {
     let m = old.meta();
     match (old, new) {
-        (Obj::Backup(o), Obj::Backup(n)) => Obj::Backup(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
-        (Obj::Restore(o), Obj::Restore(n)) => Obj::Restore(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
-        (Obj::Schedule(o), Obj::Schedule(n)) => Obj::Schedule(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
-        (Obj::Job(o), Obj::Job(n)) => Obj::Job(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
-        (Obj::Pod(o), Obj::Pod(n)) => Obj::Pod(Arc::new(merge_typed(&**o, &**n, sub, rv, m))),
+        (Obj::Backup(o), Obj::Backup(n)) => Obj::Backup(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
+        (Obj::Restore(o), Obj::Restore(n)) => Obj::Restore(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
+        (Obj::Schedule(o), Obj::Schedule(n)) => Obj::Schedule(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
+        (Obj::Job(o), Obj::Job(n)) => Obj::Job(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
+        (Obj::Pod(o), Obj::Pod(n)) => Obj::Pod(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
         _ => unreachable!("update with a different kind is keyed by kind"),
     }
 }
