@@ -2,30 +2,59 @@
 
 mod support;
 
-use operator::api::{BackupPhase, CleanPolicy};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use operator::api::{Backup, BackupPhase, CleanPolicy};
 use operator::controllers::Settings;
 use operator::controllers::backup::plan::{JobRole, Observed, Step, plan};
 use std::time::Duration;
 use support::builders::{BackupBuilder, JobBuilder, PodBuilder, t};
 
-fn observe<'a>(
-    backup: &'a operator::api::Backup,
-    fresh: bool,
-    job: Option<&'a k8s_openapi::api::batch::v1::Job>,
-    pods: Vec<&'a k8s_openapi::api::core::v1::Pod>,
-    now: chrono::DateTime<chrono::Utc>,
-    settings: &'a Settings,
-) -> Observed<'a> {
-    Observed {
-        backup,
-        backup_fresh: fresh,
-        job,
-        pods,
-        clean_job: None,
-        clean_pods: vec![],
-        pods_fresh: false,
-        now,
-        settings,
+/// A chainable observation: what the controller knows, starting from a cached Backup and nothing else.
+struct Seen<'a>(Observed<'a>);
+
+impl<'a> Seen<'a> {
+    fn of(backup: &'a Backup, now: chrono::DateTime<chrono::Utc>, settings: &'a Settings) -> Self {
+        Seen(Observed {
+            backup,
+            backup_fresh: false,
+            job: None,
+            pods: vec![],
+            pods_fresh: false,
+            clean_job: None,
+            clean_pods: vec![],
+            clean_pods_fresh: false,
+            now,
+            settings,
+        })
+    }
+    fn fresh(mut self) -> Self {
+        self.0.backup_fresh = true;
+        self
+    }
+    fn job(mut self, job: &'a Job) -> Self {
+        self.0.job = Some(job);
+        self
+    }
+    fn pods(mut self, pods: Vec<&'a Pod>) -> Self {
+        self.0.pods = pods;
+        self
+    }
+    fn pods_live(mut self) -> Self {
+        self.0.pods_fresh = true;
+        self
+    }
+    fn clean(mut self, job: &'a Job, pods: Vec<&'a Pod>) -> Self {
+        self.0.clean_job = Some(job);
+        self.0.clean_pods = pods;
+        self
+    }
+    fn clean_pods_live(mut self) -> Self {
+        self.0.clean_pods_fresh = true;
+        self
+    }
+    fn plan(&self) -> Step {
+        plan(&self.0)
     }
 }
 
@@ -33,7 +62,7 @@ fn observe<'a>(
 fn invalid_spec_is_recorded_once_and_nothing_runs() {
     let s = Settings::default();
     let b = BackupBuilder::new("demo").spec(|sp| sp.br.as_mut().unwrap().cluster.clear()).build();
-    let Step::MarkInvalid { message } = plan(&observe(&b, false, None, vec![], t(0), &s)) else { panic!() };
+    let Step::MarkInvalid { message } = Seen::of(&b, t(0), &s).plan() else { panic!() };
     assert_eq!(message, "spec.br.cluster: must name the TidbCluster to back up");
     let mut recorded = b.clone();
     let status = recorded.status.get_or_insert_with(Default::default);
@@ -42,22 +71,30 @@ fn invalid_spec_is_recorded_once_and_nothing_runs() {
         &mut status.conditions,
         operator::api::Condition::new("Invalid", t(0), Some("InvalidSpec"), Some(&message)),
     );
-    assert_eq!(plan(&observe(&recorded, false, None, vec![], t(1), &s)), Step::Wait { requeue_after: None });
+    assert_eq!(Seen::of(&recorded, t(1), &s).plan(), Step::Wait { requeue_after: None });
 }
 
 #[test]
 fn finalizer_comes_before_the_job_when_data_must_be_cleaned() {
     let s = Settings::default();
     let b = BackupBuilder::new("demo").clean_policy(CleanPolicy::Delete).build();
-    assert_eq!(plan(&observe(&b, false, None, vec![], t(0), &s)), Step::AddFinalizer);
+    assert_eq!(Seen::of(&b, t(0), &s).plan(), Step::AddFinalizer);
     let b = BackupBuilder::new("demo").clean_policy(CleanPolicy::Delete).finalizer().build();
-    assert_eq!(plan(&observe(&b, false, None, vec![], t(0), &s)), Step::CreateJob { attempt: 0 });
+    assert_eq!(Seen::of(&b, t(0), &s).fresh().plan(), Step::CreateJob { attempt: 0 });
     let retain = BackupBuilder::new("demo").build();
-    assert_eq!(
-        plan(&observe(&retain, false, None, vec![], t(0), &s)),
-        Step::CreateJob { attempt: 0 },
-        "Retain needs no finalizer"
-    );
+    assert_eq!(Seen::of(&retain, t(0), &s).fresh().plan(), Step::CreateJob { attempt: 0 }, "Retain needs no finalizer");
+}
+
+/// Regression (found by `sim explore` under informer lag): a stale cache showed a retry as due on a Backup that had
+/// already failed, and the Job was created again.
+#[test]
+fn a_job_is_created_only_after_a_live_read_of_the_backup() {
+    let s = Settings::default();
+    let b = BackupBuilder::new("demo").build();
+    assert_eq!(Seen::of(&b, t(0), &s).plan(), Step::Refresh);
+    assert_eq!(Seen::of(&b, t(0), &s).fresh().plan(), Step::CreateJob { attempt: 0 });
+    let failed = BackupBuilder::new("demo").phase(BackupPhase::Failed).build();
+    assert_eq!(Seen::of(&failed, t(0), &s).fresh().plan(), Step::Wait { requeue_after: None });
 }
 
 #[test]
@@ -65,11 +102,11 @@ fn a_created_job_marks_the_backup_scheduled_then_waits_for_the_pod() {
     let s = Settings::default();
     let b = BackupBuilder::new("demo").build();
     let job = JobBuilder::backup(&b, 0).created(t(0)).build();
-    assert_eq!(plan(&observe(&b, false, Some(&job), vec![], t(0), &s)), Step::MarkScheduled);
+    assert_eq!(Seen::of(&b, t(0), &s).job(&job).plan(), Step::MarkScheduled);
     let b = BackupBuilder::new("demo").phase(BackupPhase::Scheduled).build();
     let pod = PodBuilder::of(&job, t(0)).build();
     assert_eq!(
-        plan(&observe(&b, false, Some(&job), vec![&pod], t(1), &s)),
+        Seen::of(&b, t(1), &s).job(&job).pods(vec![&pod]).plan(),
         Step::Wait { requeue_after: Some(Duration::from_secs(540)) }
     );
 }
@@ -80,17 +117,27 @@ fn a_pod_stuck_in_container_creating_fails_the_attempt_and_schedules_a_retry() {
     let b = BackupBuilder::new("demo").phase(BackupPhase::Scheduled).build();
     let job = JobBuilder::backup(&b, 0).created(t(0)).build();
     let pod = PodBuilder::of(&job, t(0)).build();
-    assert_eq!(
-        plan(&observe(&b, false, Some(&job), vec![&pod], t(10), &s)),
-        Step::Refresh,
-        "confirm live before failing"
-    );
-    let Step::RecordFailure { failure, retry_at } = plan(&observe(&b, true, Some(&job), vec![&pod], t(10), &s)) else {
-        panic!()
-    };
+    let seen = Seen::of(&b, t(10), &s).job(&job).pods(vec![&pod]);
+    assert_eq!(seen.plan(), Step::ListPods { role: JobRole::Backup }, "the pod cache may be stale: list live");
+    let seen = seen.pods_live();
+    assert_eq!(seen.plan(), Step::Refresh, "confirm the Backup live before failing");
+    let Step::RecordFailure { failure, retry_at } = seen.fresh().plan() else { panic!() };
     assert_eq!(failure.reason, "PodStuck");
     assert!(failure.message.contains("ContainerCreating"), "{}", failure.message);
     assert_eq!(retry_at, Some(t(15)), "first retry after minRetryDuration (300s)");
+}
+
+/// Regression (found by `sim explore` under informer lag): a pod missing from a lagging cache was called "not
+/// created" while it ran the backup.
+#[test]
+fn a_pod_missing_from_the_cache_is_not_missing_until_a_live_list_says_so() {
+    let s = Settings::default();
+    let b = BackupBuilder::new("demo").phase(BackupPhase::Running).build();
+    let job = JobBuilder::backup(&b, 0).created(t(0)).build();
+    let running = PodBuilder::of(&job, t(0)).phase("Running").build();
+    let seen = Seen::of(&b, t(12), &s).fresh().job(&job);
+    assert_eq!(seen.plan(), Step::ListPods { role: JobRole::Backup });
+    assert_eq!(seen.pods(vec![&running]).pods_live().plan(), Step::Wait { requeue_after: None });
 }
 
 #[test]
@@ -99,16 +146,13 @@ fn retries_wait_for_their_time_and_replace_the_old_job() {
     let b = BackupBuilder::new("demo").retried(t(10), t(15)).build();
     let old = JobBuilder::backup(&b, 0).build();
     assert_eq!(
-        plan(&observe(&b, false, Some(&old), vec![], t(11), &s)),
+        Seen::of(&b, t(11), &s).job(&old).plan(),
         Step::DeleteJob { role: JobRole::Backup, uid: Some("job-0".into()) }
     );
-    assert_eq!(
-        plan(&observe(&b, false, None, vec![], t(11), &s)),
-        Step::Wait { requeue_after: Some(Duration::from_secs(240)) }
-    );
-    assert_eq!(plan(&observe(&b, false, None, vec![], t(15), &s)), Step::CreateJob { attempt: 1 });
+    assert_eq!(Seen::of(&b, t(11), &s).plan(), Step::Wait { requeue_after: Some(Duration::from_secs(240)) });
+    assert_eq!(Seen::of(&b, t(15), &s).fresh().plan(), Step::CreateJob { attempt: 1 });
     let new = JobBuilder::backup(&b, 1).created(t(15)).build();
-    assert_eq!(plan(&observe(&b, false, Some(&new), vec![], t(15), &s)), Step::MarkScheduled);
+    assert_eq!(Seen::of(&b, t(15), &s).job(&new).plan(), Step::MarkScheduled);
 }
 
 #[test]
@@ -117,15 +161,13 @@ fn exhausted_retries_fail_the_backup_and_stop_its_job() {
     let b =
         BackupBuilder::new("demo").retried(t(10), t(15)).retried(t(30), t(40)).phase(BackupPhase::Scheduled).build();
     let job = JobBuilder::backup(&b, 2).created(t(40)).failed().build();
-    let Step::RecordFailure { retry_at, failure } = plan(&observe(&b, true, Some(&job), vec![], t(45), &s)) else {
-        panic!()
-    };
+    let Step::RecordFailure { retry_at, failure } = Seen::of(&b, t(45), &s).fresh().job(&job).plan() else { panic!() };
     assert_eq!(retry_at, None, "maxRetryTimes (2) reached");
     assert_eq!(failure.reason, "BackoffLimitExceeded");
     let failed = BackupBuilder::new("demo").phase(BackupPhase::Failed).build();
     let stuck = JobBuilder::backup(&failed, 0).build();
     assert_eq!(
-        plan(&observe(&failed, false, Some(&stuck), vec![], t(50), &s)),
+        Seen::of(&failed, t(50), &s).job(&stuck).plan(),
         Step::DeleteJob { role: JobRole::Backup, uid: Some("job-0".into()) }
     );
 }
@@ -141,20 +183,33 @@ fn deletion_stops_the_backup_then_cleans_then_releases() {
         .deleting(t(5))
         .build();
     let job = JobBuilder::backup(&running, 0).build();
-    let mut o = observe(&running, false, Some(&job), vec![], t(5), &s);
-    assert_eq!(plan(&o), Step::DeleteJob { role: JobRole::Backup, uid: Some("job-0".into()) });
-    o.job = None;
-    assert_eq!(plan(&o), Step::Refresh);
-    o.backup_fresh = true;
-    assert_eq!(plan(&o), Step::ConfirmPodsGone);
-    o.pods_fresh = true;
-    assert_eq!(plan(&o), Step::CreateCleanJob);
+    assert_eq!(
+        Seen::of(&running, t(5), &s).job(&job).plan(),
+        Step::DeleteJob { role: JobRole::Backup, uid: Some("job-0".into()) }
+    );
+    assert_eq!(Seen::of(&running, t(5), &s).plan(), Step::Refresh);
+    assert_eq!(Seen::of(&running, t(5), &s).fresh().plan(), Step::ListPods { role: JobRole::Backup });
+    assert_eq!(Seen::of(&running, t(5), &s).fresh().pods_live().plan(), Step::CreateCleanJob);
     let clean = JobBuilder::clean(&running).created(t(6)).build();
-    o.clean_job = Some(&clean);
-    assert_eq!(plan(&o), Step::MarkCleaning);
+    assert_eq!(Seen::of(&running, t(6), &s).fresh().pods_live().clean(&clean, vec![]).plan(), Step::MarkCleaning);
     let done = JobBuilder::clean(&running).created(t(6)).succeeded().build();
-    o.clean_job = Some(&done);
-    assert_eq!(plan(&o), Step::RemoveFinalizer { cleaned: true });
+    assert_eq!(
+        Seen::of(&running, t(7), &s).fresh().pods_live().clean(&done, vec![]).plan(),
+        Step::RemoveFinalizer { cleaned: true }
+    );
+}
+
+#[test]
+fn cleaning_waits_while_the_stopped_backup_pod_may_still_write() {
+    let s = Settings::default();
+    let b =
+        BackupBuilder::new("demo").clean_policy(CleanPolicy::Delete).finalizer().started(t(1)).deleting(t(5)).build();
+    let job = JobBuilder::backup(&b, 0).build();
+    let still_running = PodBuilder::of(&job, t(1)).phase("Running").build();
+    assert_eq!(
+        Seen::of(&b, t(5), &s).fresh().pods(vec![&still_running]).pods_live().plan(),
+        Step::Wait { requeue_after: Some(Duration::from_secs(10)) }
+    );
 }
 
 #[test]
@@ -169,18 +224,9 @@ fn a_stuck_clean_job_is_reported_and_retried_never_wedged() {
         .build();
     let clean = JobBuilder::clean(&b).created(t(60)).build();
     let pod = PodBuilder::of(&clean, t(60)).build();
-    let o = Observed {
-        backup: &b,
-        backup_fresh: true,
-        job: None,
-        pods: vec![],
-        clean_job: Some(&clean),
-        clean_pods: vec![&pod],
-        pods_fresh: true,
-        now: t(71),
-        settings: &s,
-    };
-    let Step::MarkCleanFailed { failure } = plan(&o) else { panic!("{:?}", plan(&o)) };
+    let seen = Seen::of(&b, t(71), &s).fresh().pods_live().clean(&clean, vec![&pod]);
+    assert_eq!(seen.plan(), Step::ListPods { role: JobRole::Clean });
+    let Step::MarkCleanFailed { failure } = seen.clean_pods_live().plan() else { panic!() };
     assert_eq!(failure.reason, "PodStuck");
     let failed = BackupBuilder::new("demo")
         .clean_policy(CleanPolicy::Delete)
@@ -189,8 +235,8 @@ fn a_stuck_clean_job_is_reported_and_retried_never_wedged() {
         .phase(BackupPhase::CleanFailed)
         .deleting(t(60))
         .build();
-    let o = Observed { backup: &failed, ..o };
-    assert_eq!(plan(&o), Step::DeleteJob { role: JobRole::Clean, uid: Some("clean-job".into()) });
+    let seen = Seen::of(&failed, t(71), &s).fresh().pods_live().clean(&clean, vec![&pod]).clean_pods_live();
+    assert_eq!(seen.plan(), Step::DeleteJob { role: JobRole::Clean, uid: Some("clean-job".into()) });
 }
 
 #[test]
@@ -202,18 +248,7 @@ fn a_backup_that_never_ran_is_released_without_cleaning() {
         .phase(BackupPhase::Scheduled)
         .deleting(t(5))
         .build();
-    let o = Observed {
-        backup: &b,
-        backup_fresh: true,
-        job: None,
-        pods: vec![],
-        clean_job: None,
-        clean_pods: vec![],
-        pods_fresh: false,
-        now: t(5),
-        settings: &s,
-    };
-    assert_eq!(plan(&o), Step::RemoveFinalizer { cleaned: false });
+    assert_eq!(Seen::of(&b, t(5), &s).fresh().plan(), Step::RemoveFinalizer { cleaned: false });
 }
 
 #[test]
@@ -225,18 +260,7 @@ fn on_failure_policy_cleans_only_failed_backups() {
         .complete(t(1))
         .deleting(t(5))
         .build();
-    let o = Observed {
-        backup: &ok,
-        backup_fresh: true,
-        job: None,
-        pods: vec![],
-        clean_job: None,
-        clean_pods: vec![],
-        pods_fresh: true,
-        now: t(5),
-        settings: &s,
-    };
-    assert_eq!(plan(&o), Step::RemoveFinalizer { cleaned: false });
+    assert_eq!(Seen::of(&ok, t(5), &s).fresh().pods_live().plan(), Step::RemoveFinalizer { cleaned: false });
     let failed = BackupBuilder::new("demo")
         .clean_policy(CleanPolicy::OnFailure)
         .finalizer()
@@ -244,6 +268,5 @@ fn on_failure_policy_cleans_only_failed_backups() {
         .phase(BackupPhase::Failed)
         .deleting(t(5))
         .build();
-    let o = Observed { backup: &failed, ..o };
-    assert_eq!(plan(&o), Step::CreateCleanJob);
+    assert_eq!(Seen::of(&failed, t(5), &s).fresh().pods_live().plan(), Step::CreateCleanJob);
 }

@@ -51,7 +51,7 @@ pub enum TaskOwner {
 /// A task the state asks the engine to start (futures are built outside the state borrow).
 pub enum Spawn {
     Reconcile { task: TaskId, controller: usize, obj: Obj },
-    Manager { task: TaskId, pod: String, role: JobRole, target: ObjectKey },
+    Manager { task: TaskId, pod: String, role: JobRole, target: ObjectKey, attempt: Option<u32> },
 }
 
 /// Who did something (for the trace, the stats and fault targeting).

@@ -257,11 +257,13 @@ impl State {
             None => {}
         }
         let pod_name = key.name.clone();
+        let attempt = annotations.get(labels::ATTEMPT).and_then(|a| a.parse().ok());
         let task = self.spawn(TaskOwner::Pod { key: key.clone(), uid: uid.to_string() }, |task| Spawn::Manager {
             task,
             pod: pod_name.clone(),
             role,
             target,
+            attempt,
         });
         self.pod_tasks.insert(key.name.clone(), task);
     }

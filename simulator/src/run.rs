@@ -122,12 +122,14 @@ fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
             };
             (task, fut)
         }
-        Spawn::Manager { task, pod, role, target } => {
+        Spawn::Manager { task, pod, role, target, attempt } => {
             let client = SimClient::new(shared.clone(), Actor::Manager(pod.clone()));
             let shared = shared.clone();
             let fut: TaskFuture = Box::pin(async move {
                 let result: Result<(), manager::ManagerError> = match role {
-                    JobRole::Backup => manager::backup(&client, &SimTool { shared, pod }, &target).await.map(|_| ()),
+                    JobRole::Backup => {
+                        manager::backup(&client, &SimTool { shared, pod }, &target, attempt).await.map(|_| ())
+                    }
                     JobRole::Restore => manager::restore(&client, &SimTool { shared, pod }, &target).await.map(|_| ()),
                     JobRole::Clean => manager::clean(&client, &SimStore { shared, pod }, &target).await.map(|_| ()),
                 };

@@ -49,6 +49,9 @@ pub enum ManagerError {
         #[source]
         source: StoreError,
     },
+    /// The object moved on (finished, being deleted, or a later attempt): this run leaves it alone.
+    #[error("{kind} {key} {why}; leaving it alone")]
+    Superseded { kind: &'static str, key: ObjectKey, why: String },
 }
 
 /// Reads `key` live, retrying transient errors.
@@ -67,13 +70,18 @@ async fn read<C: Cluster, K: Object>(cluster: &C, key: &ObjectKey) -> Result<K, 
 }
 
 /// Applies `edit` to the live object's status and writes it, re-reading and re-applying after a conflict or a
-/// transient error (the edit sets fields, so applying it twice is harmless).
-async fn update<C: Cluster, K: Object>(cluster: &C, key: &ObjectKey, edit: impl Fn(&mut K)) -> Result<K, ManagerError> {
+/// transient error (the edit sets fields, so applying it twice is harmless). The edit refuses (`Err(why)`) when
+/// the live object has moved on, so a late or stale run never overwrites a newer state.
+async fn update<C: Cluster, K: Object>(
+    cluster: &C,
+    key: &ObjectKey,
+    edit: impl Fn(&mut K) -> Result<(), String>,
+) -> Result<K, ManagerError> {
     let kind = K::KIND.as_str();
     let mut last = None;
     for _ in 0..WRITE_ATTEMPTS {
         let mut obj: K = read(cluster, key).await?;
-        edit(&mut obj);
+        edit(&mut obj).map_err(|why| ManagerError::Superseded { kind, key: key.clone(), why })?;
         match cluster.replace_status(&obj).await {
             Ok(updated) => return Ok(updated),
             Err(e @ (ClusterError::Conflict { .. } | ClusterError::Transient { .. })) => last = Some(e),
@@ -105,28 +113,61 @@ fn attempt_failed(conditions: &mut Option<Vec<Condition>>, now: DateTime<Utc>, e
     conds.push(Condition::new("AttemptFailed", now, Some("ToolFailed"), Some(&err.to_string())));
 }
 
+/// Why this run must leave a Backup alone, if it must: it is finished, being deleted, or on a later attempt than
+/// `attempt` (the controller gave up on this one).
+fn backup_superseded(b: &Backup, attempt: Option<u32>) -> Result<(), String> {
+    if b.metadata.deletion_timestamp.is_some() {
+        return Err("is being deleted".into());
+    }
+    if b.is_finished() {
+        return Err(format!("is already {}", b.phase().map(|p| p.to_string()).unwrap_or_default()));
+    }
+    let current = b.retry_records().len();
+    match attempt {
+        Some(a) if (a as usize) < current => Err(format!("is on attempt {current}, not {a}")),
+        _ => Ok(()),
+    }
+}
+
 /// `backup-manager backup|export`: Running (recorded before the tool can write), the tool, then Complete with the
-/// summary, or an `AttemptFailed` condition with the tool's last words. A Backup already Complete is left alone.
-pub async fn backup<C: Cluster, T: Tool>(cluster: &C, tool: &T, key: &ObjectKey) -> Result<ToolReport, ManagerError> {
+/// summary, or an `AttemptFailed` condition with the tool's last words. `attempt` is the attempt this Job runs
+/// (`BACKUP_ATTEMPT`); a Backup that moved on is left alone, and one already Complete is not run again.
+pub async fn backup<C: Cluster, T: Tool>(
+    cluster: &C,
+    tool: &T,
+    key: &ObjectKey,
+    attempt: Option<u32>,
+) -> Result<ToolReport, ManagerError> {
     let current: Backup = read(cluster, key).await?;
     if current.is_complete() {
         return Ok(ToolReport::default());
     }
+    backup_superseded(&current, attempt).map_err(|why| ManagerError::Superseded {
+        kind: "Backup",
+        key: key.clone(),
+        why,
+    })?;
     let job = args::backup_job(&current)?;
     let url = job.location.url();
     let started = cluster.now();
     update::<C, Backup>(cluster, key, |b| {
+        backup_superseded(b, attempt)?;
         let s = backup_status(b);
         s.phase = Some(BackupPhase::Running);
         s.time_started = Some(to_k8s(started));
         s.backup_path = Some(url.clone());
         set_condition(&mut s.conditions, Condition::new("Running", started, None, None));
+        Ok(())
     })
     .await?;
     match tool.run(&job).await {
         Ok(report) => {
             let done = cluster.now();
             update::<C, Backup>(cluster, key, |b| {
+                if b.is_complete() {
+                    return Ok(()); // written by an earlier try of this same update
+                }
+                backup_superseded(b, attempt)?;
                 let s = backup_status(b);
                 s.phase = Some(BackupPhase::Complete);
                 s.time_completed = Some(to_k8s(done));
@@ -134,14 +175,19 @@ pub async fn backup<C: Cluster, T: Tool>(cluster: &C, tool: &T, key: &ObjectKey)
                 s.backup_size_readable = report.size_bytes.map(readable_size);
                 s.commit_ts.clone_from(&report.commit_ts);
                 set_condition(&mut s.conditions, Condition::new("Complete", done, None, None));
+                Ok(())
             })
             .await?;
             Ok(report)
         }
         Err(source) => {
             let now = cluster.now();
-            update::<C, Backup>(cluster, key, |b| attempt_failed(&mut backup_status(b).conditions, now, &source))
-                .await?;
+            update::<C, Backup>(cluster, key, |b| {
+                backup_superseded(b, attempt)?;
+                attempt_failed(&mut backup_status(b).conditions, now, &source);
+                Ok(())
+            })
+            .await?;
             Err(ManagerError::Tool { key: key.clone(), source })
         }
     }
@@ -151,46 +197,73 @@ fn restore_status(r: &mut Restore) -> &mut RestoreStatus {
     r.status.get_or_insert_with(Default::default)
 }
 
+fn restore_superseded(r: &Restore) -> Result<(), String> {
+    if r.metadata.deletion_timestamp.is_some() {
+        return Err("is being deleted".into());
+    }
+    if r.is_finished() {
+        return Err(format!("is already {}", r.phase().map(|p| p.to_string()).unwrap_or_default()));
+    }
+    Ok(())
+}
+
 /// `backup-manager restore|import`: Running, the tool, then Complete, or an `AttemptFailed` condition.
 pub async fn restore<C: Cluster, T: Tool>(cluster: &C, tool: &T, key: &ObjectKey) -> Result<ToolReport, ManagerError> {
     let current: Restore = read(cluster, key).await?;
     if current.phase() == Some(RestorePhase::Complete) {
         return Ok(ToolReport::default());
     }
+    restore_superseded(&current).map_err(|why| ManagerError::Superseded { kind: "Restore", key: key.clone(), why })?;
     let job = args::restore_job(&current)?;
     let started = cluster.now();
     update::<C, Restore>(cluster, key, |r| {
+        restore_superseded(r)?;
         let s = restore_status(r);
         s.phase = Some(RestorePhase::Running);
         s.time_started = Some(to_k8s(started));
         set_condition(&mut s.conditions, Condition::new("Running", started, None, None));
+        Ok(())
     })
     .await?;
     match tool.run(&job).await {
         Ok(report) => {
             let done = cluster.now();
             update::<C, Restore>(cluster, key, |r| {
+                if r.phase() == Some(RestorePhase::Complete) {
+                    return Ok(());
+                }
+                restore_superseded(r)?;
                 let s = restore_status(r);
                 s.phase = Some(RestorePhase::Complete);
                 s.time_completed = Some(to_k8s(done));
                 s.commit_ts.clone_from(&report.commit_ts);
                 set_condition(&mut s.conditions, Condition::new("Complete", done, None, None));
+                Ok(())
             })
             .await?;
             Ok(report)
         }
         Err(source) => {
             let now = cluster.now();
-            update::<C, Restore>(cluster, key, |r| attempt_failed(&mut restore_status(r).conditions, now, &source))
-                .await?;
+            update::<C, Restore>(cluster, key, |r| {
+                restore_superseded(r)?;
+                attempt_failed(&mut restore_status(r).conditions, now, &source);
+                Ok(())
+            })
+            .await?;
             Err(ManagerError::Tool { key: key.clone(), source })
         }
     }
 }
 
 /// `backup-manager clean`: deletes exactly the Backup's prefix, then reports Clean (or CleanFailed with the reason).
+/// It refuses to touch the data of a Backup that is not being deleted.
 pub async fn clean<C: Cluster, S: BackupStore>(cluster: &C, store: &S, key: &ObjectKey) -> Result<u64, ManagerError> {
     let current: Backup = read(cluster, key).await?;
+    if current.metadata.deletion_timestamp.is_none() {
+        let why = "is not being deleted; refusing to delete its data".to_string();
+        return Err(ManagerError::Superseded { kind: "Backup", key: key.clone(), why });
+    }
     let location = current.spec.storage.location().ok_or_else(|| {
         ManagerError::Args(ArgsError::NoStorage {
             kind: "Backup",
@@ -210,6 +283,7 @@ pub async fn clean<C: Cluster, S: BackupStore>(cluster: &C, store: &S, key: &Obj
                 let s = backup_status(b);
                 s.phase = Some(BackupPhase::Clean);
                 set_condition(&mut s.conditions, Condition::new("Clean", now, Some("DataDeleted"), Some(&msg)));
+                Ok(())
             })
             .await?;
             Ok(deleted)
@@ -222,6 +296,7 @@ pub async fn clean<C: Cluster, S: BackupStore>(cluster: &C, store: &S, key: &Obj
                 let conds = s.conditions.get_or_insert_with(Vec::new);
                 conds.retain(|c| c.type_ != "CleanFailed");
                 conds.push(Condition::new("CleanFailed", now, Some("StorageError"), Some(&msg)));
+                Ok(())
             })
             .await?;
             Err(ManagerError::Clean { key: key.clone(), source })

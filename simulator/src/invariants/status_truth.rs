@@ -96,7 +96,9 @@ impl Family for StatusTruth {
     }
 
     fn at_end(&mut self, ctx: &Ctx, liveness: Option<Liveness>) -> Vec<String> {
-        let tolerance = liveness.map(|l| l.grace);
+        // At the end, the status is judged only if the system had the grace period to converge.
+        let Some(l) = liveness else { return Vec::new() };
+        let tolerance = Some(l.grace);
         ctx.world
             .iter_kind(Kind::BackupSchedule)
             .filter_map(|o| o.get::<BackupSchedule>())

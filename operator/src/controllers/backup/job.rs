@@ -1,6 +1,10 @@
 //! `job_for` and `clean_job_for`: the Jobs that run one backup attempt and the cleanup of a Backup's data.
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::EnvVar;
+
+/// Tells backup-manager which attempt it runs, so a pod of an attempt the controller gave up on never writes.
+pub const ATTEMPT_ENV: &str = "BACKUP_ATTEMPT";
 
 use crate::api::labels::{self, component};
 use crate::api::{Backup, names};
@@ -54,6 +58,7 @@ pub fn job_for(backup: &Backup, attempt: u32, settings: &Settings) -> Job {
         req.env.extend(tidb_env(spec.from.as_ref()));
     }
     req.attempt = attempt;
+    req.env.push(EnvVar { name: ATTEMPT_ENV.into(), value: Some(attempt.to_string()), ..Default::default() });
     build_job(req, settings)
 }
 

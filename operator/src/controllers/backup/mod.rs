@@ -79,6 +79,7 @@ struct State {
     pods_fresh: bool,
     clean_job: Option<Arc<Job>>,
     clean_pods: Vec<Arc<Pod>>,
+    clean_pods_fresh: bool,
 }
 
 fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Arc<Job>> {
@@ -105,7 +106,17 @@ impl State {
         };
         let pods = pods_of(component::BACKUP, &job);
         let clean_pods = pods_of(component::CLEAN, &clean_job);
-        State { key, backup, backup_fresh: false, job, pods, pods_fresh: false, clean_job, clean_pods }
+        State {
+            key,
+            backup,
+            backup_fresh: false,
+            job,
+            pods,
+            pods_fresh: false,
+            clean_job,
+            clean_pods,
+            clean_pods_fresh: false,
+        }
     }
 
     fn observed<'a>(&'a self, now: chrono::DateTime<chrono::Utc>, settings: &'a Settings) -> Observed<'a> {
@@ -117,6 +128,7 @@ impl State {
             clean_job: self.clean_job.as_deref(),
             clean_pods: self.clean_pods.iter().map(|p| &**p).collect(),
             pods_fresh: self.pods_fresh,
+            clean_pods_fresh: self.clean_pods_fresh,
             now,
             settings,
         }
@@ -258,6 +270,7 @@ async fn perform<C: Cluster>(
                 Some(created) => {
                     state.job = Some(created);
                     state.pods.clear();
+                    state.pods_fresh = false;
                     Ok(Next::Continue)
                 }
                 None => Ok(Next::Done(Action::requeue(settings.resync))),
@@ -331,24 +344,41 @@ async fn perform<C: Cluster>(
                 Err(source) => return Err(BackupError::DeleteJob { job: name, source }),
             }
             match role {
-                JobRole::Backup => state.job = None,
+                JobRole::Backup => {
+                    state.job = None;
+                    state.pods_fresh = false;
+                }
                 JobRole::Clean => {
                     state.clean_job = None;
                     state.clean_pods.clear();
+                    state.clean_pods_fresh = false;
                 }
             }
             Ok(Next::Continue)
         }
-        Step::ConfirmPodsGone => {
-            let selector = pod_selector(&state.key.name, component::BACKUP);
-            state.pods = cluster
-                .list::<Pod>(&state.key.namespace, &selector)
+        Step::ListPods { role } => {
+            let (component, job) = match role {
+                JobRole::Backup => (component::BACKUP, state.job.clone()),
+                JobRole::Clean => (component::CLEAN, state.clean_job.clone()),
+            };
+            let pods: Vec<Arc<Pod>> = cluster
+                .list::<Pod>(&state.key.namespace, &pod_selector(&state.key.name, component))
                 .await
                 .map_err(|source| BackupError::ListPods { key: state.key.clone(), source })?
                 .into_iter()
+                .filter(|p| job.as_ref().is_none_or(|j| owned_by(p, j)))
                 .map(Arc::new)
                 .collect();
-            state.pods_fresh = true;
+            match role {
+                JobRole::Backup => {
+                    state.pods = pods;
+                    state.pods_fresh = true;
+                }
+                JobRole::Clean => {
+                    state.clean_pods = pods;
+                    state.clean_pods_fresh = true;
+                }
+            }
             Ok(Next::Continue)
         }
         Step::CreateCleanJob => match create_job(cluster, state, job::clean_job_for(&state.backup, settings)).await {

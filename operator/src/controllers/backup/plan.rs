@@ -30,18 +30,21 @@ pub struct Observed<'a> {
     pub clean_job: Option<&'a Job>,
     /// Pods of `clean_job`.
     pub clean_pods: Vec<&'a Pod>,
-    /// `pods` came from a live list in this reconcile (needed before cleaning, which must not race a writer).
+    /// `pods` came from a live list in this reconcile: needed before declaring a pod stuck or missing ("not in the
+    /// cache" never means "not there") and before cleaning, which must not race a writer.
     pub pods_fresh: bool,
+    /// `clean_pods` came from a live list in this reconcile.
+    pub clean_pods_fresh: bool,
     pub now: DateTime<Utc>,
     pub settings: &'a Settings,
 }
 
-/// Why a Job is deleted.
+/// Which of a Backup's two Jobs a step is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobRole {
-    /// The backup Job of an attempt that has been given up (stale or failed).
+    /// `backup-<name>`, the Job of the current attempt.
     Backup,
-    /// The clean Job, after it failed, to run it again.
+    /// `clean-<name>`, which deletes the data.
     Clean,
 }
 
@@ -69,8 +72,8 @@ pub enum Step {
     DeleteJob { role: JobRole, uid: Option<String> },
     /// Read the Backup live before acting on what the cache shows.
     Refresh,
-    /// List the backup Job's pods live: cleaning must not start while one could still write.
-    ConfirmPodsGone,
+    /// List a Job's pods live (before calling a pod stuck or missing, and before cleaning).
+    ListPods { role: JobRole },
     /// Create the clean Job `clean-<name>`.
     CreateCleanJob,
     /// The clean Job runs: phase Cleaning.
@@ -171,6 +174,10 @@ pub fn plan(o: &Observed) -> Step {
         {
             return wait(Some(until(due, o.now)));
         }
+        // A stale cache may show an attempt that already ended (or a Backup that already failed): confirm first.
+        if !o.backup_fresh {
+            return Step::Refresh;
+        }
         return Step::CreateJob { attempt };
     };
     if job.metadata.deletion_timestamp.is_some() {
@@ -196,6 +203,7 @@ pub fn plan(o: &Observed) -> Step {
             },
             retry_at: retry_at(o.backup.spec.retry_policy(), records, o.now),
         },
+        AttemptState::Stuck { .. } if !o.pods_fresh => Step::ListPods { role: JobRole::Backup },
         AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.backup_fresh => Step::Refresh,
         AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
             let message = attempt_failure_message(o.backup, message);
@@ -238,7 +246,7 @@ fn plan_deletion(o: &Observed) -> Step {
         return Step::RemoveFinalizer { cleaned: false };
     }
     if !o.pods_fresh {
-        return Step::ConfirmPodsGone;
+        return Step::ListPods { role: JobRole::Backup };
     }
     if o.pods.iter().any(|p| may_still_write(p)) {
         return wait(Some(POD_GONE_POLL));
@@ -261,6 +269,7 @@ fn plan_deletion(o: &Observed) -> Step {
     }
     match attempt_state(clean, &o.clean_pods, o.now, o.settings.pod_start_timeout) {
         AttemptState::Succeeded => Step::RemoveFinalizer { cleaned: true },
+        AttemptState::Stuck { .. } if !o.clean_pods_fresh => Step::ListPods { role: JobRole::Clean },
         AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
             if phase == Some(BackupPhase::CleanFailed) {
                 Step::DeleteJob { role: JobRole::Clean, uid: clean.metadata.uid.clone() }

@@ -38,6 +38,12 @@ pub enum RestoreError {
         #[source]
         source: ClusterError,
     },
+    #[error("failed to list pods of Restore {key}")]
+    ListPods {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
     #[error("reconcile of Restore {key} made no progress after {steps} steps")]
     NoProgress { key: ObjectKey, steps: usize },
 }
@@ -56,6 +62,7 @@ struct State {
     fresh: bool,
     job: Option<Job>,
     pods: Vec<Pod>,
+    pods_fresh: bool,
 }
 
 /// Reconciles one Restore, taken from the controller's cache.
@@ -73,7 +80,7 @@ pub async fn reconcile<C: Cluster>(
         .filter(|p| job.as_ref().is_some_and(|j| owned_by(p, j)))
         .map(|p| (*p).clone())
         .collect();
-    let mut state = State { key, restore: (*restore).clone(), fresh: false, job, pods };
+    let mut state = State { key, restore: (*restore).clone(), fresh: false, job, pods, pods_fresh: false };
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
@@ -82,6 +89,7 @@ pub async fn reconcile<C: Cluster>(
             restore_fresh: state.fresh,
             job: state.job.as_ref(),
             pods: state.pods.iter().collect(),
+            pods_fresh: state.pods_fresh,
             now,
             settings,
         });
@@ -141,6 +149,14 @@ async fn perform<C: Cluster>(
             if refresh(cluster, state).await?.is_some() {
                 return Ok(Some(Action::await_change()));
             }
+        }
+        Step::ListPods => {
+            let pods = cluster
+                .list::<Pod>(&state.key.namespace, &pod_selector(&state.key.name))
+                .await
+                .map_err(|source| RestoreError::ListPods { key: state.key.clone(), source })?;
+            state.pods = pods.into_iter().filter(|p| state.job.as_ref().is_some_and(|j| owned_by(p, j))).collect();
+            state.pods_fresh = true;
         }
         Step::MarkInvalid { message } => {
             write_status(cluster, state, |s| {

@@ -19,6 +19,8 @@ pub struct Observed<'a> {
     pub restore_fresh: bool,
     pub job: Option<&'a Job>,
     pub pods: Vec<&'a Pod>,
+    /// `pods` came from a live list (needed before calling a pod stuck or missing).
+    pub pods_fresh: bool,
     pub now: DateTime<Utc>,
     pub settings: &'a Settings,
 }
@@ -38,6 +40,8 @@ pub enum Step {
         message: String,
     },
     Refresh,
+    /// List the Job's pods live.
+    ListPods,
     Wait {
         requeue_after: Option<Duration>,
     },
@@ -66,6 +70,7 @@ pub fn plan(o: &Observed) -> Step {
     };
     let needs_scheduled = matches!(o.restore.phase(), None | Some(RestorePhase::Invalid));
     match attempt_state(job, &o.pods, o.now, o.settings.pod_start_timeout) {
+        AttemptState::Stuck { .. } if !o.pods_fresh => Step::ListPods,
         AttemptState::Succeeded | AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.restore_fresh => {
             Step::Refresh
         }

@@ -167,11 +167,17 @@ pub fn plan(o: &Observed) -> Step {
     // A Backup being deleted still blocks the next one until it has finished or stopped: two tools never run
     // at once for one schedule.
     let running = o.backups.iter().any(|b| !b.is_finished());
+    // A due tick is confirmed live even when a running Backup would block it: the cache that shows the running
+    // Backup may be missing a newer one (and the status a write that failed), and only a live read can tell.
     if !s.paused()
-        && !running
         && let Some(run) = next_run(&cron, anchor(s, &o.backups), o.now)
     {
-        return if o.fresh { Step::CreateBackup { run } } else { Step::Refresh };
+        if !o.fresh {
+            return Step::Refresh;
+        }
+        if !running {
+            return Step::CreateBackup { run };
+        }
     }
 
     // 3. Garbage collection (also while paused).
