@@ -193,6 +193,13 @@ fn the_articles_gcs_backup_is_a_br_full_backup_of_mycluster() {
 }
 
 #[test]
+fn a_manifest_without_a_namespace_is_in_default_as_kubectl_would_apply_it() {
+    let text = "apiVersion: pingcap.com/v1alpha1\nkind: Backup\nmetadata: {name: x}\nspec:\n  br: {cluster: c}\n  s3: {provider: aws, bucket: b, prefix: p}\n";
+    let out = render(Mode::Run(Operation::Backup), "n.yaml", text).unwrap();
+    assert!(out.starts_with("br backup full --pd=c-pd.default:2379 "), "{out}");
+}
+
+#[test]
 fn the_subcommand_must_match_the_spec() {
     let err = render(Mode::Run(Operation::Export), "a.yaml", &fixture("article-gcs-backup.yaml")).unwrap_err();
     assert!(matches!(err, DryRunError::WrongSubcommand { actual: "backup", asked: "export", .. }), "{err}");

@@ -18,7 +18,7 @@ use operator::manager::remote_store::RemoteStore;
 use operator::manager::tool::Operation;
 use operator::manager::{self, ManagerError};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{error, info};
+use tracing::info;
 
 /// Exit code for a bad invocation or manifest (clap uses it for usage errors too).
 const EXIT_USAGE: u8 = 2;
@@ -29,7 +29,7 @@ const EXIT_STOPPED: u8 = 143;
 
 /// Runs br, dumpling or lightning for a Backup or Restore, or cleans a Backup's data, and reports in its status.
 #[derive(Parser, Debug)]
-#[command(name = "backup-manager", version, about)]
+#[command(name = "backup-manager", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -218,15 +218,21 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Exit { code, error }) => {
-            let message = one_line(&error);
-            error!("{message}");
-            eprintln!("backup-manager: {message}");
+            eprintln!("backup-manager: {}", one_line(&error));
             ExitCode::from(code)
         }
     }
 }
 
-/// The error and its causes on one line.
+/// The error and its causes on one line; a cause whose text its parent already shows is not repeated.
 fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }

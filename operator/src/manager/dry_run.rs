@@ -85,7 +85,7 @@ fn parse<K: DeserializeOwned>(file: &str, value: serde_json::Value) -> Result<K,
 /// The manifest's object, checked to be of the kind `mode` needs and valid.
 fn load(mode: Mode, file: &str, text: &str) -> Result<Object, DryRunError> {
     let manifest = |problem: String| DryRunError::Manifest { file: file.into(), problem };
-    let value: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| {
+    let mut value: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| {
         let at = e.location().map(|l| format!("line {}: ", l.line())).unwrap_or_default();
         manifest(format!("{at}{}", e.without_snippet().to_string().lines().next().unwrap_or_default()))
     })?;
@@ -100,6 +100,12 @@ fn load(mode: Mode, file: &str, text: &str) -> Result<Object, DryRunError> {
             mode.subcommand(),
             mode.kind()
         )));
+    }
+    // As kubectl would apply it: without a namespace, the object lives in `default`.
+    if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut())
+        && !meta.contains_key("namespace")
+    {
+        meta.insert("namespace".into(), "default".into());
     }
     let object =
         if kind == "Backup" { Object::Backup(parse(file, value)?) } else { Object::Restore(parse(file, value)?) };
@@ -124,7 +130,7 @@ impl Object {
             Object::Backup(b) => &b.metadata,
             Object::Restore(r) => &r.metadata,
         };
-        format!("{}/{}", meta.namespace.as_deref().unwrap_or("default"), meta.name.as_deref().unwrap_or_default())
+        format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
     }
 
     /// The environment the Job gives backup-manager: variable name to where its value comes from.

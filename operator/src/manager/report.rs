@@ -123,7 +123,7 @@ fn attempt_failed(conditions: &mut Option<Vec<Condition>>, now: DateTime<Utc>, e
     conds.push(Condition::new("AttemptFailed", now, Some(err.reason()), Some(&err.to_string())));
 }
 
-/// A new attempt starts clean: no failure or progress of an earlier attempt is left to be mistaken for its own.
+/// A new attempt starts clean: an earlier attempt's failure is not left to be mistaken for its own.
 fn forget_earlier_attempt(conditions: &mut Option<Vec<Condition>>) {
     if let Some(conds) = conditions {
         conds.retain(|c| c.type_ != "AttemptFailed");
