@@ -7,7 +7,7 @@ use operator::api::storage::StorageLocation;
 use operator::api::{Backup, BackupPhase};
 use operator::cluster::ObjectKey;
 use operator::manager::store::{BackupStore, StoreError};
-use operator::manager::tool::{Tool, ToolError, ToolJob, ToolReport};
+use operator::manager::tool::{ProgressSink, Tool, ToolError, ToolJob, ToolReport};
 use operator::manager::{ManagerError, backup, clean};
 use std::cell::Cell;
 use support::builders::{BackupBuilder, NS, t};
@@ -17,9 +17,9 @@ use support::fake::{FakeCluster, block_on};
 struct CountingTool(Cell<u32>);
 
 impl Tool for CountingTool {
-    async fn run(&self, _job: &ToolJob) -> Result<ToolReport, ToolError> {
+    async fn run(&self, _job: &ToolJob, _progress: &ProgressSink) -> Result<ToolReport, ToolError> {
         self.0.set(self.0.get() + 1);
-        Ok(ToolReport { size_bytes: Some(10), commit_ts: Some("1".into()) })
+        Ok(ToolReport { size_bytes: Some(10), commit_ts: Some("1".into()), ..Default::default() })
     }
 }
 

@@ -7,7 +7,7 @@ use operator::cluster::{
     Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition, labels_match,
 };
 use operator::manager::store::{BackupStore, StoreError};
-use operator::manager::tool::{Tool, ToolError, ToolJob, ToolReport};
+use operator::manager::tool::{ProgressSink, Tool, ToolError, ToolJob, ToolReport};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -140,7 +140,7 @@ pub struct SimTool {
 }
 
 impl Tool for SimTool {
-    async fn run(&self, job: &ToolJob) -> Result<ToolReport, ToolError> {
+    async fn run(&self, job: &ToolJob, _progress: &ProgressSink) -> Result<ToolReport, ToolError> {
         let url = job.location.url();
         let (duration, fail_after, size) = {
             let mut st = self.shared.state.borrow_mut();
@@ -175,7 +175,7 @@ impl Tool for SimTool {
             st.storage_put(&self.pod, format!("{url}/backupmeta"), 4096);
         }
         let commit_ts = (st.now.0 as u64) << 18;
-        Ok(ToolReport { size_bytes: Some(size), commit_ts: Some(commit_ts.to_string()) })
+        Ok(ToolReport { size_bytes: Some(size), commit_ts: Some(commit_ts.to_string()), time_taken: None })
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::condition::Condition;
 use super::duration::parse_duration;
+use super::progress::Progress;
 use super::storage::StorageProvider;
 use super::tools::{BrConfig, DumplingConfig, TidbAccessConfig};
 
@@ -246,6 +247,12 @@ pub struct BackupStatus {
     pub time_started: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_completed: Option<Time>,
+    /// How long the tool took (`4m12s`), from its summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_taken: Option<String>,
+    /// Progress of each step of the running tool, written by backup-manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progresses: Option<Vec<Progress>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_retry_status: Option<Vec<BackoffRetryRecord>>,
 }

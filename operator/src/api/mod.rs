@@ -10,6 +10,7 @@ pub mod cron;
 pub mod duration;
 pub mod labels;
 pub mod names;
+pub mod progress;
 pub mod restore;
 pub mod schedule;
 pub mod storage;
@@ -21,6 +22,7 @@ pub use backup::{
     BackoffRetryPolicy, BackoffRetryRecord, Backup, BackupPhase, BackupSpec, BackupStatus, BackupType, CleanPolicy,
 };
 pub use condition::{Condition, ConditionStatus};
+pub use progress::Progress;
 pub use restore::{Restore, RestorePhase, RestoreSpec, RestoreStatus};
 pub use schedule::{BackupSchedule, BackupScheduleSpec, BackupScheduleStatus};
 pub use storage::StorageProvider;

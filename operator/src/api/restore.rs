@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backup::BackupType;
 use super::condition::Condition;
+use super::progress::Progress;
 use super::storage::StorageProvider;
 use super::tools::{BrConfig, TidbAccessConfig};
 
@@ -113,6 +114,12 @@ pub struct RestoreStatus {
     pub time_completed: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_ts: Option<String>,
+    /// How long the tool took (`4m12s`), from its summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_taken: Option<String>,
+    /// Progress of each step of the running tool, written by backup-manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progresses: Option<Vec<Progress>>,
 }
 
 impl Restore {

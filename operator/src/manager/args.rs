@@ -1,19 +1,34 @@
 //! Tool command lines, built by pure functions from a Backup or Restore spec (no secrets, ever).
+//!
+//! br and dumpling take the storage URL plus `--<provider>.<option>` flags; lightning has no storage flags, so
+//! its provider options travel as the URL's query parameters (`s3://bucket/prefix?region=...`), which all three
+//! tools understand.
 
 use crate::api::backup::{Backup, BackupType};
 use crate::api::restore::Restore;
 use crate::api::storage::{StorageLocation, StorageProvider};
-use crate::api::tools::BrConfig;
+use crate::api::tools::{BrConfig, TidbAccessConfig};
+use crate::api::validation;
 
-use super::tool::{Operation, ToolJob, ToolKind};
+use super::tool::{Operation, PasswordInput, ToolJob, ToolKind};
 
-/// Why no command line could be built (validation normally catches these first).
+/// Why no command line could be built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ArgsError {
     #[error("{kind} {name} has no storage location: {reason}")]
     NoStorage { kind: &'static str, name: String, reason: &'static str },
     #[error("{kind} {name} has neither br nor {needed}")]
     NoTool { kind: &'static str, name: String, needed: &'static str },
+    #[error("{kind} {name} is invalid: {problems}")]
+    Invalid { kind: &'static str, name: String, problems: String },
+}
+
+/// The object's namespace, and `namespace/name` for messages.
+fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (String, String) {
+    let ns = meta.namespace.clone().unwrap_or_default();
+    let name = meta.name.clone().unwrap_or_default();
+    let shown = if ns.is_empty() { name } else { format!("{ns}/{name}") };
+    (ns, shown)
 }
 
 fn location(storage: &StorageProvider, kind: &'static str, name: &str) -> Result<StorageLocation, ArgsError> {
@@ -24,12 +39,13 @@ fn location(storage: &StorageProvider, kind: &'static str, name: &str) -> Result
     })
 }
 
-/// Provider options as br, dumpling and lightning spell them (`--s3.region=...`).
-pub fn storage_args(storage: &StorageProvider) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut push = |flag: &str, v: Option<&String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            args.push(format!("--{flag}={v}"));
+/// Provider options as `(name, value)` in the tools' spelling (`s3.region`), empty values left out. The tools'
+/// own `--s3.<name>[=<value>]` flags found in `s3.options` come last.
+fn provider_options(storage: &StorageProvider) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut push = |name: &str, v: Option<&String>| {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            out.push((name.to_string(), v.trim().to_string()));
         }
     };
     if let Some(s3) = &storage.s3 {
@@ -48,10 +64,74 @@ pub fn storage_args(storage: &StorageProvider) -> Vec<String> {
         push("azblob.access-tier", az.access_tier.as_ref());
         push("azblob.account-name", az.storage_account.as_ref());
     }
-    if let Some(s3) = &storage.s3 {
-        args.extend(s3.options.iter().flatten().cloned());
+    out.extend(s3_options(storage).0);
+    out
+}
+
+/// Splits `s3.options` into the tools' own storage flags (`--s3.force-path-style=true`) and the rest. TiDB
+/// Operator documents these options as rclone flags (`--s3-acl=private`); there is no rclone here, so those are
+/// reported, not passed.
+fn s3_options(storage: &StorageProvider) -> (Vec<(String, String)>, Vec<String>) {
+    let mut flags = Vec::new();
+    let mut ignored = Vec::new();
+    for opt in storage.s3.iter().flat_map(|s| s.options.iter().flatten()) {
+        match opt.trim().strip_prefix("--s3.") {
+            Some(rest) if !rest.is_empty() => {
+                let (name, value) = rest.split_once('=').unwrap_or((rest, "true"));
+                flags.push((format!("s3.{name}"), value.to_string()));
+            }
+            _ => ignored.push(opt.clone()),
+        }
     }
-    args
+    (flags, ignored)
+}
+
+/// Provider options as br and dumpling spell them (`--s3.region=...`).
+pub fn storage_args(storage: &StorageProvider) -> Vec<String> {
+    provider_options(storage).into_iter().map(|(k, v)| format!("--{k}={v}")).collect()
+}
+
+/// The storage URL with the provider options as query parameters (`s3://b/p?provider=ceph&region=x`), for
+/// lightning. Parameter names drop the provider prefix, as the tools' URL format has them.
+pub fn storage_url_with_options(location: &StorageLocation, storage: &StorageProvider) -> String {
+    let options = provider_options(storage);
+    if options.is_empty() {
+        return location.url();
+    }
+    let query = options
+        .iter()
+        .map(|(k, v)| {
+            let key = k.split_once('.').map(|(_, k)| k).unwrap_or(k);
+            format!("{key}={}", encode_query_value(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{}?{query}", location.url())
+}
+
+/// Percent-encodes the characters that would end or split a query value.
+fn encode_query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b':' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Settings the spec carries that no tool receives.
+fn unsupported(storage: &StorageProvider) -> Vec<String> {
+    let ignored = s3_options(storage).1;
+    if ignored.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "s3.options {} not passed: TiDB Operator documents them as rclone flags and this backup-manager has no \
+         rclone; only the tools' own --s3.<name>=<value> flags are passed on",
+        ignored.join(" ")
+    )]
 }
 
 fn pd(br: &BrConfig, own_namespace: &str) -> String {
@@ -82,18 +162,44 @@ fn br_common(br: &BrConfig, args: &mut Vec<String>) {
     }
 }
 
-fn filters(filter: Option<&Vec<String>>, args: &mut Vec<String>) {
-    for f in filter.into_iter().flatten() {
-        args.push(format!("--filter={f}"));
+fn filters(flag: &str, filter: Option<&Vec<String>>, args: &mut Vec<String>) {
+    for f in filter.into_iter().flatten().filter(|f| !f.trim().is_empty()) {
+        args.push(format!("{flag}={f}"));
     }
+}
+
+/// `full`, `db --db=x` or `table --db=x --table=y`, checking that what the type needs is set.
+fn scope(kind: &'static str, name: &str, backup_type: BackupType, br: &BrConfig) -> Result<Vec<String>, ArgsError> {
+    let field = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let missing = |what: &str| ArgsError::Invalid {
+        kind,
+        name: name.to_string(),
+        problems: format!("spec.br.{what}: must be set when backupType is {}", backup_type.as_str()),
+    };
+    Ok(match backup_type {
+        BackupType::Full => Vec::new(),
+        BackupType::Db => vec![format!("--db={}", field(&br.db).ok_or_else(|| missing("db"))?)],
+        BackupType::Table => vec![
+            format!("--db={}", field(&br.db).ok_or_else(|| missing("db"))?),
+            format!("--table={}", field(&br.table).ok_or_else(|| missing("table"))?),
+        ],
+    })
+}
+
+fn password_input(access: &TidbAccessConfig, input: PasswordInput) -> Option<PasswordInput> {
+    (!access.secret_name.trim().is_empty()).then_some(input)
 }
 
 /// The br backup or dumpling export a Backup runs.
 pub fn backup_job(backup: &Backup) -> Result<ToolJob, ArgsError> {
-    let name = backup.metadata.name.clone().unwrap_or_default();
-    let ns = backup.metadata.namespace.clone().unwrap_or_default();
+    let (ns, name) = key_of(&backup.metadata);
+    let problems = validation::backup(backup);
+    if !problems.is_empty() {
+        return Err(ArgsError::Invalid { kind: "Backup", name, problems: validation::summary(&problems) });
+    }
     let spec = &backup.spec;
     let location = location(&spec.storage, "Backup", &name)?;
+    let warnings = unsupported(&spec.storage);
     if let Some(br) = &spec.br {
         let backup_type = spec.backup_type.unwrap_or_default();
         let mut args = vec![
@@ -102,13 +208,9 @@ pub fn backup_job(backup: &Backup) -> Result<ToolJob, ArgsError> {
             pd(br, &ns),
             format!("--storage={}", location.url()),
         ];
-        match backup_type {
-            BackupType::Full => filters(spec.table_filter.as_ref(), &mut args),
-            BackupType::Db => args.push(format!("--db={}", br.db.clone().unwrap_or_default())),
-            BackupType::Table => {
-                args.push(format!("--db={}", br.db.clone().unwrap_or_default()));
-                args.push(format!("--table={}", br.table.clone().unwrap_or_default()));
-            }
+        args.extend(scope("Backup", &name, backup_type, br)?);
+        if backup_type == BackupType::Full {
+            filters("--filter", spec.table_filter.as_ref(), &mut args);
         }
         if let Some(t) = br.time_ago.as_deref().filter(|s| !s.is_empty()) {
             args.push(format!("--timeago={t}"));
@@ -116,31 +218,56 @@ pub fn backup_job(backup: &Backup) -> Result<ToolJob, ArgsError> {
         br_common(br, &mut args);
         args.extend(storage_args(&spec.storage));
         args.extend(br.options.iter().flatten().cloned());
-        return Ok(ToolJob { tool: ToolKind::Br, operation: Operation::Backup, location, args });
+        return Ok(ToolJob {
+            tool: ToolKind::Br,
+            operation: Operation::Backup,
+            location,
+            args,
+            env: br_env(),
+            password: None,
+            warnings,
+        });
     }
     let Some(from) = &spec.from else {
         return Err(ArgsError::NoTool { kind: "Backup", name, needed: "from (dumpling)" });
     };
     let mut args = vec![
-        format!("--host={}", from.host),
+        format!("--host={}", from.host.trim()),
         format!("--port={}", from.port.unwrap_or(4000)),
         format!("--user={}", from.user.clone().unwrap_or_else(|| "root".into())),
         format!("--output={}", location.url()),
     ];
     let dumpling = spec.dumpling.as_ref();
     let filter = spec.table_filter.as_ref().or(dumpling.and_then(|d| d.table_filter.as_ref()));
-    filters(filter, &mut args);
+    filters("--filter", filter, &mut args);
     args.extend(storage_args(&spec.storage));
     args.extend(dumpling.and_then(|d| d.options.clone()).unwrap_or_default());
-    Ok(ToolJob { tool: ToolKind::Dumpling, operation: Operation::Export, location, args })
+    Ok(ToolJob {
+        tool: ToolKind::Dumpling,
+        operation: Operation::Export,
+        location,
+        args,
+        env: Vec::new(),
+        password: password_input(from, PasswordInput::Flag),
+        warnings,
+    })
+}
+
+/// br logs to a file unless told to log to the terminal, where backup-manager reads it.
+fn br_env() -> Vec<(String, String)> {
+    vec![("BR_LOG_TO_TERM".to_string(), "1".to_string())]
 }
 
 /// The br restore or lightning import a Restore runs.
 pub fn restore_job(restore: &Restore) -> Result<ToolJob, ArgsError> {
-    let name = restore.metadata.name.clone().unwrap_or_default();
-    let ns = restore.metadata.namespace.clone().unwrap_or_default();
+    let (ns, name) = key_of(&restore.metadata);
+    let problems = validation::restore(restore);
+    if !problems.is_empty() {
+        return Err(ArgsError::Invalid { kind: "Restore", name, problems: validation::summary(&problems) });
+    }
     let spec = &restore.spec;
     let location = location(&spec.storage, "Restore", &name)?;
+    let warnings = unsupported(&spec.storage);
     if let Some(br) = &spec.br {
         let backup_type = spec.backup_type.unwrap_or_default();
         let mut args = vec![
@@ -149,30 +276,69 @@ pub fn restore_job(restore: &Restore) -> Result<ToolJob, ArgsError> {
             pd(br, &ns),
             format!("--storage={}", location.url()),
         ];
-        match backup_type {
-            BackupType::Full => filters(spec.table_filter.as_ref(), &mut args),
-            BackupType::Db => args.push(format!("--db={}", br.db.clone().unwrap_or_default())),
-            BackupType::Table => {
-                args.push(format!("--db={}", br.db.clone().unwrap_or_default()));
-                args.push(format!("--table={}", br.table.clone().unwrap_or_default()));
-            }
+        args.extend(scope("Restore", &name, backup_type, br)?);
+        if backup_type == BackupType::Full {
+            filters("--filter", spec.table_filter.as_ref(), &mut args);
+        }
+        if let Some(online) = br.on_line {
+            args.push(format!("--online={online}"));
         }
         br_common(br, &mut args);
         args.extend(storage_args(&spec.storage));
         args.extend(br.options.iter().flatten().cloned());
-        return Ok(ToolJob { tool: ToolKind::Br, operation: Operation::Restore, location, args });
+        return Ok(ToolJob {
+            tool: ToolKind::Br,
+            operation: Operation::Restore,
+            location,
+            args,
+            env: br_env(),
+            password: None,
+            warnings,
+        });
     }
     let Some(to) = &spec.to else {
         return Err(ArgsError::NoTool { kind: "Restore", name, needed: "to (lightning)" });
     };
     let mut args = vec![
         "--backend=tidb".to_string(),
-        format!("--tidb-host={}", to.host),
+        format!("--tidb-host={}", to.host.trim()),
         format!("--tidb-port={}", to.port.unwrap_or(4000)),
         format!("--tidb-user={}", to.user.clone().unwrap_or_else(|| "root".into())),
-        format!("-d={}", location.url()),
+        format!("-d={}", storage_url_with_options(&location, &spec.storage)),
+        // Logs to stdout, where backup-manager reads progress and the outcome.
+        "--log-file=-".to_string(),
     ];
-    filters(spec.table_filter.as_ref(), &mut args);
-    args.extend(storage_args(&spec.storage));
-    Ok(ToolJob { tool: ToolKind::Lightning, operation: Operation::Import, location, args })
+    filters("-f", spec.table_filter.as_ref(), &mut args);
+    Ok(ToolJob {
+        tool: ToolKind::Lightning,
+        operation: Operation::Import,
+        location,
+        args,
+        env: Vec::new(),
+        password: password_input(to, PasswordInput::ConfigFile),
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::storage::S3StorageProvider;
+
+    #[test]
+    fn lightning_gets_provider_options_in_the_url_query() {
+        let storage = StorageProvider {
+            s3: Some(S3StorageProvider {
+                provider: "ceph".into(),
+                endpoint: Some("http://10.0.0.1:30074".into()),
+                bucket: Some("b".into()),
+                prefix: Some("p".into()),
+                region: Some("us east".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let url = storage_url_with_options(&storage.location().unwrap(), &storage);
+        assert_eq!(url, "s3://b/p?provider=ceph&region=us%20east&endpoint=http://10.0.0.1:30074");
+    }
 }
