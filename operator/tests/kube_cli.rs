@@ -58,7 +58,7 @@ fn help_documents_the_subcommands_and_the_flags() {
     let out = operator().arg("--help").output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success());
-    for word in ["run", "crd", "--version"] {
+    for word in ["run", "crd", "--version", "--namespace", "--metrics-addr", "--log-format", "--leader-elect"] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
     let out = operator().args(["run", "--help"]).output().unwrap();
@@ -150,4 +150,16 @@ fn bad_flags_fail_before_connecting() {
     assert!(line.contains("--lease-duration"), "{line}");
     let out = operator().args(["run", "--log-format=xml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "clap usage error");
+}
+
+#[test]
+fn the_top_level_help_summarises_every_flag_of_run() {
+    use clap::Args;
+    let help = String::from_utf8(operator().arg("--help").output().unwrap().stdout).unwrap();
+    let run = operator::runtime::RunArgs::augment_args(clap::Command::new("run"));
+    for arg in run.get_arguments() {
+        if let Some(long) = arg.get_long() {
+            assert!(help.contains(&format!("--{long}")), "backup-operator --help does not mention --{long}:\n{help}");
+        }
+    }
 }

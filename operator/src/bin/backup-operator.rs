@@ -7,11 +7,22 @@ use std::time::Duration;
 
 use operator::runtime::RunArgs;
 
+/// A summary of `run`'s flags for the top-level help (`backup-operator run --help` has them all).
+const RUN_FLAGS: &str = "\
+Flags of `run` (details: backup-operator run --help):
+  Connection       --kubeconfig, --context, --connect-timeout
+  Scope            --namespace (all namespaces by default), --concurrency
+  Observability    --metrics-addr (/metrics, /healthz, /readyz), --log-format text|json, --log-level
+  Leader election  --leader-elect, --lease-name, --lease-namespace, --lease-duration, --identity
+  Jobs             --manager-image, --br-image, --dumpling-image, --lightning-image,
+                   --pod-start-timeout, --clean-retry, --resync
+  Shutdown         --shutdown-timeout";
+
 /// Backup, Restore and BackupSchedule controllers for TiDB clusters (pingcap.com/v1alpha1).
 ///
 /// Install the CRDs, RBAC and Deployment with `kubectl apply -k operator/deploy`; see docs/production.md.
 #[derive(Parser, Debug)]
-#[command(name = "backup-operator", version, about, long_about)]
+#[command(name = "backup-operator", version, about, long_about, after_help = RUN_FLAGS)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
