@@ -5,3 +5,4 @@ pub mod api;
 pub mod cluster;
 pub mod controllers;
 pub mod manager;
+pub mod runtime;

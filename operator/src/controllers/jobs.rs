@@ -118,6 +118,20 @@ fn default_pod_security() -> PodSecurityContext {
     }
 }
 
+/// The pod security context: the user's `podSecurityContext` with the hardening it lacks filled in. The pod always
+/// runs as non-root with a seccomp profile; without a user or group of their own, as [`RUN_AS`] (so tool images whose
+/// default user is root still start). The user's `fsGroup` is left alone (it decides volume ownership).
+pub fn pod_security(user: Option<PodSecurityContext>) -> PodSecurityContext {
+    let Some(mut ctx) = user else { return default_pod_security() };
+    ctx.run_as_non_root = Some(true);
+    ctx.run_as_user.get_or_insert(RUN_AS);
+    ctx.run_as_group.get_or_insert(RUN_AS);
+    if ctx.seccomp_profile.is_none() {
+        ctx.seccomp_profile = Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() });
+    }
+    ctx
+}
+
 fn empty_dir(name: &str) -> Volume {
     Volume { name: name.into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Default::default() }
 }
@@ -195,7 +209,7 @@ pub fn build_job(req: JobRequest, settings: &Settings) -> Job {
                     affinity: req.affinity,
                     tolerations: req.tolerations,
                     priority_class_name: req.priority_class_name,
-                    security_context: Some(req.pod_security_context.unwrap_or_else(default_pod_security)),
+                    security_context: Some(pod_security(req.pod_security_context)),
                     init_containers,
                     containers: vec![Container {
                         name: req.role.into(),
@@ -228,4 +242,78 @@ pub fn owned_by(pod: &k8s_openapi::api::core::v1::Pod, job: &Job) -> bool {
         return false;
     };
     pod.metadata.owner_references.as_ref().is_some_and(|refs| refs.iter().any(|r| r.uid == uid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::storage::{AzblobStorageProvider, GcsStorageProvider, S3StorageProvider};
+
+    fn job_with(psc: Option<PodSecurityContext>) -> Job {
+        let req = JobRequest {
+            role: "backup",
+            name: "backup-demo".into(),
+            namespace: "test1".into(),
+            owner_kind: Some(Kind::Backup),
+            owner_name: "demo".into(),
+            owner_uid: "uid-1".into(),
+            owner_label: labels::BACKUP,
+            tool: Some(("br", "pingcap/br:v8.5.2".into())),
+            pod_security_context: psc,
+            ..Default::default()
+        };
+        build_job(req, &Settings::default())
+    }
+
+    #[test]
+    fn a_users_pod_security_context_cannot_weaken_the_hardening() {
+        let user = PodSecurityContext {
+            run_as_non_root: Some(false),
+            fs_group: Some(2000),
+            seccomp_profile: None,
+            ..Default::default()
+        };
+        let pod = job_with(Some(user)).spec.unwrap().template.spec.unwrap();
+        let psc = pod.security_context.unwrap();
+        assert_eq!(psc.run_as_non_root, Some(true));
+        assert_eq!((psc.run_as_user, psc.run_as_group, psc.fs_group), (Some(RUN_AS), Some(RUN_AS), Some(2000)));
+        assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+        for c in pod.init_containers.unwrap().iter().chain(pod.containers.iter()) {
+            let sc = c.security_context.clone().unwrap();
+            assert_eq!(sc.run_as_non_root, Some(true), "{}", c.name);
+            assert_eq!(sc.read_only_root_filesystem, Some(true), "{}", c.name);
+            assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", c.name);
+            assert_eq!(sc.capabilities.unwrap().drop.unwrap(), ["ALL"], "{}", c.name);
+            assert_eq!(sc.seccomp_profile.unwrap().type_, "RuntimeDefault", "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn a_users_own_user_and_seccomp_profile_are_kept() {
+        let localhost = SeccompProfile { type_: "Localhost".into(), localhost_profile: Some("br.json".into()) };
+        let user = PodSecurityContext {
+            run_as_user: Some(1000),
+            seccomp_profile: Some(localhost.clone()),
+            ..Default::default()
+        };
+        let psc = job_with(Some(user)).spec.unwrap().template.spec.unwrap().security_context.unwrap();
+        assert_eq!((psc.run_as_user, psc.run_as_group, psc.fs_group), (Some(1000), Some(RUN_AS), None));
+        assert_eq!(psc.seccomp_profile, Some(localhost));
+    }
+
+    #[test]
+    fn storage_credentials_are_only_secret_references() {
+        let storage = StorageProvider {
+            s3: Some(S3StorageProvider { secret_name: Some("s3".into()), ..Default::default() }),
+            gcs: Some(GcsStorageProvider { secret_name: Some("gcs".into()), ..Default::default() }),
+            azblob: Some(AzblobStorageProvider { secret_name: Some("az".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let env = storage_env(&storage);
+        assert_eq!(env.len(), 6);
+        for e in env {
+            assert!(e.value.is_none(), "{} carries a value", e.name);
+            assert!(e.value_from.unwrap().secret_key_ref.is_some());
+        }
+    }
 }
