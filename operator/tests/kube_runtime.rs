@@ -34,6 +34,7 @@ fn shared(api: &MockApi, metrics: Arc<Metrics>) -> Shared {
         concurrency: 2,
         metrics,
         reporter: Reporter { controller: "backup-operator".into(), instance: Some("test".into()) },
+        clock: None,
     }
 }
 

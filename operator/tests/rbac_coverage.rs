@@ -350,6 +350,7 @@ async fn controller_requests() -> Vec<kube_support::Recorded> {
         concurrency: 2,
         metrics: Arc::new(Metrics::new(Utc::now())),
         reporter: Reporter { controller: "backup-operator".into(), instance: Some("test".into()) },
+        clock: None,
     };
     let stop = CancellationToken::new();
     let running = runtime_controllers::start(&shared, stop.clone());

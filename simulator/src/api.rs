@@ -73,6 +73,7 @@ impl State {
             Actor::Kubelet => "kubelet".into(),
             Actor::JobController => "job-controller".into(),
             Actor::Gc => "gc".into(),
+            Actor::External => "operator".into(),
         }
     }
 
@@ -152,7 +153,14 @@ impl State {
         }
     }
 
-    fn trace_request(&mut self, actor: &Actor, verb: Verb, kind: Kind, key: &ObjectKey, response: &Response) {
+    pub(crate) fn trace_request(
+        &mut self,
+        actor: &Actor,
+        verb: Verb,
+        kind: Kind,
+        key: &ObjectKey,
+        response: &Response,
+    ) {
         if !self.trace.enabled() {
             return;
         }

@@ -35,6 +35,7 @@ impl State {
                 );
             }
             self.informers_on_change(&change);
+            self.publish_change(&change);
             self.checker.on_change(&self.world, &self.storage, &change, &self.actor_name(actor), &mut self.trace);
             self.stats.observe(&change);
             let jc =

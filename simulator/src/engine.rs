@@ -15,10 +15,13 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::api::{Request, Response};
+use crate::apiserver::handler::ApiReply;
+use crate::apiserver::request::ApiRequest;
+use crate::apiserver::watch::Watches;
 use crate::controller::Controller;
 use crate::faults::FaultPlan;
 use crate::informer::Informer;
-use crate::invariants::Checker;
+use crate::invariants::{Checker, Violation};
 use crate::object::Obj;
 use crate::rng::{Stream, WorldRng};
 use crate::scenario::model::{JobRole, Scenario, Timing};
@@ -58,6 +61,8 @@ pub enum Spawn {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
     Controller(usize),
+    /// A client of the served API (the production operator).
+    External,
     Manager(String),
     User,
     Kubelet,
@@ -111,6 +116,12 @@ pub enum Event {
         index: usize,
         starts: bool,
     },
+    /// A served watch has changes due.
+    WatchDeliver(u64),
+    /// A served watch times out.
+    WatchEnd(u64),
+    /// A served watch is due a bookmark.
+    WatchBookmark(u64),
 }
 
 /// The streams every component draws from (one per purpose, derived from the world seed).
@@ -179,6 +190,8 @@ pub struct State {
     pub pod_fates: std::collections::BTreeSet<String>,
     /// How many times each `afterWrite` restart fault fired.
     pub crash_counts: BTreeMap<usize, u32>,
+    /// Watches of clients outside the simulator, when the world is served over HTTP.
+    pub serving: Option<Watches>,
 }
 
 impl State {
@@ -218,6 +231,7 @@ impl State {
             pod_tasks: BTreeMap::new(),
             pod_fates: Default::default(),
             crash_counts: BTreeMap::new(),
+            serving: None,
         }
     }
 
@@ -272,6 +286,9 @@ impl State {
             Event::StallStart(i) => self.stall_start(i),
             Event::StallEnd(i) => self.stall_end(i),
             Event::FaultEdge { index, starts } => self.fault_edge(index, starts),
+            Event::WatchDeliver(id) => self.watch_deliver(id),
+            Event::WatchEnd(id) => self.watch_end(id),
+            Event::WatchBookmark(id) => self.watch_bookmark(id),
         }
     }
 
@@ -341,6 +358,44 @@ impl Engine {
             self.drain();
         }
         self.shared.futures.borrow_mut().clear();
+    }
+
+    /// When the next event is due, if any.
+    pub fn next_time(&self) -> Option<SimTime> {
+        self.shared.state.borrow().queue.first_key_value().map(|((t, _), _)| *t)
+    }
+
+    /// Processes every event due at or before `t` (bounded by the end), then moves the clock to `t`.
+    pub fn advance_to(&self, t: SimTime) {
+        self.drain();
+        loop {
+            let due = {
+                let mut st = self.shared.state.borrow_mut();
+                match st.queue.first_key_value() {
+                    Some(((at, _), _)) if *at <= t && *at <= st.end => st.step(),
+                    _ => {
+                        st.now = st.now.max(t.min(st.end));
+                        false
+                    }
+                }
+            };
+            if !due {
+                break;
+            }
+            self.drain();
+        }
+    }
+
+    /// Serves a request of a client outside the simulator at the current time.
+    pub fn api(&self, request: &ApiRequest) -> ApiReply {
+        let reply = self.shared.state.borrow_mut().api(request);
+        self.drain();
+        reply
+    }
+
+    /// The violations found so far.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.shared.state.borrow().checker.violations.clone()
     }
 
     /// Starts spawned tasks and polls ready ones until nothing is left to do at this instant.

@@ -159,11 +159,17 @@ impl State {
                 inf.scheduled = false;
             }
         }
+        if stall.controller.is_none() {
+            self.watches_stall(&stall.kinds);
+        }
     }
 
     /// The stall ends with 410 Gone: the informers relist.
     pub(crate) fn stall_end(&mut self, s: usize) {
         let stall = self.faults.stalls()[s].clone();
+        if stall.controller.is_none() {
+            self.watches_unstall(&stall.kinds);
+        }
         for i in 0..self.informers.len() {
             if stall.covers(self.informers[i].controller_name, self.informers[i].kind) {
                 self.informers[i].stalled = None;

@@ -4,6 +4,7 @@
 //! unchanged, through the `Cluster` trait.
 
 pub mod api;
+pub mod apiserver;
 pub mod bus;
 pub mod cli;
 pub mod client;

@@ -14,7 +14,6 @@ use crate::informer::Informer;
 use crate::invariants::Violation;
 use crate::scenario::model::{Controllers, InvariantId, JobRole, Scenario};
 use crate::stats::Stats;
-use crate::time::SimTime;
 use crate::trace::{Trace, TraceSink};
 use crate::zoo;
 
@@ -76,7 +75,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Builds the future for a spawned task.
-fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
+pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
     match spawn {
         Spawn::Reconcile { task, controller, obj } => {
             let (reconciler, settings) = {
@@ -158,6 +157,16 @@ fn add_controller(st: &mut State, name: &'static str, reconciler: Reconciler) {
 
 /// Runs `scenario` once.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
+    let state = build_state(scenario, options, true);
+    let engine = Engine::new(state, Box::new(build));
+    engine.run();
+    let end = engine.shared.state.borrow().end;
+    finish(&engine, scenario, end)
+}
+
+/// The world of `scenario` at its start: objects created, steps, faults and (with `with_operator`) the simulated
+/// operator process scheduled.
+pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool) -> State {
     let seed = options.seed.unwrap_or(scenario.seed);
     let enabled = options.trace.is_some();
     let sink = options.trace.unwrap_or_else(|| Box::new(crate::trace::NullSink));
@@ -165,13 +174,15 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     let mut st = State::new(scenario_rc, seed, Trace::new(sink, enabled), settings_for(scenario));
     st.trace.record(st.now, "sim", "seed", format_args!("{seed}"), format_args!("scenario={}", scenario.name));
 
-    add_controller(&mut st, "backup", Reconciler::Backup);
-    add_controller(&mut st, "restore", Reconciler::Restore);
-    let schedule = match &scenario.controllers {
-        Controllers::Operator => Reconciler::Schedule,
-        Controllers::Zoo(name) => Reconciler::Zoo(zoo::find(name).expect("validated zoo name")),
-    };
-    add_controller(&mut st, "backup-schedule", schedule);
+    if with_operator {
+        add_controller(&mut st, "backup", Reconciler::Backup);
+        add_controller(&mut st, "restore", Reconciler::Restore);
+        let schedule = match &scenario.controllers {
+            Controllers::Operator => Reconciler::Schedule,
+            Controllers::Zoo(name) => Reconciler::Zoo(zoo::find(name).expect("validated zoo name")),
+        };
+        add_controller(&mut st, "backup-schedule", schedule);
+    }
 
     for obj in &scenario.objects {
         if let Err(e) = st.world.create(obj.clone(), st.now) {
@@ -204,25 +215,28 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     }
     let (start, end) = (st.start, st.end);
     let mut restart_rng = st.world_rng.stream("restarts");
-    for t in st.faults.restart_times(start, end, &mut restart_rng) {
+    for t in st.faults.restart_times(start, end, &mut restart_rng).into_iter().filter(|_| with_operator) {
         st.at(t, Event::OperatorCrash { reason: "operatorRestart".into() });
     }
-    for (from, until) in st.faults.down_windows() {
-        st.at(from, Event::OperatorCrash { reason: "operatorDown".into() });
-        if let Some(u) = until {
-            st.at(u, Event::OperatorStart);
+    if with_operator {
+        for (from, until) in st.faults.down_windows() {
+            st.at(from, Event::OperatorCrash { reason: "operatorDown".into() });
+            if let Some(u) = until {
+                st.at(u, Event::OperatorStart);
+            }
         }
+        st.at(start, Event::OperatorStart);
     }
-    st.at(start, Event::OperatorStart);
+    st
+}
 
-    let engine = Engine::new(st, Box::new(build));
-    engine.run();
+/// Judges the end of a run at `end`: final invariant checks, then the scenario's expectations.
+pub fn finish(engine: &Engine, scenario: &Scenario, end: crate::time::SimTime) -> Report {
     let shared = engine.shared.clone();
-    drop(engine);
     let mut st = shared.state.borrow_mut();
-    st.now = st.end;
-    let State { checker, world, storage, trace, end, .. } = &mut *st;
-    checker.at_end(world, storage, *end, trace);
+    st.now = end;
+    let State { checker, world, storage, trace, world_rng, .. } = &mut *st;
+    checker.at_end(world, storage, end, trace);
     let expect = &scenario.expect;
     let mut failures = Vec::new();
     for id in &expect.violated {
@@ -273,7 +287,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
     };
     let report = Report {
         scenario: scenario.name.clone(),
-        seed,
+        seed: world_rng.seed(),
         violations: checker.violations.clone(),
         counts: checker.counts.clone(),
         liveness_skipped: checker.liveness_skipped.clone(),
@@ -281,7 +295,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
         failures,
         stats: st.stats.clone(),
         trace_lines: st.trace.lines,
-        simulated: SimTime(st.end.0).since(st.start),
+        simulated: end.since(st.start),
     };
     let trace = std::mem::replace(&mut st.trace, Trace::new(Box::new(crate::trace::NullSink), false));
     drop(st);

@@ -8,9 +8,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use operator::api::names::{dns1123_subdomain_problem, label_value_problem};
 use operator::api::{Backup, BackupSchedule, Restore};
 use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, labels_match};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::apiserver::resources::DynKind;
 use crate::object::Obj;
 use crate::time::SimTime;
 
@@ -84,9 +86,42 @@ parts!(Pod, false);
 #[derive(Default)]
 pub struct World {
     objects: BTreeMap<(Kind, ObjectKey), Obj>,
+    /// Objects no reconciler reads (the leader Lease, Events), kept as JSON under the same metadata rules.
+    dynamic: BTreeMap<(DynKind, ObjectKey), Arc<Value>>,
     rv: u64,
     uids: u64,
     changes: Vec<Change>,
+    dyn_changes: Vec<DynChange>,
+}
+
+/// A change to a dynamic object (for watches served over HTTP).
+#[derive(Clone, Debug)]
+pub struct DynChange {
+    pub kind: DynKind,
+    pub type_: ChangeType,
+    pub value: Arc<Value>,
+}
+
+/// Why a write to a dynamic object failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DynError {
+    #[error("{0} not found")]
+    NotFound(ObjectKey),
+    #[error("{0} already exists")]
+    AlreadyExists(ObjectKey),
+    #[error("{key} was modified concurrently: {message}")]
+    Conflict { key: ObjectKey, message: String },
+    #[error("{key} is invalid: {message}")]
+    Invalid { key: ObjectKey, message: String },
+}
+
+fn dyn_key(value: &Value) -> ObjectKey {
+    let meta = &value["metadata"];
+    ObjectKey::new(meta["namespace"].as_str().unwrap_or_default(), meta["name"].as_str().unwrap_or_default())
+}
+
+fn rv_json(rv: &str) -> Value {
+    Value::String(rv.to_string())
 }
 
 fn k8s_seconds(t: SimTime) -> Time {
@@ -305,6 +340,91 @@ impl World {
     /// The latest resourceVersion handed out.
     pub fn resource_version(&self) -> u64 {
         self.rv
+    }
+
+    /// Every object of every kind the reconcilers use, in key order (for cluster-wide lists).
+    pub fn list_all(&self, kind: Kind) -> Vec<Obj> {
+        self.iter_kind(kind).cloned().collect()
+    }
+
+    /// The dynamic-object changes recorded since the last call.
+    pub fn take_dyn_changes(&mut self) -> Vec<DynChange> {
+        std::mem::take(&mut self.dyn_changes)
+    }
+
+    pub fn dyn_get(&self, kind: DynKind, key: &ObjectKey) -> Option<Arc<Value>> {
+        self.dynamic.get(&(kind, key.clone())).cloned()
+    }
+
+    /// Dynamic objects of `kind`, in `namespace` or everywhere.
+    pub fn dyn_list(&self, kind: DynKind, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        self.dynamic
+            .iter()
+            .filter(|((k, key), _)| *k == kind && namespace.is_none_or(|ns| key.namespace == ns))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Creates a dynamic object: the same identity rules as any object (name, uid, resourceVersion,
+    /// creationTimestamp).
+    pub fn dyn_create(&mut self, kind: DynKind, mut value: Value, now: SimTime) -> Result<Arc<Value>, DynError> {
+        let key = dyn_key(&value);
+        if let Some(problem) = dns1123_subdomain_problem(&key.name) {
+            return Err(DynError::Invalid { key, message: format!("metadata.name: {problem}") });
+        }
+        if self.dynamic.contains_key(&(kind, key.clone())) {
+            return Err(DynError::AlreadyExists(key));
+        }
+        self.uids += 1;
+        let uid = format!("{:08x}-0000-4000-8000-{:012x}", self.uids, self.uids);
+        let rv = self.next_rv();
+        let created = serde_json::to_value(k8s_seconds(now)).unwrap_or(Value::Null);
+        let meta = value
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| DynError::Invalid { key: key.clone(), message: "metadata: must be an object".into() })?;
+        meta.insert("uid".into(), Value::String(uid));
+        meta.insert("resourceVersion".into(), rv_json(&rv));
+        meta.insert("creationTimestamp".into(), created);
+        let value = Arc::new(value);
+        self.dynamic.insert((kind, key), value.clone());
+        self.dyn_changes.push(DynChange { kind, type_: ChangeType::Added, value: value.clone() });
+        Ok(value)
+    }
+
+    /// Replaces a dynamic object, conditional on its resourceVersion when the new one carries one.
+    pub fn dyn_update(&mut self, kind: DynKind, mut value: Value) -> Result<Arc<Value>, DynError> {
+        let key = dyn_key(&value);
+        let Some(old) = self.dynamic.get(&(kind, key.clone())).cloned() else { return Err(DynError::NotFound(key)) };
+        let sent = value["metadata"]["resourceVersion"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+        let current = old["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+        if let Some(sent) = sent
+            && sent != current
+        {
+            return Err(DynError::Conflict { key, message: format!("resourceVersion {sent}, current {current}") });
+        }
+        let rv = self.next_rv();
+        if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            for field in ["uid", "creationTimestamp"] {
+                meta.insert(field.into(), old["metadata"][field].clone());
+            }
+            meta.insert("resourceVersion".into(), rv_json(&rv));
+        }
+        let value = Arc::new(value);
+        self.dynamic.insert((kind, key), value.clone());
+        self.dyn_changes.push(DynChange { kind, type_: ChangeType::Modified, value: value.clone() });
+        Ok(value)
+    }
+
+    /// Deletes a dynamic object at once (they carry no finalizers).
+    pub fn dyn_delete(&mut self, kind: DynKind, key: &ObjectKey) -> Result<Arc<Value>, DynError> {
+        let old = self.dynamic.remove(&(kind, key.clone())).ok_or_else(|| DynError::NotFound(key.clone()))?;
+        let rv = self.next_rv();
+        let mut last = (*old).clone();
+        last["metadata"]["resourceVersion"] = rv_json(&rv);
+        let last = Arc::new(last);
+        self.dyn_changes.push(DynChange { kind, type_: ChangeType::Deleted, value: last.clone() });
+        Ok(last)
     }
 }
 

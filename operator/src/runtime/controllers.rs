@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::labels::{self, component};
 use crate::api::{Backup, BackupSchedule, Restore};
-use crate::cluster::kube_cluster::{KubeCluster, Stores, error_chain};
+use crate::cluster::kube_cluster::{Clock, KubeCluster, Stores, error_chain};
 use crate::cluster::{Kind, Object, ObjectKey};
 use crate::controllers::backup::{self, BackupError};
 use crate::controllers::restore::{self, RestoreError};
@@ -56,6 +56,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Who publishes the Events (`reportingController` / `reportingInstance`).
     pub reporter: Reporter,
+    /// Where the reconcilers' `now()` comes from; `None` is the wall clock (a simulated world supplies its own).
+    pub clock: Option<Clock>,
 }
 
 /// One controller's view: its `KubeCluster` (its caches), the settings, and its error backoff.
@@ -185,9 +187,13 @@ fn ready<K: Object>(store: &Store<K>) -> BoxFuture<'static, ()> {
 }
 
 fn context(shared: &Shared, controller: &'static str, stores: Stores, recorder: &Recorder) -> Arc<Context> {
+    let mut cluster = KubeCluster::new(shared.client.clone(), stores, Some(recorder.clone()));
+    if let Some(clock) = &shared.clock {
+        cluster = cluster.with_clock(clock.clone());
+    }
     Arc::new(Context {
         controller,
-        cluster: KubeCluster::new(shared.client.clone(), stores, Some(recorder.clone())),
+        cluster,
         settings: shared.settings.clone(),
         metrics: shared.metrics.clone(),
         backoff: ErrorBackoff::default(),

@@ -97,6 +97,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         concurrency: args.concurrency,
         metrics: metrics.clone(),
         reporter: Reporter { controller: "backup-operator".into(), instance: Some(identity) },
+        clock: None,
     };
     let running = controllers::start(&shared, shutdown.child_token());
     metrics.set_sources(running.sources.clone());

@@ -31,6 +31,8 @@ enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Serve a scenario's world over the Kubernetes API, in wall-clock time, to a real backup-operator and kubectl.
+    Serve(simulator::apiserver::command::ServeArgs),
 }
 
 fn main() -> Result<ExitCode> {
@@ -39,6 +41,8 @@ fn main() -> Result<ExitCode> {
         Command::Run(args) => cli::run(&args),
         Command::Explore(args) => cli::explore(&args),
         Command::Check { paths } => cli::check(&paths),
+        // The served world starts at the wall clock: its clients (the operator, kubectl) read that clock.
+        Command::Serve(args) => simulator::apiserver::command::serve(&args, chrono::Utc::now),
         Command::Schema => {
             print!("{}", simulator::scenario::json_schema());
             ExitCode::SUCCESS

@@ -19,7 +19,7 @@ impl Family for RetentionSafety {
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
-        if change.obj.kind() != Kind::Backup || ctx.actor != "backup-schedule" {
+        if change.obj.kind() != Kind::Backup || !matches!(ctx.actor, "backup-schedule" | "operator") {
             return Vec::new();
         }
         let Some(old) = change.old.as_ref().and_then(|o| o.get::<Backup>()) else { return Vec::new() };
