@@ -56,3 +56,13 @@ fn production_controllers_keep_every_invariant_of_the_basic_schedule() {
     assert!(got.backups_gone + 1 >= want.backups_gone, "retention deleted {} Backups", got.backups_gone);
     print!("{}", got.render());
 }
+
+#[test]
+fn production_controllers_keep_every_invariant_of_the_canonical_day_with_faults() {
+    // Lagging watches, API conflicts and timeouts, failing and stuck pods at the API layer; the operator restarts of
+    // the scenario do not apply to a served operator.
+    let report = serve_to_production_controllers("scenarios/soak/one-day-all-faults.yaml", Settings::default());
+    assert!(report.passed, "{:?}\n{:?}", report.failures, report.violations);
+    assert!(report.stats.backups_completed >= 100, "{} Backups completed", report.stats.backups_completed);
+    print!("{}", report.stats.render());
+}

@@ -7,8 +7,10 @@ use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precond
 use serde_json::{Value, json};
 
 use super::discovery;
+use super::event_view;
 use super::request::{ApiRequest, ListQuery, Route, Target, route};
 use super::resources::{DynKind, Res};
+use super::table;
 use crate::api::Response;
 use crate::engine::{Actor, State};
 use crate::faults::InjectedError;
@@ -65,6 +67,14 @@ fn from_dyn_error(e: &DynError, kind: &str) -> ApiReply {
         DynError::AlreadyExists(key) => failure(409, "AlreadyExists", e.to_string(), kind, &key.name),
         DynError::Conflict { key, .. } => failure(409, "Conflict", e.to_string(), kind, &key.name),
         DynError::Invalid { key, .. } => failure(422, "Invalid", e.to_string(), kind, &key.name),
+    }
+}
+
+/// Where a served kind's objects are stored: core v1 Events live with the events.k8s.io/v1 ones.
+pub fn stored(kind: DynKind) -> DynKind {
+    match kind {
+        DynKind::CoreEvent => DynKind::Event,
+        other => other,
     }
 }
 
@@ -195,17 +205,47 @@ impl State {
             }
             Route::Resource(t) => t,
         };
-        match target.info.res {
+        let answer = match target.info.res {
             Res::Typed(kind) => self.api_typed(req, &target, kind),
             Res::Dyn(kind) => self.api_dynamic(req, &target, kind),
+        };
+        let include = table::requested(req.accept.as_deref(), req.query.get("includeObject").map(String::as_str));
+        match (answer, include) {
+            (ApiReply::Json { status: 200, body }, Some(include))
+                if req.method == http::Method::GET && body["kind"] != "Status" =>
+            {
+                reply(200, table::table(target.info.res, &body, include, self.now.to_utc()))
+            }
+            (answer, _) => answer,
         }
     }
 
     fn list_query(req: &ApiRequest) -> Result<ListQuery, ApiReply> {
-        ListQuery::parse(&req.query).map_err(|e| failure(400, "BadRequest", e.to_string(), "", ""))
+        ListQuery::parse(&req.query, req.accept.as_deref())
+            .map_err(|e| failure(400, "BadRequest", e.to_string(), "", ""))
     }
 
+    /// Serves a request for a typed object and counts its failure, as the simulated operator's are counted.
     fn api_typed(&mut self, req: &ApiRequest, target: &Target, kind: Kind) -> ApiReply {
+        let answer = self.api_typed_unrecorded(req, target, kind);
+        if let ApiReply::Json { status, body } = &answer
+            && *status >= 400
+        {
+            let class = match body["reason"].as_str() {
+                Some("NotFound") => "NotFound",
+                Some("AlreadyExists") => "AlreadyExists",
+                Some("Conflict") => "Conflict",
+                Some("Invalid") => "Invalid",
+                Some("Forbidden") => "Forbidden",
+                Some("BadRequest" | "MethodNotAllowed" | "UnsupportedMediaType") => "BadRequest",
+                _ => "Transient",
+            };
+            *self.stats.errors.entry(("operator".into(), class)).or_default() += 1;
+        }
+        answer
+    }
+
+    fn api_typed_unrecorded(&mut self, req: &ApiRequest, target: &Target, kind: Kind) -> ApiReply {
         let verb = verb_of(req, target);
         let ns = target.namespace.clone().unwrap_or_default();
         let key = ObjectKey::new(&ns, target.name.clone().unwrap_or_default());
@@ -366,6 +406,20 @@ impl State {
 
     fn delete_typed(&mut self, req: &ApiRequest, kind: Kind, key: &ObjectKey) -> ApiReply {
         let opts: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let policy = opts["propagationPolicy"]
+            .as_str()
+            .or(req.query.get("propagationPolicy").map(String::as_str))
+            .unwrap_or("Background");
+        match policy {
+            "Background" => {}
+            "Orphan" => self.orphan_dependents(kind, key),
+            other => {
+                let message = format!(
+                    "propagationPolicy: {other:?} is not supported by the simulated API server (Background and Orphan are)"
+                );
+                return failure(422, "Invalid", message, kind.as_str(), &key.name);
+            }
+        }
         let pre = Precondition {
             uid: opts["preconditions"]["uid"].as_str().map(str::to_string),
             resource_version: opts["preconditions"]["resourceVersion"].as_str().map(str::to_string),
@@ -388,18 +442,51 @@ impl State {
         }
     }
 
-    fn api_dynamic(&mut self, req: &ApiRequest, target: &Target, kind: DynKind) -> ApiReply {
+    /// Orphan propagation: the dependents of `kind`/`key` lose their owner reference to it, so the garbage collector
+    /// leaves them.
+    fn orphan_dependents(&mut self, kind: Kind, key: &ObjectKey) {
+        let Some(uid) = self.world.get(kind, key).and_then(|o| o.meta().uid.clone()) else { return };
+        for dependent_kind in [Kind::Backup, Kind::Restore, Kind::BackupSchedule, Kind::Job, Kind::Pod] {
+            let owned: Vec<Obj> = self
+                .world
+                .list_all(dependent_kind)
+                .into_iter()
+                .filter(|o| o.meta().owner_references.iter().flatten().any(|r| r.uid == uid))
+                .collect();
+            for o in owned {
+                let orphan = o.with_meta(|m| {
+                    if let Some(refs) = m.owner_references.as_mut() {
+                        refs.retain(|r| r.uid != uid);
+                    }
+                });
+                let result = self.world.update(orphan, Subresource::Main, self.now);
+                let response = match &result {
+                    Ok(o) => Response::Written(o.clone()),
+                    Err(e) => Response::Failed(e.clone()),
+                };
+                self.trace_request(&Actor::Gc, Verb::Update, dependent_kind, &o.key(), &response);
+            }
+        }
+        self.commit(&Actor::Gc);
+    }
+
+    fn api_dynamic(&mut self, req: &ApiRequest, target: &Target, served: DynKind) -> ApiReply {
         let ns = target.namespace.clone().unwrap_or_default();
         let key = ObjectKey::new(&ns, target.name.clone().unwrap_or_default());
         let name = target.info.kind;
+        // Core v1 Events are a view of the stored events.k8s.io/v1 ones.
+        let core = served == DynKind::CoreEvent;
+        let kind = stored(served);
+        let view = |v: &Value| if core { event_view::to_core(v) } else { v.clone() };
+        let unview = |v: Value| if core { event_view::from_core(&v) } else { v };
         let answer = match (req.method.as_str(), &target.name) {
             ("GET", Some(_)) => match self.world.dyn_get(kind, &key) {
-                Some(v) => reply(200, (*v).clone()),
+                Some(v) => reply(200, view(&v)),
                 None => from_dyn_error(&DynError::NotFound(key.clone()), name),
             },
             ("GET", None) => match Self::list_query(req) {
                 Err(r) => r,
-                Ok(q) if q.watch => self.watch(Res::Dyn(kind), target.namespace.clone(), q),
+                Ok(q) if q.watch => self.watch(Res::Dyn(served), target.namespace.clone(), q),
                 Ok(q) => {
                     let items: Vec<Value> = self
                         .world
@@ -414,7 +501,7 @@ impl State {
                                     v["metadata"]["name"].as_str().unwrap_or(""),
                                 )
                         })
-                        .map(|v| (**v).clone())
+                        .map(|v| view(v))
                         .collect();
                     reply(
                         200,
@@ -425,15 +512,15 @@ impl State {
             },
             ("POST", None) => match body_json(req).and_then(|v| place(v, target)) {
                 Err(r) => r,
-                Ok(v) => match self.world.dyn_create(kind, v, self.now) {
-                    Ok(v) => reply(201, (*v).clone()),
+                Ok(v) => match self.world.dyn_create(kind, unview(v), self.now) {
+                    Ok(v) => reply(201, view(&v)),
                     Err(e) => from_dyn_error(&e, name),
                 },
             },
             ("PUT", Some(_)) => match body_json(req).and_then(|v| place(v, target)) {
                 Err(r) => r,
-                Ok(v) => match self.world.dyn_update(kind, v) {
-                    Ok(v) => reply(200, (*v).clone()),
+                Ok(v) => match self.world.dyn_update(kind, unview(v)) {
+                    Ok(v) => reply(200, view(&v)),
                     Err(e) => from_dyn_error(&e, name),
                 },
             },
@@ -444,15 +531,15 @@ impl State {
                         let mut doc = json!({"apiVersion": target.info.api_version(), "kind": target.info.kind, "metadata": {"name": key.name, "namespace": key.namespace}});
                         match apply_patch(&mut doc, req.content_type.as_deref(), &req.body) {
                             Err(m) => failure(415, "UnsupportedMediaType", m, name, &key.name),
-                            Ok(()) => match self.world.dyn_create(kind, doc, self.now) {
-                                Ok(v) => reply(201, (*v).clone()),
+                            Ok(()) => match self.world.dyn_create(kind, unview(doc), self.now) {
+                                Ok(v) => reply(201, view(&v)),
                                 Err(e) => from_dyn_error(&e, name),
                             },
                         }
                     }
                     None => from_dyn_error(&DynError::NotFound(key.clone()), name),
                     Some(current) => {
-                        let mut doc = (*current).clone();
+                        let mut doc = view(&current);
                         let sent_rv = serde_json::from_slice::<Value>(&req.body)
                             .ok()
                             .and_then(|p| p["metadata"]["resourceVersion"].as_str().map(str::to_string));
@@ -462,8 +549,8 @@ impl State {
                                 if sent_rv.is_none() {
                                     doc["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
                                 }
-                                match self.world.dyn_update(kind, doc) {
-                                    Ok(v) => reply(200, (*v).clone()),
+                                match self.world.dyn_update(kind, unview(doc)) {
+                                    Ok(v) => reply(200, view(&v)),
                                     Err(e) => from_dyn_error(&e, name),
                                 }
                             }
@@ -472,7 +559,7 @@ impl State {
                 }
             }
             ("DELETE", Some(_)) => match self.world.dyn_delete(kind, &key) {
-                Ok(v) => reply(200, (*v).clone()),
+                Ok(v) => reply(200, view(&v)),
                 Err(e) => from_dyn_error(&e, name),
             },
             _ => failure(

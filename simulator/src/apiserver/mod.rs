@@ -4,10 +4,12 @@
 
 pub mod command;
 pub mod discovery;
+pub mod event_view;
 pub mod handler;
 pub mod request;
 pub mod resources;
 pub mod selector;
 pub mod served;
 pub mod service;
+pub mod table;
 pub mod watch;

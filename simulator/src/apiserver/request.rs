@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::resources::{ResourceInfo, by_path};
 use super::selector::{FieldSelector, LabelSelector, SelectorError};
+use super::table::{IncludeObject, requested};
 
 /// What the served world needs of an HTTP request.
 #[derive(Clone, Debug)]
@@ -14,6 +15,8 @@ pub struct ApiRequest {
     pub path: String,
     pub query: BTreeMap<String, String>,
     pub content_type: Option<String>,
+    /// The `Accept` header (kubectl asks for Tables).
+    pub accept: Option<String>,
     pub body: bytes::Bytes,
 }
 
@@ -78,10 +81,12 @@ pub struct ListQuery {
     pub resource_version: Option<u64>,
     pub timeout_secs: Option<u64>,
     pub bookmarks: bool,
+    /// Answer with Tables (kubectl), carrying this much of each object.
+    pub table: Option<IncludeObject>,
 }
 
 impl ListQuery {
-    pub fn parse(query: &BTreeMap<String, String>) -> Result<ListQuery, SelectorError> {
+    pub fn parse(query: &BTreeMap<String, String>, accept: Option<&str>) -> Result<ListQuery, SelectorError> {
         let flag = |k: &str| query.get(k).is_some_and(|v| v == "true" || v == "1");
         Ok(ListQuery {
             labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
@@ -90,6 +95,7 @@ impl ListQuery {
             resource_version: query.get("resourceVersion").and_then(|v| v.parse().ok()).filter(|v| *v > 0),
             timeout_secs: query.get("timeoutSeconds").and_then(|v| v.parse().ok()),
             bookmarks: flag("allowWatchBookmarks"),
+            table: requested(accept, query.get("includeObject").map(String::as_str)),
         })
     }
 }

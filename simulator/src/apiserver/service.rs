@@ -75,6 +75,7 @@ where
                 path: parts.uri.path().to_string(),
                 query: parse_query(parts.uri.query()),
                 content_type: parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string),
+                accept: parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_string),
                 body,
             };
             let reply = handle.call(request).await.ok_or("the simulated world has stopped")?;

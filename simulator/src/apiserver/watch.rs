@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use super::handler::{ApiReply, to_json};
+use super::event_view;
+use super::handler::{ApiReply, stored, to_json};
 use super::request::ListQuery;
-use super::resources::{Res, info};
+use super::resources::{DynKind, Res, info};
+use super::table;
 use crate::engine::{Event, State};
 use crate::rng::draw;
 use crate::time::SimTime;
@@ -58,6 +60,29 @@ fn gone(rv: u64) -> Bytes {
     )
 }
 
+/// Where the objects of a served resource are stored (core v1 Events live with events.k8s.io/v1's).
+fn storage(res: Res) -> Res {
+    match res {
+        Res::Dyn(kind) => Res::Dyn(stored(kind)),
+        typed => typed,
+    }
+}
+
+/// A change as watcher `w` sees it: in its resource's form (core v1 Events), as a Table row if it asked for Tables.
+fn encode(w: &Watcher, type_: &str, object: &Value, now: SimTime) -> Bytes {
+    let viewed;
+    let object = if w.res == Res::Dyn(DynKind::CoreEvent) {
+        viewed = event_view::to_core(object);
+        &viewed
+    } else {
+        object
+    };
+    match w.query.table {
+        Some(include) => line(type_, &table::table(w.res, object, include, now.to_utc())),
+        None => line(type_, object),
+    }
+}
+
 fn type_name(t: ChangeType) -> &'static str {
     match t {
         ChangeType::Added => "ADDED",
@@ -71,7 +96,7 @@ fn matches(w: &Watcher, res: Res, v: &Value) -> bool {
     let ns = meta["namespace"].as_str().unwrap_or("");
     let name = meta["name"].as_str().unwrap_or("");
     let labels: Option<BTreeMap<String, String>> = serde_json::from_value(meta["labels"].clone()).ok();
-    w.res == res
+    storage(w.res) == res
         && w.namespace.as_deref().is_none_or(|n| n == ns)
         && w.query.fields.matches(ns, name)
         && w.query.labels.matches(labels.as_ref())
@@ -116,19 +141,19 @@ impl State {
                     .log
                     .iter()
                     .filter(|(r, res2, _, v)| *r > rv && matches(&w, *res2, v))
-                    .map(|(_, _, t, v)| line(t, v))
+                    .map(|(_, _, t, v)| encode(&w, t, v, now))
                     .collect();
                 for b in replay {
                     let _ = w.tx.send(b);
                 }
             }
             None => {
-                let current: Vec<Value> = match res {
+                let current: Vec<Value> = match storage(res) {
                     Res::Typed(kind) => self.world.list_all(kind).iter().map(to_json).collect(),
                     Res::Dyn(kind) => self.world.dyn_list(kind, None).iter().map(|v| (**v).clone()).collect(),
                 };
-                for v in current.iter().filter(|v| matches(&w, res, v)) {
-                    let _ = w.tx.send(line("ADDED", v));
+                for v in current.iter().filter(|v| matches(&w, storage(res), v)) {
+                    let _ = w.tx.send(encode(&w, "ADDED", v, now));
                 }
             }
         }
@@ -167,7 +192,6 @@ impl State {
         if ids.is_empty() {
             return;
         }
-        let bytes = line(type_, &value);
         for id in ids {
             let span = match res {
                 Res::Typed(kind) => self.faults.informer_lag("", kind, self.now).unwrap_or(self.timing.informer_lag),
@@ -176,6 +200,7 @@ impl State {
             let lag = draw(&mut self.rngs.api, span.lo, span.hi);
             let now = self.now;
             let Some(w) = self.watches().watchers.get_mut(&id) else { continue };
+            let bytes = encode(w, type_, &value, now);
             let at = w.last_at.max(now.plus(lag));
             w.last_at = at;
             w.queue.push_back((at, bytes.clone()));
