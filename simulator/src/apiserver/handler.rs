@@ -492,15 +492,7 @@ impl State {
                         .world
                         .dyn_list(kind, target.namespace.as_deref())
                         .iter()
-                        .filter(|v| {
-                            let labels: Option<std::collections::BTreeMap<String, String>> =
-                                serde_json::from_value(v["metadata"]["labels"].clone()).ok();
-                            q.labels.matches(labels.as_ref())
-                                && q.fields.matches(
-                                    v["metadata"]["namespace"].as_str().unwrap_or(""),
-                                    v["metadata"]["name"].as_str().unwrap_or(""),
-                                )
-                        })
+                        .filter(|v| q.selects(v))
                         .map(|v| view(v))
                         .collect();
                     reply(

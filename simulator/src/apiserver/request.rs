@@ -100,6 +100,16 @@ impl ListQuery {
     }
 }
 
+impl ListQuery {
+    /// Whether the selectors select an object given as JSON (the label and field selectors; not the namespace).
+    pub fn selects(&self, object: &serde_json::Value) -> bool {
+        let meta = &object["metadata"];
+        let labels: Option<BTreeMap<String, String>> = serde_json::from_value(meta["labels"].clone()).ok();
+        self.fields.matches(meta["namespace"].as_str().unwrap_or(""), meta["name"].as_str().unwrap_or(""))
+            && self.labels.matches(labels.as_ref())
+    }
+}
+
 /// Decodes a URL query string.
 pub fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
     query

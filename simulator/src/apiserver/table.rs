@@ -2,8 +2,10 @@
 //! own printer columns, kubectl's usual columns for Pods, Jobs, Leases and Events, and ages by the world's clock.
 
 use chrono::{DateTime, Utc};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceColumnDefinition;
 use operator::cluster::Kind;
 use serde_json::{Value, json};
+use std::sync::OnceLock;
 
 use super::resources::{DynKind, Res};
 
@@ -76,12 +78,25 @@ fn age_column() -> Column {
     )
 }
 
-/// The printer columns of a CRD, after the Name column, as the API server shows a custom resource.
+/// The printer columns of a CRD, after the Name column, as the API server shows a custom resource. Read once from
+/// the generated CRDs (generating them builds their whole schemas).
 fn crd_columns(kind: Kind) -> Vec<Column> {
-    let crd = operator::api::crd::crds().into_iter().find(|c| c.spec.names.kind == kind.as_str());
-    let printer = crd.and_then(|c| c.spec.versions.into_iter().next()).and_then(|v| v.additional_printer_columns);
+    static COLUMNS: OnceLock<Vec<(String, Vec<Column>)>> = OnceLock::new();
+    let all = COLUMNS.get_or_init(|| {
+        operator::api::crd::crds()
+            .into_iter()
+            .map(|crd| {
+                let printer = crd.spec.versions.into_iter().next().and_then(|v| v.additional_printer_columns);
+                (crd.spec.names.kind, printer_columns(printer.unwrap_or_default()))
+            })
+            .collect()
+    });
+    all.iter().find(|(k, _)| k == kind.as_str()).map(|(_, c)| c.clone()).unwrap_or_else(|| vec![name_column()])
+}
+
+fn printer_columns(printer: Vec<CustomResourceColumnDefinition>) -> Vec<Column> {
     let mut out = vec![name_column()];
-    for c in printer.unwrap_or_default() {
+    for c in printer {
         let path = c.json_path.trim_start_matches('.').split('.').map(str::to_string).collect();
         let date = c.type_ == "date";
         out.push(Column {

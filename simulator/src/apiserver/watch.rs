@@ -68,6 +68,11 @@ fn storage(res: Res) -> Res {
     }
 }
 
+/// Whether watcher `w` sees objects other than as stored (core v1 Events, or Table rows).
+fn transforms(w: &Watcher) -> bool {
+    w.res == Res::Dyn(DynKind::CoreEvent) || w.query.table.is_some()
+}
+
 /// A change as watcher `w` sees it: in its resource's form (core v1 Events), as a Table row if it asked for Tables.
 fn encode(w: &Watcher, type_: &str, object: &Value, now: SimTime) -> Bytes {
     let viewed;
@@ -92,14 +97,9 @@ fn type_name(t: ChangeType) -> &'static str {
 }
 
 fn matches(w: &Watcher, res: Res, v: &Value) -> bool {
-    let meta = &v["metadata"];
-    let ns = meta["namespace"].as_str().unwrap_or("");
-    let name = meta["name"].as_str().unwrap_or("");
-    let labels: Option<BTreeMap<String, String>> = serde_json::from_value(meta["labels"].clone()).ok();
     storage(w.res) == res
-        && w.namespace.as_deref().is_none_or(|n| n == ns)
-        && w.query.fields.matches(ns, name)
-        && w.query.labels.matches(labels.as_ref())
+        && w.namespace.as_deref().is_none_or(|n| Some(n) == v["metadata"]["namespace"].as_str())
+        && w.query.selects(v)
 }
 
 impl Watches {
@@ -192,6 +192,8 @@ impl State {
         if ids.is_empty() {
             return;
         }
+        // Watchers that see the object as stored share one encoding of it.
+        let plain = line(type_, &value);
         for id in ids {
             let span = match res {
                 Res::Typed(kind) => self.faults.informer_lag("", kind, self.now).unwrap_or(self.timing.informer_lag),
@@ -200,7 +202,7 @@ impl State {
             let lag = draw(&mut self.rngs.api, span.lo, span.hi);
             let now = self.now;
             let Some(w) = self.watches().watchers.get_mut(&id) else { continue };
-            let bytes = encode(w, type_, &value, now);
+            let bytes = if transforms(w) { encode(w, type_, &value, now) } else { plain.clone() };
             let at = w.last_at.max(now.plus(lag));
             w.last_at = at;
             w.queue.push_back((at, bytes.clone()));
