@@ -97,11 +97,22 @@ async fn fake_api() -> (Fake, SocketAddr) {
     (fake, addr)
 }
 
+/// How long a child process may take to reach a state or exit before the test calls it hung: generous, because a
+/// loaded CI machine is slow, and a healthy run never waits for it.
+const PROCESS_BOUND: Duration = Duration::from_secs(120);
+
 fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
-fn start(api: SocketAddr, metrics: SocketAddr, identity: &str) -> Child {
+/// The operator process and the file its stderr goes to (a file, not a pipe: a pipe nobody reads fills up and
+/// blocks the child's logging, and so its exit).
+struct Operator {
+    child: Child,
+    stderr: std::path::PathBuf,
+}
+
+fn start(api: SocketAddr, metrics: SocketAddr, identity: &str) -> Operator {
     let dir = std::env::temp_dir().join(format!("backup-operator-process-{}-{}", std::process::id(), api.port()));
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = dir.join("kubeconfig");
@@ -115,7 +126,8 @@ fn start(api: SocketAddr, metrics: SocketAddr, identity: &str) -> Child {
     )
     .unwrap();
     Command::new(env!("CARGO_BIN_EXE_backup-operator"))
-        .args(["run", "--log-format=json", "--lease-duration=3s", "--connect-timeout=5s"])
+        // A lease long enough that a loaded machine never lets it lapse between renewals.
+        .args(["run", "--log-format=json", "--lease-duration=15s", "--connect-timeout=5s"])
         .arg(format!("--kubeconfig={}", kubeconfig.display()))
         .arg(format!("--metrics-addr={metrics}"))
         .arg(format!("--identity={identity}"))
@@ -123,8 +135,9 @@ fn start(api: SocketAddr, metrics: SocketAddr, identity: &str) -> Child {
         .env_remove("POD_NAMESPACE")
         .env_remove("WATCH_NAMESPACE")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
         .spawn()
+        .map(|child| Operator { child, stderr: dir.join("stderr.log") })
         .unwrap()
 }
 
@@ -140,7 +153,7 @@ async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 
 async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
+    while started.elapsed() < PROCESS_BOUND {
         if check().await {
             return;
         }
@@ -154,7 +167,10 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill -{sig}");
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+/// Waits for the child to exit. Polls with the runtime's timer: blocking a worker here would starve the fake API
+/// server the child talks to while it shuts down (a task in a blocked worker's LIFO slot cannot be stolen), which
+/// made the SIGTERM test time out under load. `within` is only a bound for a hung child, never a timing claim.
+async fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -164,15 +180,12 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
             let _ = child.kill();
             panic!("the process did not exit within {within:?}");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-fn stderr_of(child: &mut Child) -> String {
-    use std::io::Read;
-    let mut s = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
-    s
+fn stderr_of(op: &Operator) -> String {
+    std::fs::read_to_string(&op.stderr).unwrap()
 }
 
 fn holder(fake: &Fake) -> Option<String> {
@@ -183,7 +196,7 @@ fn holder(fake: &Fake) -> Option<String> {
 async fn it_leads_becomes_ready_and_stops_on_sigterm_releasing_the_lease() {
     let (fake, api) = fake_api().await;
     let metrics = free_port();
-    let mut child = start(api, metrics, "replica-a");
+    let mut op = start(api, metrics, "replica-a");
     wait_until("it holds the Lease", async || holder(&fake).as_deref() == Some("replica-a")).await;
     wait_until("it is ready", async || get(metrics, "/readyz").await.is_some_and(|(c, _)| c == 200)).await;
     let (_, text) = get(metrics, "/metrics").await.unwrap();
@@ -191,9 +204,9 @@ async fn it_leads_becomes_ready_and_stops_on_sigterm_releasing_the_lease() {
     let watches = fake.requests.lock().unwrap().iter().filter(|r| r.contains("watch=true")).count();
     assert!(watches >= 8, "the controllers watch their eight caches ({watches})");
 
-    signal(&child, "TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(15));
-    let logs = stderr_of(&mut child);
+    signal(&op.child, "TERM");
+    let status = wait_exit(&mut op.child, PROCESS_BOUND).await;
+    let logs = stderr_of(&op);
     assert!(status.success(), "exit {status:?}\n{logs}");
     assert_eq!(holder(&fake), None, "the Lease is released at exit\n{logs}");
     for line in logs.lines() {
@@ -207,7 +220,7 @@ async fn it_leads_becomes_ready_and_stops_on_sigterm_releasing_the_lease() {
 async fn it_exits_non_zero_in_one_line_when_another_replica_takes_the_lease() {
     let (fake, api) = fake_api().await;
     let metrics = free_port();
-    let mut child = start(api, metrics, "replica-a");
+    let mut op = start(api, metrics, "replica-a");
     wait_until("it holds the Lease", async || holder(&fake).as_deref() == Some("replica-a")).await;
     {
         let mut lease = fake.lease.lock().unwrap();
@@ -216,8 +229,8 @@ async fn it_exits_non_zero_in_one_line_when_another_replica_takes_the_lease() {
         l["spec"]["renewTime"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
         l["spec"]["leaseDurationSeconds"] = json!(3600);
     }
-    let status = wait_exit(&mut child, Duration::from_secs(15));
-    let logs = stderr_of(&mut child);
+    let status = wait_exit(&mut op.child, PROCESS_BOUND).await;
+    let logs = stderr_of(&op);
     assert_eq!(status.code(), Some(1), "{logs}");
     let last = logs.lines().last().unwrap();
     assert!(last.starts_with("backup-operator: error: lost the Lease") && last.contains("replica-b"), "{logs}");

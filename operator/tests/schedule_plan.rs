@@ -14,7 +14,7 @@ fn observe<'a>(
     fresh: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Observed<'a> {
-    Observed { schedule, backups: backups.iter().collect(), fresh, now }
+    Observed { schedule, backups: backups.iter().collect(), fresh, now, failed: Default::default() }
 }
 
 #[test]
@@ -149,4 +149,33 @@ fn a_deleted_last_backup_is_replaced_by_the_newest_that_exists_after_a_live_read
             all_backup_clean_time: None
         })
     );
+}
+
+/// Regression (round-2 schedule issue, defect 3): a refused create ended the reconcile before garbage collection, so
+/// under an exhausted ResourceQuota expired Backups were never deleted.
+#[test]
+fn a_refused_create_does_not_keep_expired_backups_from_being_deleted() {
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t01-20-00", t(80)).build();
+    let b = [
+        BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
+        BackupBuilder::scheduled(&s, t(80)).complete(t(82)).build(),
+    ];
+    let mut o = observe(&s, &b, true, t(90));
+    assert_eq!(plan(&o), Step::CreateBackup { run: NextRun { tick: t(90), first_skipped: None } });
+    o.failed.create = true;
+    assert_eq!(plan(&o), Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] });
+}
+
+#[test]
+fn a_refused_delete_does_not_hold_up_the_next_backup_or_repeat() {
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t01-20-00", t(80)).build();
+    let b = [
+        BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
+        BackupBuilder::scheduled(&s, t(80)).complete(t(82)).build(),
+    ];
+    let mut o = observe(&s, &b, true, t(85));
+    o.failed.collect = true;
+    assert!(matches!(plan(&o), Step::Wait { .. }), "the failed delete is not retried within the reconcile");
+    o.now = t(90);
+    assert_eq!(plan(&o), Step::CreateBackup { run: NextRun { tick: t(90), first_skipped: None } });
 }

@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::engine::{Actor, Event, ReqId, Shared, State};
-use crate::faults::InjectedError;
 use crate::object::Obj;
 use crate::rng::draw;
 use crate::world::Subresource;
@@ -104,18 +103,25 @@ impl State {
         let key = req.key();
         let class = self.actor_class(&actor);
         self.stats.request(&class, verb, kind);
+        if let Actor::Controller(c) = actor {
+            // A list is about the objects its selector picks (one Backup's pods, one schedule's Backups).
+            let subject = match &req {
+                Request::List(_, ns, selector) => {
+                    let picked: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    ObjectKey::new(ns, format!("[{}]", picked.join(",")))
+                }
+                _ => key.clone(),
+            };
+            let name = self.controllers[c].name;
+            self.checker.on_request(&self.world, name, verb, kind, &subject, self.now, &mut self.trace);
+        }
         let manager = matches!(actor, Actor::Manager(_));
         let injected = self.faults.api_error(manager, verb, kind, self.now, &mut self.rngs.api);
         let transient =
             |message: &str| ClusterError::Transient { verb, kind, key: key.clone(), message: message.into() };
         let response = match injected {
-            Some(InjectedError::Conflict) if verb.is_write() => {
-                Response::Failed(ClusterError::Conflict { kind, key: key.clone(), message: "injected conflict".into() })
-            }
-            Some(InjectedError::Conflict | InjectedError::Transient) => {
-                Response::Failed(transient("injected timeout before apply"))
-            }
-            Some(InjectedError::TransientAfterApply) => {
+            Some(e) if let Some(refusal) = e.refusal(verb, kind, &key) => Response::Failed(refusal),
+            Some(_) => {
                 let applied = self.apply(req);
                 self.trace_request(&actor, verb, kind, &key, &applied);
                 self.commit(&actor);

@@ -145,8 +145,11 @@ impl State {
         let kind = self.controllers[c].main;
         // Status truth is judged between reconciles: after one that finished its work. A reconcile that failed
         // (an API error between two writes) is retried, and judged when a retry succeeds.
-        if kind == Kind::BackupSchedule && result.is_ok() {
-            self.checker.after_schedule_reconcile(&self.world, &key, now, &mut self.trace);
+        if kind == Kind::BackupSchedule {
+            if result.is_ok() {
+                self.checker.after_schedule_reconcile(&self.world, &key, now, &mut self.trace);
+            }
+            self.checker.after_schedule_attempt(&self.world, &key, now, &mut self.trace);
         }
         let dirty = self.controllers[c].dirty.remove(&key);
         match result {

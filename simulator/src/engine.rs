@@ -211,7 +211,7 @@ impl State {
             informers: Vec::new(),
             controllers: Vec::new(),
             operator: OperatorProcess::default(),
-            checker: Checker::new(&scenario, faults.heal),
+            checker: Checker::new(&scenario, &faults),
             faults,
             rngs: Rngs::new(&world_rng),
             world_rng,

@@ -1,7 +1,7 @@
 //! The fault plan of one run: the scenario's faults with their windows drawn from the seed, and the queries the
 //! simulated components ask ("is this pod stuck now?", "does this request fail?").
 
-use operator::cluster::{Kind, Verb};
+use operator::cluster::{ClusterError, Kind, ObjectKey, Verb};
 use rand::RngExt;
 
 use crate::rng::{Stream, WorldRng, chance, draw};
@@ -48,6 +48,36 @@ pub enum InjectedError {
     Conflict,
     Transient,
     TransientAfterApply,
+    /// Refused by policy: an exhausted ResourceQuota, an admission webhook.
+    Forbidden,
+}
+
+impl InjectedError {
+    /// The error a request gets *instead of* being applied (None: it is applied, then answered with a timeout).
+    /// The one rule for in-process and served requests.
+    pub fn refusal(self, verb: Verb, kind: Kind, key: &ObjectKey) -> Option<ClusterError> {
+        let key = key.clone();
+        match self {
+            InjectedError::Conflict if verb.is_write() => {
+                Some(ClusterError::Conflict { kind, key, message: "injected conflict".into() })
+            }
+            InjectedError::Conflict | InjectedError::Transient => {
+                Some(ClusterError::Transient { verb, kind, key, message: "injected timeout before apply".into() })
+            }
+            InjectedError::Forbidden => Some(ClusterError::Forbidden {
+                verb,
+                kind,
+                key,
+                message: "exceeded quota (injected): the ResourceQuota of the namespace is exhausted".into(),
+            }),
+            InjectedError::TransientAfterApply => None,
+        }
+    }
+
+    /// Whether the request is applied and then answered with a timeout.
+    pub fn after_apply(self) -> bool {
+        self == InjectedError::TransientAfterApply
+    }
 }
 
 /// The faults of one run.
@@ -161,6 +191,7 @@ impl FaultPlan {
                     ApiErrorKind::Conflict => InjectedError::Conflict,
                     ApiErrorKind::Transient => InjectedError::Transient,
                     ApiErrorKind::TransientAfterApply => InjectedError::TransientAfterApply,
+                    ApiErrorKind::Forbidden => InjectedError::Forbidden,
                     ApiErrorKind::Mixed => match rng.random_range(0..3) {
                         0 => InjectedError::Conflict,
                         1 => InjectedError::Transient,

@@ -19,6 +19,7 @@ pub mod object;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod schema;
 pub mod shrink;
 pub mod stats;
 pub mod steps;

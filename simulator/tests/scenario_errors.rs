@@ -82,8 +82,7 @@ fn unknown_invariants_and_controllers_are_rejected() {
 fn manifests_that_are_not_valid_objects_name_the_field_path() {
     let e = errors(&GOOD.replace("schedule: \"*/10 * * * *\"", "schedule: \"*/10 * * * *\"\n      maxBackups: lots"));
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].starts_with("bad.yaml:5:"), "{e:?}");
-    assert!(e[0].contains("objects[0]: not a valid BackupSchedule: spec.maxBackups: invalid type"), "{e:?}");
+    assert_eq!(e[0], "bad.yaml:10:19: objects[0].spec.maxBackups: must be of type integer, got string \"lots\"");
     let e = errors(&GOOD.replace("kind: BackupSchedule", "kind: CronJob"));
     assert!(e[0].contains("objects[0].kind: \"CronJob\" is not one of Backup, Restore, BackupSchedule"), "{e:?}");
 }
@@ -125,4 +124,28 @@ fn sim_check_exits_2_on_a_malformed_scenario() {
     assert!(stderr.contains("bad.yaml:3:11: duration: negative duration \"-1h\" is not allowed"), "{stderr}");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_sim")).arg("run").arg(&file).output().unwrap();
     assert_eq!(run.status.code(), Some(2));
+}
+
+/// Regression (round-2 schedule issue, item 4): a typo inside an object passed `sim check` and was ignored by
+/// `sim run`. Objects and patches are checked against the CRD schemas, each problem at its own line.
+#[test]
+fn unknown_and_mistyped_fields_inside_objects_and_patches_are_refused() {
+    let text = GOOD
+        .replace("schedule: \"*/10 * * * *\"", "schedule: \"*/10 * * * *\"\n      maxReservedTme: 1h\n      maxBackups: three")
+        .replace(
+            "expect:",
+            "steps:\n  - at: 10m\n    patch: {kind: BackupSchedule, name: demo, namespace: test1, spec: {pasue: true}}\nexpect:",
+        );
+    let e = errors(&text);
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].starts_with("bad.yaml:11:")
+            && e[0].ends_with("objects[0].spec.maxBackups: must be of type integer, got string \"three\""),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with("bad.yaml:10:") && e[1].ends_with("objects[0].spec.maxReservedTme: unknown field"),
+        "{e:?}"
+    );
+    assert!(e[2].starts_with("bad.yaml:15:") && e[2].ends_with("steps[0].patch.spec.pasue: unknown field"), "{e:?}");
 }

@@ -255,29 +255,15 @@ impl State {
         let injected = self.faults.api_error(false, verb, kind, self.now, &mut self.rngs.api);
         let transient =
             |message: &str| ClusterError::Transient { verb, kind, key: key.clone(), message: message.into() };
-        match injected {
-            Some(InjectedError::Conflict) if verb.is_write() => {
-                let e = ClusterError::Conflict { kind, key: key.clone(), message: "injected conflict".into() };
-                self.trace.record(
-                    self.now,
-                    "operator",
-                    verb.as_str(),
-                    format_args!("{kind} {key}"),
-                    format_args!("-> Conflict (injected)"),
-                );
-                return from_cluster_error(&e, false);
-            }
-            Some(InjectedError::Conflict | InjectedError::Transient) => {
-                self.trace.record(
-                    self.now,
-                    "operator",
-                    verb.as_str(),
-                    format_args!("{kind} {key}"),
-                    format_args!("-> Transient (injected)"),
-                );
-                return from_cluster_error(&transient("injected timeout before apply"), false);
-            }
-            _ => {}
+        if let Some(e) = injected.and_then(|i| i.refusal(verb, kind, &key)) {
+            self.trace.record(
+                self.now,
+                "operator",
+                verb.as_str(),
+                format_args!("{kind} {key}"),
+                format_args!("-> {} (injected)", e.class()),
+            );
+            return from_cluster_error(&e, false);
         }
         let answer = match (req.method.as_str(), &target.name) {
             ("GET", Some(_)) => match self.world.get(kind, &key) {
@@ -318,7 +304,7 @@ impl State {
                 &key.name,
             ),
         };
-        if injected == Some(InjectedError::TransientAfterApply) && verb.is_write() {
+        if injected.is_some_and(InjectedError::after_apply) && verb.is_write() {
             self.trace.record(
                 self.now,
                 "operator",

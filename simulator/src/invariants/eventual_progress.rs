@@ -68,7 +68,7 @@ impl Family for EventualProgress {
             let runs = self.runs.get(&uid).cloned().unwrap_or_default();
             // Every tick in the window got a Backup, or one was still running then (no overlap is allowed).
             if !s.paused()
-                && let Ok(cron) = CronSchedule::parse(&s.spec.schedule, s.spec.time_zone.as_deref())
+                && let Ok(cron) = CronSchedule::of(&s)
             {
                 let until = l.end.0 - self.job_budget.as_millis() as i64;
                 let edited = self.spec_changed.get(&uid).map(|t| t.plus(l.grace)).unwrap_or_default();

@@ -1,7 +1,9 @@
 //! Invariant checkers, one family per file, fed by the simulation's events: world changes, the end of each
 //! schedule reconcile, storage deletions, and the end of the run (where liveness is judged).
 
+mod bounded_api_cost;
 mod eventual_progress;
+mod gc_not_starved;
 mod no_lost_data;
 mod no_orphan_data;
 mod no_overlap;
@@ -10,11 +12,12 @@ mod retention_safety;
 mod status_truth;
 
 use operator::api::{Backup, BackupSchedule};
-use operator::cluster::{Kind, ObjectKey};
+use operator::cluster::{Kind, ObjectKey, Verb};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::faults::FaultPlan;
 use crate::scenario::model::{InvariantId, Scenario};
 use crate::storage::Storage;
 use crate::time::SimTime;
@@ -57,6 +60,14 @@ pub trait Family {
     fn after_schedule_reconcile(&mut self, _ctx: &Ctx, _schedule: &ObjectKey) -> Vec<String> {
         Vec::new()
     }
+    /// After every schedule reconcile, whether it succeeded or failed.
+    fn after_schedule_attempt(&mut self, _ctx: &Ctx, _schedule: &ObjectKey) -> Vec<String> {
+        Vec::new()
+    }
+    /// Each API request a controller of the operator sends (when it reaches the API server).
+    fn on_request(&mut self, _ctx: &Ctx, _controller: &str, _verb: Verb, _kind: Kind, _key: &ObjectKey) -> Vec<String> {
+        Vec::new()
+    }
     fn on_storage_delete(&mut self, _ctx: &Ctx, _url: &str) -> Vec<String> {
         Vec::new()
     }
@@ -82,7 +93,8 @@ pub struct Checker {
 const KEEP_PER_INVARIANT: u64 = 5;
 
 impl Checker {
-    pub fn new(scenario: &Scenario, heal: Option<SimTime>) -> Checker {
+    pub fn new(scenario: &Scenario, plan: &FaultPlan) -> Checker {
+        let heal = plan.heal;
         let families: Vec<Box<dyn Family>> = vec![
             Box::new(status_truth::StatusTruth::default()),
             Box::new(no_overlap::NoOverlap::default()),
@@ -91,6 +103,8 @@ impl Checker {
             Box::new(no_lost_data::NoLostData),
             Box::new(no_orphan_data::NoOrphanData::default()),
             Box::new(eventual_progress::EventualProgress::new(scenario)),
+            Box::new(gc_not_starved::GcNotStarved::new(plan)),
+            Box::new(bounded_api_cost::BoundedApiCost::new(scenario.expect.api_budget)),
         ];
         Checker {
             families,
@@ -132,6 +146,30 @@ impl Checker {
         let storage = Storage::default();
         let ctx = Ctx { world, storage: &storage, now, actor: "backup-schedule" };
         self.each(now, trace, |f| f.after_schedule_reconcile(&ctx, key));
+    }
+
+    /// After any schedule reconcile, successful or not.
+    pub fn after_schedule_attempt(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
+        let storage = Storage::default();
+        let ctx = Ctx { world, storage: &storage, now, actor: "backup-schedule" };
+        self.each(now, trace, |f| f.after_schedule_attempt(&ctx, key));
+    }
+
+    /// A request by one of the operator's controllers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_request(
+        &mut self,
+        world: &World,
+        controller: &str,
+        verb: Verb,
+        kind: Kind,
+        key: &ObjectKey,
+        now: SimTime,
+        trace: &mut Trace,
+    ) {
+        let storage = Storage::default();
+        let ctx = Ctx { world, storage: &storage, now, actor: controller };
+        self.each(now, trace, |f| f.on_request(&ctx, controller, verb, kind, key));
     }
 
     pub fn on_storage_delete(&mut self, world: &World, url: &str, now: SimTime, trace: &mut Trace) {

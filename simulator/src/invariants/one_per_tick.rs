@@ -31,7 +31,7 @@ impl Family for OnePerTick {
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
         let Some(schedule) = schedule_of(ctx.world, &b) else { return Vec::new() };
-        let Ok(cron) = CronSchedule::parse(&schedule.spec.schedule, schedule.spec.time_zone.as_deref()) else {
+        let Ok(cron) = CronSchedule::of(&schedule) else {
             return Vec::new();
         };
         let born = created(&b.metadata);

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod model;
 pub mod raw;
+pub mod tree;
 pub mod write;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -19,6 +20,7 @@ use crate::object::Obj;
 use error::{ScenarioError, ScenarioErrors};
 use model::*;
 use raw::*;
+use tree::Tree;
 
 /// The default simulated start (a fixed epoch: runs never depend on today's date).
 pub fn default_start() -> DateTime<Utc> {
@@ -172,24 +174,40 @@ fn typed<K: DeserializeOwned + operator::cluster::Object>(value: &serde_json::Va
     })
 }
 
+/// Reports each field of `value` that its kind's schema refuses (unknown or mistyped), at the field's own line.
+fn schema_problems(c: &mut Checker, kind: Kind, tree: &Loc<Tree>, value: &serde_json::Value, field: &str) -> bool {
+    let Some(schema) = crate::schema::of_kind(kind) else { return true };
+    let problems = crate::schema::check(value, schema);
+    for p in &problems {
+        let (line, col) = tree.position_of(&p.path);
+        c.err(line, col, format!("{field}{}", tree::path_suffix(&p.path)), p.problem.clone());
+    }
+    problems.is_empty()
+}
+
 /// A manifest as an object of one of the operator's kinds.
-fn manifest(c: &mut Checker, loc: &Loc<serde_json::Value>, field: &str) -> Option<Obj> {
-    let v = &loc.value;
+fn manifest(c: &mut Checker, tree: &Loc<Tree>, field: &str) -> Option<Obj> {
+    let value = tree.value.to_json();
+    let loc = &Loc { value: (), line: tree.line, col: tree.col };
+    let v = &value;
     let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
     let api = v.get("apiVersion").and_then(|k| k.as_str()).unwrap_or_default();
     if api != "pingcap.com/v1alpha1" {
         c.at(loc, format!("{field}.apiVersion"), format!("{api:?} is not pingcap.com/v1alpha1"));
         return None;
     }
-    let result = match kind {
-        "Backup" => typed::<Backup>(v),
-        "Restore" => typed::<Restore>(v),
-        "BackupSchedule" => typed::<BackupSchedule>(v),
+    let (typed_kind, result) = match kind {
+        "Backup" => (Kind::Backup, typed::<Backup>(v)),
+        "Restore" => (Kind::Restore, typed::<Restore>(v)),
+        "BackupSchedule" => (Kind::BackupSchedule, typed::<BackupSchedule>(v)),
         other => {
             c.at(loc, format!("{field}.kind"), format!("{other:?} is not one of Backup, Restore, BackupSchedule"));
             return None;
         }
     };
+    if !schema_problems(c, typed_kind, tree, v, field) {
+        return None;
+    }
     match result {
         Ok(obj) => {
             if let Some(problem) = dns1123_subdomain_problem(&obj.key().name) {
@@ -303,12 +321,13 @@ fn fault(c: &mut Checker, loc: &Loc<RawFault>, i: usize, duration: Duration) -> 
                 Some("Conflict") => ApiErrorKind::Conflict,
                 Some("Transient") => ApiErrorKind::Transient,
                 Some("TransientAfterApply") => ApiErrorKind::TransientAfterApply,
+                Some("Forbidden") => ApiErrorKind::Forbidden,
                 Some(other) => {
                     let l = f.error.as_ref().expect("matched Some");
                     c.at(
                         l,
                         format!("{at}.error"),
-                        format!("unknown error {other:?} (expected Conflict, Transient, TransientAfterApply or Mixed)"),
+                        format!("unknown error {other:?} (expected Conflict, Transient, TransientAfterApply, Forbidden or Mixed)"),
                     );
                     ApiErrorKind::Mixed
                 }
@@ -433,15 +452,25 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
             }
         } else if let Some(p) = &s.value.patch {
             let p = &p.value;
-            target(&mut c, &p.kind, &p.name, &p.namespace, &format!("{field}.patch")).map(|(kind, key)| {
+            let at_field = format!("{field}.patch");
+            target(&mut c, &p.kind, &p.name, &p.namespace, &at_field).and_then(|(kind, key)| {
                 let mut patch = serde_json::Map::new();
-                if let Some(m) = &p.metadata {
-                    patch.insert("metadata".into(), m.clone());
+                let mut valid = true;
+                for (name, part) in [("metadata", &p.metadata), ("spec", &p.spec)] {
+                    if let Some(tree) = part {
+                        let value = tree.value.to_json();
+                        // Checked as the object `{name: value}` would be: a merge patch's nulls delete fields.
+                        let whole = serde_json::json!({ name: value });
+                        let wrapped = Loc {
+                            value: Tree::Map(vec![(name.to_string(), tree.clone())]),
+                            line: tree.line,
+                            col: tree.col,
+                        };
+                        valid &= schema_problems(&mut c, kind, &wrapped, &whole, &at_field);
+                        patch.insert(name.into(), value);
+                    }
                 }
-                if let Some(sp) = &p.spec {
-                    patch.insert("spec".into(), sp.clone());
-                }
-                StepAction::Patch { kind, key, patch: serde_json::Value::Object(patch) }
+                valid.then_some(StepAction::Patch { kind, key, patch: serde_json::Value::Object(patch) })
             })
         } else if let Some(m) = &s.value.create {
             manifest(&mut c, m, &format!("{field}.create")).map(StepAction::Create)
@@ -530,6 +559,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     }
     let holds = if all { InvariantId::ALL.into_iter().filter(|i| !violated.contains(i)).collect() } else { holds };
     let grace = e.grace.as_ref().and_then(|g| c.duration(g, "expect.grace")).unwrap_or(DEFAULT_GRACE);
+    let mut api_budget = ApiBudget::default();
+    if let Some(b) = &e.api_budget {
+        api_budget.requests = b.value.requests.value;
+        if let Some(w) = c.duration(&b.value.window, "expect.apiBudget.window") {
+            if w.is_zero() {
+                c.at(&b.value.window, "expect.apiBudget.window", "must be longer than zero");
+            }
+            api_budget.window = w;
+        }
+    }
     let mut phases = Vec::new();
     for (i, p) in e.phases.iter().enumerate() {
         let field = format!("expect.phases[{i}]");
@@ -578,7 +617,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         steps,
         timing,
         faults,
-        expect: Expect { holds, violated, grace, phases, data },
+        expect: Expect { holds, violated, grace, phases, data, api_budget },
         operator: overrides,
         canary: raw.canary.map(|c| c.value).unwrap_or(false),
     })

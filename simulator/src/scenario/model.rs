@@ -144,7 +144,9 @@ pub enum ApiErrorKind {
     Transient,
     /// A timeout after the server applied the request (the client cannot tell the difference).
     TransientAfterApply,
-    /// Each of the three with equal probability.
+    /// Refused by policy, as an exhausted ResourceQuota refuses creates (`403 Forbidden`).
+    Forbidden,
+    /// Each of the first three with equal probability.
     Mixed,
 }
 
@@ -257,10 +259,12 @@ pub enum InvariantId {
     NoLostData,
     NoOrphanData,
     EventualProgress,
+    GcNotStarved,
+    BoundedApiCost,
 }
 
 impl InvariantId {
-    pub const ALL: [InvariantId; 7] = [
+    pub const ALL: [InvariantId; 9] = [
         InvariantId::ScheduleStatusTruth,
         InvariantId::NoOverlap,
         InvariantId::OneBackupPerTick,
@@ -268,6 +272,8 @@ impl InvariantId {
         InvariantId::NoLostData,
         InvariantId::NoOrphanData,
         InvariantId::EventualProgress,
+        InvariantId::GcNotStarved,
+        InvariantId::BoundedApiCost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -279,6 +285,8 @@ impl InvariantId {
             InvariantId::NoLostData => "no-lost-data",
             InvariantId::NoOrphanData => "no-orphan-data",
             InvariantId::EventualProgress => "eventual-progress",
+            InvariantId::GcNotStarved => "gc-not-starved",
+            InvariantId::BoundedApiCost => "bounded-api-cost",
         }
     }
 
@@ -306,6 +314,22 @@ pub struct Expect {
     pub phases: Vec<PhaseExpectation>,
     /// Storage prefixes that must (`true`) or must not (`false`) hold objects at the end.
     pub data: Vec<(String, bool)>,
+    /// `bounded-api-cost`: at most this many requests by one controller about one object within a window.
+    pub api_budget: ApiBudget,
+}
+
+/// `expect.apiBudget`: a controller's requests about one object, at most `requests` within any `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiBudget {
+    pub requests: u64,
+    pub window: Duration,
+}
+
+impl Default for ApiBudget {
+    /// Generous for retries with backoff under faults; far below a retry storm (one request every few seconds).
+    fn default() -> Self {
+        ApiBudget { requests: 100, window: Duration::from_secs(600) }
+    }
 }
 
 /// `expect.phases[]`: the object must exist at the end with this status phase.

@@ -5,6 +5,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
+use super::tree::Tree;
+
 /// A value with the line and column it was written at (1-based).
 #[derive(Clone, Debug)]
 pub struct Loc<T> {
@@ -58,7 +60,7 @@ pub struct RawScenario {
     pub operator: Option<Loc<RawOperator>>,
     /// Initial objects: plain Backup, Restore or BackupSchedule manifests.
     #[serde(default)]
-    pub objects: Vec<Loc<serde_json::Value>>,
+    pub objects: Vec<Loc<Tree>>,
     /// User actions at simulated times.
     #[serde(default)]
     pub steps: Vec<Loc<RawStep>>,
@@ -98,7 +100,7 @@ pub struct RawStep {
     pub patch: Option<Loc<RawPatch>>,
     /// A manifest to create.
     #[serde(default)]
-    pub create: Option<Loc<serde_json::Value>>,
+    pub create: Option<Loc<Tree>>,
     /// An object to delete.
     #[serde(default)]
     pub delete: Option<Loc<RawTarget>>,
@@ -116,9 +118,9 @@ pub struct RawPatch {
     #[serde(default)]
     pub namespace: Option<Loc<String>>,
     #[serde(default)]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Loc<Tree>>,
     #[serde(default)]
-    pub spec: Option<serde_json::Value>,
+    pub spec: Option<Loc<Tree>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -253,7 +255,8 @@ pub struct RawApiErrors {
     pub actors: Option<Loc<String>>,
     /// Probability per matching request.
     pub rate: Loc<f64>,
-    /// `Conflict`, `Transient` (before the write applied), `TransientAfterApply`, or `Mixed` (default).
+    /// `Conflict`, `Transient` (before the write applied), `TransientAfterApply`, `Forbidden` (an exhausted
+    /// ResourceQuota), or `Mixed` (default: the first three).
     #[serde(default)]
     pub error: Option<Loc<String>>,
     #[serde(default)]
@@ -309,6 +312,17 @@ pub struct RawExpect {
     /// Storage that must (or must not) hold data at the end: `{url: s3://backup/demo, present: true}`.
     #[serde(default)]
     pub data: Vec<Loc<RawData>>,
+    /// `bounded-api-cost`'s budget: requests by one controller about one object within a window
+    /// (default `{requests: 100, window: 10m}`).
+    #[serde(default)]
+    pub api_budget: Option<Loc<RawApiBudget>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawApiBudget {
+    pub requests: Loc<u64>,
+    pub window: Loc<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -91,6 +91,7 @@ fn fault(f: &Fault) -> Value {
                     ApiErrorKind::Conflict => "Conflict",
                     ApiErrorKind::Transient => "Transient",
                     ApiErrorKind::TransientAfterApply => "TransientAfterApply",
+                    ApiErrorKind::Forbidden => "Forbidden",
                     ApiErrorKind::Mixed => "Mixed",
                 }
                 .into(),
@@ -184,6 +185,10 @@ pub fn to_yaml(s: &Scenario, comment: &str) -> String {
         expect.insert("violated".into(), ids(&s.expect.violated));
     }
     expect.insert("grace".into(), format_duration(s.expect.grace).into());
+    if s.expect.api_budget != ApiBudget::default() {
+        let b = s.expect.api_budget;
+        expect.insert("apiBudget".into(), json!({"requests": b.requests, "window": format_duration(b.window)}));
+    }
     if !s.expect.data.is_empty() {
         expect.insert(
             "data".into(),

@@ -58,7 +58,7 @@ async fn perform_next_backup<C: Cluster>(cluster: &C, bs: &mut BackupSchedule) -
         return Err(format!("backup schedule {ns}/{name}, the last backup {last} is still running"));
     }
     // getLastScheduledTime
-    let cron = CronSchedule::parse(&bs.spec.schedule, bs.spec.time_zone.as_deref()).map_err(|e| format!("{e:?}"))?;
+    let cron = CronSchedule::of(bs).map_err(|e| format!("{e:?}"))?;
     let status = bs.status.get_or_insert_with(BackupScheduleStatus::default);
     let earliest = opt_from_k8s(status.last_backup_time.as_ref())
         .or_else(|| opt_from_k8s(status.all_backup_clean_time.as_ref()))

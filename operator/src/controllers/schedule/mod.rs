@@ -14,7 +14,7 @@ use crate::api::{Backup, BackupSchedule};
 use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
 use crate::controllers::{Action, MAX_STEPS, Settings};
 
-use plan::{Observed, Step, plan};
+use plan::{Failed, Observed, Step, plan};
 use template::{backup_for, belongs_to, schedule_selector};
 
 /// Why a schedule reconcile failed; the controller loop retries with backoff.
@@ -59,6 +59,9 @@ struct State {
     schedule: BackupSchedule,
     backups: Vec<Arc<Backup>>,
     fresh: bool,
+    failed: Failed,
+    /// The first create or delete that failed; returned (for backoff) once the rest of the plan is done.
+    deferred: Option<ScheduleError>,
 }
 
 enum Next {
@@ -79,7 +82,8 @@ pub async fn reconcile<C: Cluster>(
         .into_iter()
         .filter(|b| belongs_to(b, &schedule))
         .collect();
-    let mut state = State { key, schedule: (*schedule).clone(), backups, fresh: false };
+    let mut state =
+        State { key, schedule: (*schedule).clone(), backups, fresh: false, failed: Failed::default(), deferred: None };
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
@@ -89,13 +93,23 @@ pub async fn reconcile<C: Cluster>(
                 backups: state.backups.iter().map(|b| &**b).collect(),
                 fresh: state.fresh,
                 now,
+                failed: state.failed,
             };
             plan(&observed)
         };
         tracing::debug!(schedule = %state.key, ?step, "planned");
         match perform(cluster, &mut state, step).await {
             Ok(Next::Continue) => {}
-            Ok(Next::Done(action)) => return Ok(action),
+            Ok(Next::Done(action)) => return state.deferred.map_or(Ok(action), Err),
+            // Creation and collection never wait for each other: note the failure, carry on, report it at the end.
+            Err(e @ ScheduleError::CreateBackup { .. }) if !state.failed.create => {
+                state.failed.create = true;
+                state.deferred.get_or_insert(e);
+            }
+            Err(e @ ScheduleError::DeleteBackup { .. }) if !state.failed.collect => {
+                state.failed.collect = true;
+                state.deferred.get_or_insert(e);
+            }
             Err(ScheduleError::WriteStatus { source: ClusterError::Conflict { .. }, .. }) if conflicts < 3 => {
                 conflicts += 1;
                 if let Next::Done(action) = refresh(cluster, &mut state).await? {

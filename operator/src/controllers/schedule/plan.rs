@@ -28,6 +28,16 @@ pub struct Observed<'a> {
     /// Schedule and Backups come from live reads (or write responses) in this reconcile, not from the cache.
     pub fresh: bool,
     pub now: DateTime<Utc>,
+    /// Steps that failed earlier in this reconcile: the plan moves past them, so a refused create never keeps
+    /// expired Backups from being collected, nor a refused delete the next Backup from being created.
+    pub failed: Failed,
+}
+
+/// Which kinds of write already failed in this reconcile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Failed {
+    pub create: bool,
+    pub collect: bool,
 }
 
 /// The status fields to write.
@@ -127,7 +137,7 @@ pub fn plan(o: &Observed) -> Step {
     if invalid.is_some() {
         return Step::MarkValid;
     }
-    let cron = match CronSchedule::parse(&s.spec.schedule, s.spec.time_zone.as_deref()) {
+    let cron = match CronSchedule::of(s) {
         Ok(c) => c,
         Err(_) => {
             return Step::Wait { requeue_after: None };
@@ -175,7 +185,7 @@ pub fn plan(o: &Observed) -> Step {
         if !o.fresh {
             return Step::Refresh;
         }
-        if !running {
+        if !running && !o.failed.create {
             return Step::CreateBackup { run };
         }
     }
@@ -183,7 +193,7 @@ pub fn plan(o: &Observed) -> Step {
     // 3. Garbage collection (also while paused).
     let rule = retention(s);
     let doomed = expired(&infos, rule, o.now);
-    if !doomed.is_empty() {
+    if !doomed.is_empty() && !o.failed.collect {
         return if o.fresh { Step::DeleteBackups { names: doomed } } else { Step::Refresh };
     }
 

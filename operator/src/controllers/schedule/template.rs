@@ -65,15 +65,19 @@ pub fn tick_of(backup: &Backup) -> Option<DateTime<Utc>> {
         .or_else(|| backup.metadata.creation_timestamp.as_ref().map(from_k8s))
 }
 
-/// True when `backup` belongs to `schedule`: it carries the schedule label and, if it has a controller owner,
-/// that owner is this schedule (same uid).
+/// True when `backup` belongs to `schedule`: its controller owner is this schedule (same uid; same name when the
+/// schedule has no uid yet). A Backup with no controller owner is never adopted, whatever its name or labels: a user
+/// may have created it by hand, and it is theirs.
 pub fn belongs_to(backup: &Backup, schedule: &BackupSchedule) -> bool {
-    let uid = schedule.metadata.uid.as_deref();
     let owner =
         backup.metadata.owner_references.as_ref().and_then(|refs| refs.iter().find(|r| r.controller == Some(true)));
-    match (owner, uid) {
-        (Some(o), Some(uid)) => o.uid == uid,
-        _ => true,
+    let Some(owner) = owner else { return false };
+    if owner.kind != "BackupSchedule" {
+        return false;
+    }
+    match schedule.metadata.uid.as_deref() {
+        Some(uid) => owner.uid == uid,
+        None => schedule.metadata.name.as_deref() == Some(owner.name.as_str()),
     }
 }
 
@@ -115,5 +119,20 @@ mod tests {
         assert!(belongs_to(&b, &s));
         s.metadata.uid = Some("other".into());
         assert!(!belongs_to(&b, &s));
+    }
+
+    /// Regression (round-2 schedule issue, defect 2): a hand-made Backup holding a tick's name was adopted, the
+    /// tick never recorded, and the schedule retried its create about 620 times an hour.
+    #[test]
+    fn a_backup_without_a_controller_owner_is_never_ours() {
+        let mut s =
+            BackupSchedule::new("demo", BackupScheduleSpec { schedule: "*/10 * * * *".into(), ..Default::default() });
+        s.metadata.uid = Some("s-uid".into());
+        let tick = Utc.with_ymd_and_hms(2016, 5, 19, 10, 0, 0).unwrap();
+        let mut by_hand = backup_for(&s, tick);
+        by_hand.metadata.owner_references = None;
+        assert!(!belongs_to(&by_hand, &s), "labels alone do not make a Backup the schedule's");
+        by_hand.metadata.labels = None;
+        assert!(!belongs_to(&by_hand, &s));
     }
 }

@@ -1,0 +1,141 @@
+//! `gc-not-starved`: an expired Backup is deleted within a bound of expiring, even while new Backups cannot be
+//! created (a failing create must never keep garbage collection waiting: under an object-count ResourceQuota that
+//! is a deadlock). Judged after every schedule reconcile, failed or not, and at the end of the run; time when the
+//! operator was down or Backup deletes were refused outright does not count.
+
+use operator::api::duration::{format_duration, parse_duration};
+use operator::api::{Backup, BackupSchedule};
+use operator::cluster::{Kind, ObjectKey, Verb};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{Ctx, Family, Liveness, created, schedule_backups};
+use crate::faults::FaultPlan;
+use crate::scenario::model::{FaultKind, InvariantId};
+use crate::time::SimTime;
+use crate::world::Change;
+
+/// How long after expiring a Backup may still be waiting for its delete request.
+pub const GC_BOUND: Duration = Duration::from_secs(15 * 60);
+
+pub struct GcNotStarved {
+    /// Windows in which the operator could not delete: it was down, or Backup deletes were refused (rate > 1/2).
+    excused: Vec<(SimTime, Option<SimTime>)>,
+    /// (namespace, Backup name) -> when it finished (Complete or Failed).
+    finished: BTreeMap<(String, String), SimTime>,
+    /// Schedule uid -> when its spec last changed (a new retention rule starts its own clock).
+    spec_changed: BTreeMap<String, SimTime>,
+    /// Backups already reported (once each).
+    reported: BTreeMap<(String, String), ()>,
+}
+
+impl GcNotStarved {
+    pub fn new(plan: &FaultPlan) -> Self {
+        let excused = plan
+            .faults
+            .iter()
+            .filter(|f| match &f.kind {
+                FaultKind::OperatorDown => true,
+                FaultKind::ApiErrors { verbs, kinds, rate, .. } => {
+                    (verbs.is_empty() || verbs.contains(&Verb::Delete))
+                        && (kinds.is_empty() || kinds.contains(&Kind::Backup))
+                        && *rate > 0.5
+                }
+                _ => false,
+            })
+            .map(|f| (f.from, f.until))
+            .collect();
+        GcNotStarved { excused, finished: BTreeMap::new(), spec_changed: BTreeMap::new(), reported: BTreeMap::new() }
+    }
+
+    fn excused_between(&self, from: SimTime, to: SimTime) -> bool {
+        self.excused.iter().any(|(a, b)| *a <= to && b.is_none_or(|b| b > from))
+    }
+
+    /// When `b` became garbage under the schedule's rule, if it has.
+    fn expired_at(&self, s: &BackupSchedule, b: &Backup, newer_complete: &[SimTime]) -> Option<SimTime> {
+        let ns = b.metadata.namespace.clone().unwrap_or_default();
+        let finished = *self.finished.get(&(ns, b.metadata.name.clone()?))?;
+        let rule_since = self.spec_changed.get(s.metadata.uid.as_deref()?).copied().unwrap_or_default();
+        let age = s.spec.max_reserved_time.as_deref().and_then(|d| parse_duration(d).ok());
+        let due = match (age, s.spec.max_backups) {
+            // Never the newest Complete one: it expires only once a newer one completed.
+            (Some(age), _) => created(&b.metadata).plus(age).max(*newer_complete.first()?),
+            (None, Some(n)) if n > 0 => *newer_complete.get(usize::try_from(n).ok()? - 1)?,
+            _ => return None,
+        };
+        Some(due.max(finished).max(rule_since))
+    }
+
+    fn check(&mut self, ctx: &Ctx, schedule: &BackupSchedule) -> Vec<String> {
+        if schedule.metadata.deletion_timestamp.is_some() {
+            return Vec::new();
+        }
+        let Some(uid) = schedule.metadata.uid.as_deref() else { return Vec::new() };
+        let mut backups = schedule_backups(ctx.world, uid);
+        backups.sort_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
+        let mut out = Vec::new();
+        for (i, b) in backups.iter().enumerate() {
+            if b.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            let ns = b.metadata.namespace.clone().unwrap_or_default();
+            let name = b.metadata.name.clone().unwrap_or_default();
+            let mut newer_complete: Vec<SimTime> = backups[i + 1..]
+                .iter()
+                .filter(|n| n.is_complete())
+                .filter_map(|n| self.finished.get(&(ns.clone(), n.metadata.name.clone().unwrap_or_default())))
+                .copied()
+                .collect();
+            newer_complete.sort();
+            let Some(due) = self.expired_at(schedule, b, &newer_complete) else { continue };
+            if ctx.now.0 - due.0 <= GC_BOUND.as_millis() as i64 || self.excused_between(due, ctx.now) {
+                continue;
+            }
+            if self.reported.insert((ns.clone(), name.clone()), ()).is_none() {
+                out.push(format!(
+                    "Backup {ns}/{name} of BackupSchedule {ns}/{} expired at {due} and is still not being deleted at \
+                     {} (more than {} later)",
+                    schedule.metadata.name.as_deref().unwrap_or_default(),
+                    ctx.now,
+                    format_duration(GC_BOUND)
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Family for GcNotStarved {
+    fn id(&self) -> InvariantId {
+        InvariantId::GcNotStarved
+    }
+
+    fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
+        if let Some(s) = change.obj.get::<BackupSchedule>() {
+            let old = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>());
+            if old.is_none_or(|o| o.spec != s.spec) {
+                self.spec_changed.insert(s.metadata.uid.clone().unwrap_or_default(), change.time);
+            }
+        } else if let Some(b) = change.obj.get::<Backup>()
+            && b.is_finished()
+        {
+            let key = (b.metadata.namespace.clone().unwrap_or_default(), b.metadata.name.clone().unwrap_or_default());
+            self.finished.entry(key).or_insert(change.time);
+        }
+        Vec::new()
+    }
+
+    fn after_schedule_attempt(&mut self, ctx: &Ctx, key: &ObjectKey) -> Vec<String> {
+        match ctx.world.get(Kind::BackupSchedule, key).and_then(|o| o.get::<BackupSchedule>()) {
+            Some(s) => self.check(ctx, &s),
+            None => Vec::new(),
+        }
+    }
+
+    fn at_end(&mut self, ctx: &Ctx, _liveness: Option<Liveness>) -> Vec<String> {
+        let schedules: Vec<_> =
+            ctx.world.iter_kind(Kind::BackupSchedule).filter_map(|o| o.get::<BackupSchedule>()).collect();
+        schedules.iter().flat_map(|s| self.check(ctx, s)).collect()
+    }
+}
