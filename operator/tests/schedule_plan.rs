@@ -14,7 +14,14 @@ fn observe<'a>(
     fresh: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Observed<'a> {
-    Observed { schedule, backups: backups.iter().collect(), fresh, now, failed: Default::default() }
+    Observed {
+        schedule,
+        backups: backups.iter().collect(),
+        fresh,
+        now,
+        confirmed_blocked: None,
+        failed: Default::default(),
+    }
 }
 
 #[test]
@@ -46,7 +53,24 @@ fn a_created_backup_becomes_last_backup() {
 fn a_running_backup_blocks_the_next_tick() {
     let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-10-00", t(10)).build();
     let b = [BackupBuilder::scheduled(&s, t(10)).phase(BackupPhase::Running).build()];
-    assert_eq!(plan(&observe(&s, &b, true, t(21))), Step::Wait { requeue_after: Some(Duration::from_secs(9 * 60)) });
+    let mut o = observe(&s, &b, true, t(21));
+    assert_eq!(plan(&o), Step::ConfirmBlocked { tick: t(20) });
+    o.confirmed_blocked = Some(t(20));
+    assert_eq!(plan(&o), Step::Wait { requeue_after: Some(Duration::from_secs(9 * 60)) });
+}
+
+/// A due tick blocked by a running Backup is confirmed live once per process, not on every event of the running
+/// Backup; a new due tick is confirmed again.
+#[test]
+fn a_blocked_tick_is_confirmed_live_once() {
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-10-00", t(10)).build();
+    let b = [BackupBuilder::scheduled(&s, t(10)).phase(BackupPhase::Running).build()];
+    let mut o = observe(&s, &b, false, t(21));
+    assert_eq!(plan(&o), Step::Refresh, "never confirmed");
+    o.confirmed_blocked = Some(t(20));
+    assert!(matches!(plan(&o), Step::Wait { .. }), "confirmed for this tick: the cache suffices to wait");
+    o.now = t(31);
+    assert_eq!(plan(&o), Step::Refresh, "a later tick is due: confirm again");
 }
 
 #[test]

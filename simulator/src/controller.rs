@@ -34,6 +34,8 @@ pub struct Controller {
     dirty: BTreeSet<ObjectKey>,
     failures: BTreeMap<ObjectKey, u32>,
     token: u64,
+    /// The process's memory of its own writes (read-your-own-writes); a restarted operator starts without it.
+    pub own_writes: std::sync::Arc<operator::cluster::own_writes::OwnWrites>,
 }
 
 /// The first error backoff; it doubles per consecutive failure up to `MAX_BACKOFF`.
@@ -52,6 +54,7 @@ impl Controller {
             dirty: BTreeSet::new(),
             failures: BTreeMap::new(),
             token: 0,
+            own_writes: operator::cluster::own_writes::OwnWrites::new(),
         }
     }
 
@@ -226,6 +229,9 @@ impl State {
         }
         self.operator.up = true;
         self.operator.epoch += 1;
+        for c in &mut self.controllers {
+            c.own_writes = operator::cluster::own_writes::OwnWrites::new();
+        }
         let epoch = self.operator.epoch;
         self.trace.record(self.now, "operator", "start", format_args!("process"), format_args!("epoch={epoch}"));
         for i in 0..self.informers.len() {

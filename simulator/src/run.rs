@@ -16,6 +16,7 @@ use crate::scenario::model::{Controllers, InvariantId, JobRole, Scenario};
 use crate::stats::Stats;
 use crate::trace::{Trace, TraceSink};
 use crate::zoo;
+use operator::cluster::own_writes::ReadYourWrites;
 
 /// What a run reports.
 #[derive(Clone, Debug)]
@@ -78,11 +79,12 @@ fn chain(e: &dyn std::error::Error) -> String {
 pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
     match spawn {
         Spawn::Reconcile { task, controller, obj } => {
-            let (reconciler, settings) = {
+            let (reconciler, settings, own_writes) = {
                 let st = shared.state.borrow();
-                (st.controllers[controller].reconciler, st.settings.clone())
+                let c = &st.controllers[controller];
+                (c.reconciler, st.settings.clone(), c.own_writes.clone())
             };
-            let client = SimClient::new(shared.clone(), Actor::Controller(controller));
+            let client = ReadYourWrites::new(SimClient::new(shared.clone(), Actor::Controller(controller)), own_writes);
             let fut: TaskFuture = match reconciler {
                 Reconciler::Backup => {
                     let b = obj.get::<Backup>().expect("backup controller");
@@ -115,7 +117,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                     })
                 }
                 Reconciler::Zoo(index) => {
-                    let fut = zoo::reconcile(index, client, obj);
+                    let fut = zoo::reconcile(index, client.into_inner(), obj);
                     Box::pin(async move { TaskOutput::Reconciled(fut.await) })
                 }
             };

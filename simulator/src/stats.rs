@@ -8,6 +8,9 @@ use std::fmt::Write;
 use crate::object::Obj;
 use crate::world::{Change, ChangeType};
 
+/// The operator's controllers, as actors in the counts.
+const OPERATOR: [&str; 3] = ["backup", "restore", "backup-schedule"];
+
 /// The stages of a Backup's life, for counting the writes each costs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
@@ -135,6 +138,21 @@ impl Stats {
             s,
             "Backups: {} created, {} completed, {} gone",
             self.backups_created, self.backups_completed, self.backups_gone
+        );
+        let per_backup = |verbs: &[Verb]| {
+            let n: u64 = self
+                .requests
+                .iter()
+                .filter(|((actor, verb, _), _)| OPERATOR.contains(&actor.as_str()) && verbs.contains(verb))
+                .map(|(_, n)| n)
+                .sum();
+            n as f64 / self.backups_created.max(1) as f64
+        };
+        let _ = writeln!(
+            s,
+            "Operator requests per Backup created: live reads {:.1}, writes {:.1} (incl. those refused)",
+            per_backup(&[Verb::Get, Verb::List]),
+            per_backup(&[Verb::Create, Verb::Update, Verb::UpdateStatus, Verb::Delete])
         );
         let ([running, kept, deleting], n) = self.writes_per_life();
         let _ = writeln!(

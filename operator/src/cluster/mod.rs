@@ -15,6 +15,7 @@ mod event;
 mod object;
 
 pub mod kube_cluster;
+pub mod own_writes;
 
 pub use error::{ClusterError, Verb};
 pub use event::{Event, EventType};
@@ -56,6 +57,21 @@ pub trait Cluster {
     /// The objects in `namespace` matching `selector` that this controller's informer has seen, sorted by name.
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>>;
 
+    /// Until when a reconcile should wait for its cache: set when this controller wrote `key` moments ago and its
+    /// cache does not show that write yet (see [`own_writes`]). None: the cache is as new as our own writes.
+    fn awaiting_own_write<K: Object>(&self, _key: &ObjectKey) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    /// Notes, for this process's lifetime, that a live read confirmed something about `key` (`marker` says what,
+    /// for example the cron tick it was about). Without a memory (the default) nothing is noted.
+    fn confirm<K: Object>(&self, _key: &ObjectKey, _marker: DateTime<Utc>) {}
+
+    /// The marker of the last [`Cluster::confirm`] about `key` in this process.
+    fn confirmed<K: Object>(&self, _key: &ObjectKey) -> Option<DateTime<Utc>> {
+        None
+    }
+
     /// A quorum read of one object; `Ok(None)` when it does not exist.
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError>;
 
@@ -91,6 +107,15 @@ impl<C: Cluster> Cluster for &C {
     }
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
         (**self).cached_list(namespace, selector)
+    }
+    fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+        (**self).awaiting_own_write::<K>(key)
+    }
+    fn confirm<K: Object>(&self, key: &ObjectKey, marker: DateTime<Utc>) {
+        (**self).confirm::<K>(key, marker)
+    }
+    fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+        (**self).confirmed::<K>(key)
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
         (**self).get(key).await

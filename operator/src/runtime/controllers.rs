@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::labels::{self, component};
 use crate::api::{Backup, BackupSchedule, Restore};
 use crate::cluster::kube_cluster::{Clock, KubeCluster, Stores, error_chain};
+use crate::cluster::own_writes::{OwnWrites, ReadYourWrites};
 use crate::cluster::{Kind, Object, ObjectKey};
 use crate::controllers::backup::{self, BackupError};
 use crate::controllers::restore::{self, RestoreError};
@@ -63,7 +64,7 @@ pub struct Shared {
 /// One controller's view: its `KubeCluster` (its caches), the settings, and its error backoff.
 pub struct Context {
     pub controller: &'static str,
-    pub cluster: KubeCluster,
+    pub cluster: ReadYourWrites<KubeCluster>,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
     pub backoff: ErrorBackoff,
@@ -193,7 +194,7 @@ fn context(shared: &Shared, controller: &'static str, stores: Stores, recorder: 
     }
     Arc::new(Context {
         controller,
-        cluster,
+        cluster: ReadYourWrites::new(cluster, OwnWrites::new()),
         settings: shared.settings.clone(),
         metrics: shared.metrics.clone(),
         backoff: ErrorBackoff::default(),

@@ -155,6 +155,9 @@ pub async fn reconcile<C: Cluster>(
     settings: &Settings,
     backup: Arc<Backup>,
 ) -> Result<Action, BackupError> {
+    if let Some(wait) = awaiting_own_writes(cluster, &backup) {
+        return Ok(Action::requeue(wait));
+    }
     let mut state = State::from_cache(cluster, (*backup).clone());
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
@@ -176,6 +179,23 @@ pub async fn reconcile<C: Cluster>(
         }
     }
     Err(BackupError::NoProgress { key: state.key, steps: MAX_STEPS })
+}
+
+/// How long to wait when the cache does not show this controller's own latest write of the Backup or one of its
+/// Jobs yet: whatever it would decide now, it would decide on the past (and pay live reads to find that out).
+/// The write's watch event triggers the next reconcile; the requeue only bounds the wait.
+fn awaiting_own_writes<C: Cluster>(cluster: &C, backup: &Backup) -> Option<std::time::Duration> {
+    let key = ObjectKey::of(backup);
+    let job = |role| ObjectKey::new(&key.namespace, names::job_name(role, &key.name));
+    let until = [
+        cluster.awaiting_own_write::<Backup>(&key),
+        cluster.awaiting_own_write::<Job>(&job(component::BACKUP)),
+        cluster.awaiting_own_write::<Job>(&job(component::CLEAN)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    Some(crate::controllers::attempt::until(until, cluster.now()))
 }
 
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, BackupError> {

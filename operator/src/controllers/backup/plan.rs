@@ -192,7 +192,12 @@ pub fn plan(o: &Observed) -> Step {
     }
     let needs_scheduled = matches!(o.backup.phase(), None | Some(BackupPhase::Invalid) | Some(BackupPhase::Retrying));
     match attempt_state(job, &o.pods, o.now, o.settings.pod_start_timeout) {
-        AttemptState::Succeeded if !o.backup_fresh => Step::Refresh,
+        // backup-manager reports Complete before its pod exits: a cache that shows the Job done but not the Backup
+        // is most likely behind. Give the Backup's own event a moment before paying for a live read.
+        AttemptState::Succeeded if !o.backup_fresh => match report_due(job) {
+            Some(due) if due > o.now => wait(Some(until(due, o.now))),
+            _ => Step::Refresh,
+        },
         AttemptState::Succeeded => Step::RecordFailure {
             failure: Failure {
                 reason: "StatusNotReported".into(),
@@ -218,6 +223,15 @@ pub fn plan(o: &Observed) -> Step {
     }
 }
 
+/// How long after a Job's completion the Backup's status may still be on its way to the cache.
+const REPORT_GRACE: Duration = Duration::from_secs(30);
+
+/// Until when to wait for backup-manager's report of a Job that completed.
+fn report_due(job: &Job) -> Option<DateTime<Utc>> {
+    let done = opt_from_k8s(job.status.as_ref()?.completion_time.as_ref())?;
+    Some(done + chrono::Duration::from_std(REPORT_GRACE).unwrap_or_default())
+}
+
 /// backup-manager records why the tool failed in an `AttemptFailed` condition; prefer its words.
 fn attempt_failure_message(backup: &Backup, job_message: String) -> String {
     match find_condition(&status_conditions(backup), "AttemptFailed").and_then(|c| c.message.clone()) {
@@ -239,6 +253,11 @@ fn plan_deletion(o: &Observed) -> Step {
             return wait(Some(o.settings.resync));
         }
     }
+    // A clean Job of this Backup exists: its state decides, and a running one needs nothing (the cache suffices to
+    // wait; live reads are for the decisions that start a clean or release the finalizer without one).
+    if let Some(clean) = o.clean_job {
+        return plan_clean_job(o, clean);
+    }
     if !o.backup_fresh {
         return Step::Refresh;
     }
@@ -251,19 +270,21 @@ fn plan_deletion(o: &Observed) -> Step {
     if o.pods.iter().any(|p| may_still_write(p)) {
         return wait(Some(POD_GONE_POLL));
     }
-    let phase = o.backup.phase();
-    let Some(clean) = o.clean_job else {
-        if phase == Some(BackupPhase::CleanFailed)
-            && let Some(failed_at) = find_condition(&status_conditions(o.backup), "CleanFailed")
-                .and_then(|c| opt_from_k8s(c.last_transition_time.as_ref()))
-        {
-            let due = failed_at + chrono::Duration::from_std(o.settings.clean_retry).unwrap_or_default();
-            if due > o.now {
-                return wait(Some(until(due, o.now)));
-            }
+    if o.backup.phase() == Some(BackupPhase::CleanFailed)
+        && let Some(failed_at) = find_condition(&status_conditions(o.backup), "CleanFailed")
+            .and_then(|c| opt_from_k8s(c.last_transition_time.as_ref()))
+    {
+        let due = failed_at + chrono::Duration::from_std(o.settings.clean_retry).unwrap_or_default();
+        if due > o.now {
+            return wait(Some(until(due, o.now)));
         }
-        return Step::CreateCleanJob;
-    };
+    }
+    Step::CreateCleanJob
+}
+
+/// The deletion's clean Job exists: follow it to the end, retry it when it failed or hangs.
+fn plan_clean_job(o: &Observed, clean: &Job) -> Step {
+    let phase = o.backup.phase();
     if clean.metadata.deletion_timestamp.is_some() {
         return wait(Some(o.settings.resync));
     }

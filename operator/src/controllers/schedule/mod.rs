@@ -60,6 +60,8 @@ struct State {
     backups: Vec<Arc<Backup>>,
     fresh: bool,
     failed: Failed,
+    /// The due tick a live read found blocked (this reconcile, or earlier in this process when the cluster remembers).
+    confirmed_blocked: Option<chrono::DateTime<chrono::Utc>>,
     /// The first create or delete that failed; returned (for backoff) once the rest of the plan is done.
     deferred: Option<ScheduleError>,
 }
@@ -82,8 +84,19 @@ pub async fn reconcile<C: Cluster>(
         .into_iter()
         .filter(|b| belongs_to(b, &schedule))
         .collect();
-    let mut state =
-        State { key, schedule: (*schedule).clone(), backups, fresh: false, failed: Failed::default(), deferred: None };
+    if let Some(wait) = awaiting_own_write(cluster, &schedule) {
+        return Ok(Action::requeue(wait));
+    }
+    let confirmed_blocked = cluster.confirmed::<BackupSchedule>(&key);
+    let mut state = State {
+        key,
+        schedule: (*schedule).clone(),
+        backups,
+        fresh: false,
+        failed: Failed::default(),
+        confirmed_blocked,
+        deferred: None,
+    };
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
@@ -93,6 +106,7 @@ pub async fn reconcile<C: Cluster>(
                 backups: state.backups.iter().map(|b| &**b).collect(),
                 fresh: state.fresh,
                 now,
+                confirmed_blocked: state.confirmed_blocked,
                 failed: state.failed,
             };
             plan(&observed)
@@ -120,6 +134,24 @@ pub async fn reconcile<C: Cluster>(
         }
     }
     Err(ScheduleError::NoProgress { key: state.key, steps: MAX_STEPS })
+}
+
+/// How long to wait when the cache does not show this controller's own latest write of the schedule (its status)
+/// or of the Backup that status names: a plan made now would be made on the past, and finding that out costs a
+/// live read; the write's watch event triggers the next reconcile. Never for other Backups: one this controller
+/// created but cannot see yet may be the one a failed status write left unrecorded, and only a live read finds it
+/// (the status that names a Backup is the proof that the status write went through).
+fn awaiting_own_write<C: Cluster>(cluster: &C, schedule: &BackupSchedule) -> Option<std::time::Duration> {
+    let key = ObjectKey::of(schedule);
+    let last = schedule.last_backup().map(|name| ObjectKey::new(&key.namespace, name));
+    let until = [
+        cluster.awaiting_own_write::<BackupSchedule>(&key),
+        last.and_then(|k| cluster.awaiting_own_write::<Backup>(&k)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    Some(crate::controllers::attempt::until(until, cluster.now()))
 }
 
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, ScheduleError> {
@@ -165,6 +197,11 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
     match step {
         Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after })),
         Step::Refresh => refresh(cluster, state).await,
+        Step::ConfirmBlocked { tick } => {
+            cluster.confirm::<BackupSchedule>(&state.key, tick);
+            state.confirmed_blocked = Some(tick);
+            Ok(Next::Continue)
+        }
         Step::MarkInvalid { message } => {
             let msg = message.clone();
             let next = write_status(cluster, state, |s| {

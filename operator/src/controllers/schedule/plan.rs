@@ -28,6 +28,9 @@ pub struct Observed<'a> {
     /// Schedule and Backups come from live reads (or write responses) in this reconcile, not from the cache.
     pub fresh: bool,
     pub now: DateTime<Utc>,
+    /// The due tick a live read in this process already found blocked by an unfinished Backup: only this controller
+    /// creates the schedule's Backups, so while that tick stays due and blocked nothing it cannot see can appear.
+    pub confirmed_blocked: Option<DateTime<Utc>>,
     /// Steps that failed earlier in this reconcile: the plan moves past them, so a refused create never keeps
     /// expired Backups from being collected, nor a refused delete the next Backup from being created.
     pub failed: Failed,
@@ -65,6 +68,10 @@ pub enum Step {
     },
     /// Bring `lastBackup`/`lastBackupTime`/`allBackupCleanTime` in line with the Backups that exist.
     SetStatus(StatusUpdate),
+    /// A live read found the due `tick` blocked by an unfinished Backup: remember it for this process.
+    ConfirmBlocked {
+        tick: DateTime<Utc>,
+    },
     /// Delete expired Backups (oldest first).
     DeleteBackups {
         names: Vec<String>,
@@ -182,11 +189,15 @@ pub fn plan(o: &Observed) -> Step {
     if !s.paused()
         && let Some(run) = next_run(&cron, anchor(s, &o.backups), o.now)
     {
-        if !o.fresh {
+        let blocked_and_confirmed = running && o.confirmed_blocked == Some(run.tick);
+        if !o.fresh && !blocked_and_confirmed {
             return Step::Refresh;
         }
         if !running && !o.failed.create {
             return Step::CreateBackup { run };
+        }
+        if running && o.fresh && o.confirmed_blocked != Some(run.tick) {
+            return Step::ConfirmBlocked { tick: run.tick };
         }
     }
 

@@ -32,10 +32,14 @@ pub fn backup_for(schedule: &BackupSchedule, tick: DateTime<Utc>) -> Backup {
     label_map.insert(labels::INSTANCE.into(), label_value(&schedule_name));
     label_map.insert(labels::COMPONENT.into(), component::SCHEDULE.into());
     label_map.insert(labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into());
+    // The finalizer the backup controller would add as its first write, set at creation instead (one write less).
+    let finalizers =
+        (spec.clean_policy() != crate::api::CleanPolicy::Retain).then(|| vec![labels::FINALIZER.to_string()]);
     Backup {
         metadata: ObjectMeta {
             name: Some(name),
             namespace: schedule.metadata.namespace.clone(),
+            finalizers,
             labels: Some(label_map),
             annotations: Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_string(), rfc3339(tick))])),
             owner_references: Some(vec![OwnerReference {

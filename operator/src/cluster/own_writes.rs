@@ -1,0 +1,210 @@
+//! Read-your-own-writes for a controller: the resourceVersion of each object it wrote lately, so a reconcile that
+//! finds its cache behind its own write waits for the watch event instead of reading live (or re-creating).
+//!
+//! This is the read-your-own-writes rule Kubernetes' own controllers adopted: an informer delivers events in order,
+//! so a cached object older than the controller's own last write means the cache has not caught up, and anything
+//! decided from it would be decided on the past. Waiting is bounded by [`OWN_WRITE_WAIT`]: if the event has not
+//! arrived by then (a stalled watch), the controller goes back to live reads. resourceVersions are compared as
+//! numbers, as the API server's etcd revisions are; a non-numeric one is simply not remembered.
+
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, Precondition};
+
+/// How long a reconcile may wait for its cache to show its own write before it reads live instead.
+pub const OWN_WRITE_WAIT: Duration = Duration::from_secs(30);
+
+/// Object -> (resourceVersion written, when).
+type Written = BTreeMap<(Kind, ObjectKey), (u64, DateTime<Utc>)>;
+
+/// The controller's recent writes: object -> (resourceVersion written, when); and the facts a live read confirmed
+/// in this process (object -> a marker such as the cron tick it was about).
+#[derive(Debug, Default)]
+pub struct OwnWrites {
+    written: Mutex<Written>,
+    confirmed: Mutex<BTreeMap<(Kind, ObjectKey), DateTime<Utc>>>,
+}
+
+fn rv_of<K: Object>(obj: &K) -> Option<u64> {
+    obj.meta().resource_version.as_deref()?.parse().ok()
+}
+
+impl OwnWrites {
+    pub fn new() -> Arc<Self> {
+        Arc::new(OwnWrites::default())
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, Written> {
+        self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers a successful write's answer (and forgets writes older than the wait, so memory stays small).
+    pub fn record<K: Object>(&self, obj: &K, now: DateTime<Utc>) {
+        let horizon = now - chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
+        let mut map = self.map();
+        map.retain(|_, (_, at)| *at > horizon);
+        if let Some(rv) = rv_of(obj) {
+            map.insert((K::KIND, ObjectKey::of(obj)), (rv, now));
+        }
+    }
+
+    /// Notes that a live read confirmed something about `key`, identified by `marker`.
+    pub fn confirm(&self, kind: Kind, key: &ObjectKey, marker: DateTime<Utc>) {
+        self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).insert((kind, key.clone()), marker);
+    }
+
+    /// The marker of the last confirmation about `key` in this process.
+    pub fn confirmed(&self, kind: Kind, key: &ObjectKey) -> Option<DateTime<Utc>> {
+        self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).get(&(kind, key.clone())).copied()
+    }
+
+    /// Forgets an object that is gone.
+    pub fn forget(&self, kind: Kind, key: &ObjectKey) {
+        self.map().remove(&(kind, key.clone()));
+    }
+
+    /// Until when to wait for the cache, when `cached` is older than this controller's own recent write of `key`
+    /// (or missing although it wrote it). None once the cache has caught up or the wait is over.
+    pub fn awaiting<K: Object>(
+        &self,
+        key: &ObjectKey,
+        cached: Option<&K>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let mut map = self.map();
+        let id = (K::KIND, key.clone());
+        let (rv, at) = *map.get(&id)?;
+        let until = at + chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
+        if cached.and_then(rv_of).is_some_and(|seen| seen >= rv) || now >= until {
+            map.remove(&id);
+            return None;
+        }
+        Some(until)
+    }
+}
+
+/// A `Cluster` that remembers its own writes (see the module doc); everything else is the inner cluster's.
+pub struct ReadYourWrites<C> {
+    inner: C,
+    writes: Arc<OwnWrites>,
+}
+
+impl<C: Cluster> ReadYourWrites<C> {
+    pub fn new(inner: C, writes: Arc<OwnWrites>) -> Self {
+        ReadYourWrites { inner, writes }
+    }
+
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+
+    /// The inner cluster, for code that must not remember its writes (the bug zoo's controllers).
+    pub fn into_inner(self) -> C {
+        self.inner
+    }
+
+    fn remember<K: Object>(&self, result: Result<K, ClusterError>) -> Result<K, ClusterError> {
+        if let Ok(obj) = &result {
+            self.writes.record(obj, self.inner.now());
+        }
+        result
+    }
+}
+
+impl<C: Cluster> Cluster for ReadYourWrites<C> {
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+        self.inner.cached(key)
+    }
+    fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
+        self.inner.cached_list(namespace, selector)
+    }
+    fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+        let cached = self.inner.cached::<K>(key);
+        self.writes.awaiting(key, cached.as_deref(), self.inner.now())
+    }
+    fn confirm<K: Object>(&self, key: &ObjectKey, marker: DateTime<Utc>) {
+        self.writes.confirm(K::KIND, key, marker)
+    }
+    fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+        self.writes.confirmed(K::KIND, key)
+    }
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+        self.inner.get(key).await
+    }
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+        self.inner.list(namespace, selector).await
+    }
+    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        let result = self.inner.create(obj).await;
+        self.remember(result)
+    }
+    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        let result = self.inner.replace(obj).await;
+        self.remember(result)
+    }
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        let result = self.inner.replace_status(obj).await;
+        self.remember(result)
+    }
+    async fn delete<K: Object>(
+        &self,
+        key: &ObjectKey,
+        precondition: &Precondition,
+    ) -> Result<Deletion<K>, ClusterError> {
+        let result = self.inner.delete::<K>(key, precondition).await;
+        match &result {
+            Ok(Deletion::Pending(obj)) => self.writes.record(obj, self.inner.now()),
+            Ok(Deletion::Gone) => self.writes.forget(K::KIND, key),
+            Err(_) => {}
+        }
+        result
+    }
+    async fn publish(&self, event: Event) {
+        self.inner.publish(event).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use k8s_openapi::api::batch::v1::Job;
+
+    fn job(rv: &str) -> Job {
+        let mut j = Job::default();
+        j.metadata.name = Some("backup-x".into());
+        j.metadata.namespace = Some("ns".into());
+        j.metadata.resource_version = Some(rv.into());
+        j
+    }
+
+    #[test]
+    fn a_cache_behind_its_own_write_waits_until_it_catches_up_or_the_wait_ends() {
+        let w = OwnWrites::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let key = ObjectKey::new("ns", "backup-x");
+        assert_eq!(w.awaiting::<Job>(&key, None, t0), None, "nothing written");
+        w.record(&job("65"), t0);
+        let until = t0 + chrono::Duration::seconds(30);
+        assert_eq!(w.awaiting::<Job>(&key, None, t0), Some(until), "written, not yet seen");
+        assert_eq!(w.awaiting(&key, Some(&job("64")), t0), Some(until), "an older version is not enough");
+        assert_eq!(w.awaiting(&key, Some(&job("70")), t0), None, "caught up");
+        assert_eq!(w.awaiting::<Job>(&key, None, t0), None, "and forgotten");
+        w.record(&job("80"), t0);
+        assert_eq!(w.awaiting::<Job>(&key, None, until), None, "the wait is bounded");
+    }
+
+    #[test]
+    fn opaque_resource_versions_are_not_remembered() {
+        let w = OwnWrites::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        w.record(&job("abc"), t0);
+        assert_eq!(w.awaiting::<Job>(&ObjectKey::new("ns", "backup-x"), None, t0), None);
+    }
+}
