@@ -37,7 +37,12 @@ impl State {
             self.informers_on_change(&change);
             self.publish_change(&change);
             self.checker.on_change(&self.world, &self.storage, &change, &self.actor_name(actor), &mut self.trace);
-            self.stats.observe(&change);
+            let writer = match actor {
+                Actor::Controller(_) | Actor::External => crate::stats::Writer::Operator,
+                Actor::Manager(_) => crate::stats::Writer::Manager,
+                _ => crate::stats::Writer::Cluster,
+            };
+            self.stats.observe(&change, writer);
             let jc =
                 |st: &mut State| draw(&mut st.rngs.kubelet, st.timing.job_controller.lo, st.timing.job_controller.hi);
             match (&change.obj, change.type_) {

@@ -23,11 +23,24 @@ pub enum Stage {
     Deleting,
 }
 
-/// Writes to one Backup and its Jobs and pods, by stage.
+/// Who made a change, for splitting the writes of a Backup's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// The operator's controllers.
+    Operator,
+    /// backup-manager in the Jobs.
+    Manager,
+    /// Everyone else: the Job controller, the kubelet, the garbage collector, the user.
+    Cluster,
+}
+
+/// Writes to one Backup and its Jobs and pods, by stage and by writer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Life {
     pub stage: Stage,
     pub writes: [u64; 3],
+    /// The same writes by operator, backup-manager and cluster.
+    pub by: [u64; 3],
     pub gone: bool,
 }
 
@@ -54,7 +67,7 @@ impl Stats {
     }
 
     /// Accounts one world change.
-    pub fn observe(&mut self, change: &Change) {
+    pub fn observe(&mut self, change: &Change, writer: Writer) {
         let obj = &change.obj;
         let name = match obj {
             Obj::Backup(b) => {
@@ -85,6 +98,7 @@ impl Stats {
         };
         let life = self.lives.entry(name).or_default();
         life.writes[life.stage as usize] += 1;
+        life.by[writer as usize] += 1;
         if let Obj::Backup(b) = obj {
             if b.metadata.deletion_timestamp.is_some() || change.type_ == ChangeType::Deleted {
                 life.stage = Stage::Deleting;
@@ -155,10 +169,15 @@ impl Stats {
             per_backup(&[Verb::Create, Verb::Update, Verb::UpdateStatus, Verb::Delete])
         );
         let ([running, kept, deleting], n) = self.writes_per_life();
+        let full: Vec<&Life> = self.lives.values().filter(|l| l.gone).collect();
+        let by = |w: Writer| full.iter().map(|l| l.by[w as usize]).sum::<u64>() as f64 / full.len().max(1) as f64;
         let _ = writeln!(
             s,
-            "Writes per Backup life (to the Backup, its Jobs and pods; {n} whole lives): tick->finished {running:.1}, finished->expired {kept:.1}, expired->gone {deleting:.1}, total {:.1}",
-            running + kept + deleting
+            "Writes per Backup life (to the Backup, its Jobs and pods; {n} whole lives): tick->finished {running:.1}, finished->expired {kept:.1}, expired->gone {deleting:.1}, total {:.1} (operator {:.1}, backup-manager {:.1}, cluster {:.1})",
+            running + kept + deleting,
+            by(Writer::Operator),
+            by(Writer::Manager),
+            by(Writer::Cluster)
         );
         s
     }
