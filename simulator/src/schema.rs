@@ -32,6 +32,11 @@ pub fn of_kind(kind: Kind) -> Option<&'static Value> {
     }
 }
 
+/// The schema of one top-level field (`metadata`, `spec`) of a kind's objects.
+pub fn of_field(kind: Kind, field: &str) -> Option<&'static Value> {
+    of_kind(kind)?.get("properties")?.get(field)
+}
+
 fn crd_schema<K: kube::CustomResourceExt>(meta: &Value) -> Value {
     let crd = K::crd();
     let props = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.clone());

@@ -97,10 +97,6 @@ impl<C: Cluster> ReadYourWrites<C> {
         ReadYourWrites { inner, writes }
     }
 
-    pub fn inner(&self) -> &C {
-        &self.inner
-    }
-
     /// The inner cluster, for code that must not remember its writes (the bug zoo's controllers).
     pub fn into_inner(self) -> C {
         self.inner

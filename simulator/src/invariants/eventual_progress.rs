@@ -10,7 +10,7 @@ use operator::controllers::attempt::job_finished;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Ctx, Family, Liveness, created, deleted_at, owner_uid, unfinished};
+use super::{Ctx, Family, Liveness, SpecEdits, created, deleted_at, owner_uid, unfinished};
 use crate::scenario::model::{InvariantId, Scenario};
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -20,15 +20,14 @@ pub struct EventualProgress {
     runs: BTreeMap<String, BTreeMap<String, (SimTime, Option<SimTime>)>>,
     /// How long a Job may legitimately run: pod start plus the slowest tool.
     job_budget: Duration,
-    /// Schedule uid -> when its spec last changed (the user's edits restart the clock, like a healed fault).
-    spec_changed: BTreeMap<String, SimTime>,
+    spec_changed: SpecEdits,
 }
 
 impl EventualProgress {
     pub fn new(scenario: &Scenario) -> Self {
         let t = &scenario.timing;
         let job_budget = t.pod_start.hi + t.backup.hi.max(t.restore.hi).max(t.clean.hi) + Duration::from_secs(600);
-        EventualProgress { runs: BTreeMap::new(), job_budget, spec_changed: BTreeMap::new() }
+        EventualProgress { runs: BTreeMap::new(), job_budget, spec_changed: SpecEdits::default() }
     }
 }
 
@@ -38,11 +37,7 @@ impl Family for EventualProgress {
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
-        if let Some(s) = change.obj.get::<BackupSchedule>() {
-            let old = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>());
-            if old.is_none_or(|o| o.spec != s.spec) {
-                self.spec_changed.insert(s.metadata.uid.clone().unwrap_or_default(), change.time);
-            }
+        if self.spec_changed.observe(change) {
             return Vec::new();
         }
         if change.obj.kind() != Kind::Backup {
@@ -71,7 +66,7 @@ impl Family for EventualProgress {
                 && let Ok(cron) = CronSchedule::of(&s)
             {
                 let until = l.end.0 - self.job_budget.as_millis() as i64;
-                let edited = self.spec_changed.get(&uid).map(|t| t.plus(l.grace)).unwrap_or_default();
+                let edited = self.spec_changed.last(&uid).map(|t| t.plus(l.grace)).unwrap_or_default();
                 let mut t = cron.tick_after(l.deadline.max(edited).to_utc());
                 let mut missed = Vec::new();
                 while let Some(tick) = t.map(SimTime::from_utc).filter(|x| x.0 <= until) {

@@ -6,10 +6,10 @@
 use operator::api::duration::{format_duration, parse_duration};
 use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey, Verb};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::{Ctx, Family, Liveness, created, schedule_backups};
+use super::{Ctx, Family, Liveness, SpecEdits, created, schedule_backups};
 use crate::faults::FaultPlan;
 use crate::scenario::model::{FaultKind, InvariantId};
 use crate::time::SimTime;
@@ -21,12 +21,12 @@ pub const GC_BOUND: Duration = Duration::from_secs(15 * 60);
 pub struct GcNotStarved {
     /// Windows in which the operator could not delete: it was down, or Backup deletes were refused (rate > 1/2).
     excused: Vec<(SimTime, Option<SimTime>)>,
-    /// (namespace, Backup name) -> when it finished (Complete or Failed).
-    finished: BTreeMap<(String, String), SimTime>,
-    /// Schedule uid -> when its spec last changed (a new retention rule starts its own clock).
-    spec_changed: BTreeMap<String, SimTime>,
+    /// Backup -> when it finished (Complete or Failed).
+    finished: BTreeMap<ObjectKey, SimTime>,
+    /// A new retention rule starts its own clock.
+    spec_changed: SpecEdits,
     /// Backups already reported (once each).
-    reported: BTreeMap<(String, String), ()>,
+    reported: BTreeSet<ObjectKey>,
 }
 
 impl GcNotStarved {
@@ -45,7 +45,12 @@ impl GcNotStarved {
             })
             .map(|f| (f.from, f.until))
             .collect();
-        GcNotStarved { excused, finished: BTreeMap::new(), spec_changed: BTreeMap::new(), reported: BTreeMap::new() }
+        GcNotStarved {
+            excused,
+            finished: BTreeMap::new(),
+            spec_changed: SpecEdits::default(),
+            reported: BTreeSet::new(),
+        }
     }
 
     fn excused_between(&self, from: SimTime, to: SimTime) -> bool {
@@ -54,9 +59,8 @@ impl GcNotStarved {
 
     /// When `b` became garbage under the schedule's rule, if it has.
     fn expired_at(&self, s: &BackupSchedule, b: &Backup, newer_complete: &[SimTime]) -> Option<SimTime> {
-        let ns = b.metadata.namespace.clone().unwrap_or_default();
-        let finished = *self.finished.get(&(ns, b.metadata.name.clone()?))?;
-        let rule_since = self.spec_changed.get(s.metadata.uid.as_deref()?).copied().unwrap_or_default();
+        let finished = *self.finished.get(&ObjectKey::of(b))?;
+        let rule_since = self.spec_changed.last(s.metadata.uid.as_deref()?).unwrap_or_default();
         let age = s.spec.max_reserved_time.as_deref().and_then(|d| parse_duration(d).ok());
         let due = match (age, s.spec.max_backups) {
             // Never the newest Complete one: it expires only once a newer one completed.
@@ -79,12 +83,11 @@ impl GcNotStarved {
             if b.metadata.deletion_timestamp.is_some() {
                 continue;
             }
-            let ns = b.metadata.namespace.clone().unwrap_or_default();
-            let name = b.metadata.name.clone().unwrap_or_default();
+            let key = ObjectKey::of(&**b);
             let mut newer_complete: Vec<SimTime> = backups[i + 1..]
                 .iter()
                 .filter(|n| n.is_complete())
-                .filter_map(|n| self.finished.get(&(ns.clone(), n.metadata.name.clone().unwrap_or_default())))
+                .filter_map(|n| self.finished.get(&ObjectKey::of(&**n)))
                 .copied()
                 .collect();
             newer_complete.sort();
@@ -92,10 +95,11 @@ impl GcNotStarved {
             if ctx.now.0 - due.0 <= GC_BOUND.as_millis() as i64 || self.excused_between(due, ctx.now) {
                 continue;
             }
-            if self.reported.insert((ns.clone(), name.clone()), ()).is_none() {
+            if self.reported.insert(key.clone()) {
                 out.push(format!(
-                    "Backup {ns}/{name} of BackupSchedule {ns}/{} expired at {due} and is still not being deleted at \
-                     {} (more than {} later)",
+                    "Backup {key} of BackupSchedule {}/{} expired at {due} and is still not being deleted at {} \
+                     (more than {} later)",
+                    key.namespace,
                     schedule.metadata.name.as_deref().unwrap_or_default(),
                     ctx.now,
                     format_duration(GC_BOUND)
@@ -112,16 +116,11 @@ impl Family for GcNotStarved {
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
-        if let Some(s) = change.obj.get::<BackupSchedule>() {
-            let old = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>());
-            if old.is_none_or(|o| o.spec != s.spec) {
-                self.spec_changed.insert(s.metadata.uid.clone().unwrap_or_default(), change.time);
-            }
-        } else if let Some(b) = change.obj.get::<Backup>()
+        if !self.spec_changed.observe(change)
+            && let Some(b) = change.obj.get::<Backup>()
             && b.is_finished()
         {
-            let key = (b.metadata.namespace.clone().unwrap_or_default(), b.metadata.name.clone().unwrap_or_default());
-            self.finished.entry(key).or_insert(change.time);
+            self.finished.entry(ObjectKey::of(&*b)).or_insert(change.time);
         }
         Vec::new()
     }

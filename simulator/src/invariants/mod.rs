@@ -206,6 +206,28 @@ impl Checker {
     }
 }
 
+/// When each schedule's spec last changed (its creation counts): a user's edit restarts the clocks that liveness
+/// checks run on, like a healed fault.
+#[derive(Debug, Default)]
+pub struct SpecEdits(BTreeMap<String, SimTime>);
+
+impl SpecEdits {
+    /// Notes a schedule change; true when `change` was about a schedule.
+    pub fn observe(&mut self, change: &Change) -> bool {
+        let Some(s) = change.obj.get::<BackupSchedule>() else { return false };
+        let old = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>());
+        if old.is_none_or(|o| o.spec != s.spec) {
+            self.0.insert(s.metadata.uid.clone().unwrap_or_default(), change.time);
+        }
+        true
+    }
+
+    /// When the spec of the schedule with `uid` last changed.
+    pub fn last(&self, uid: &str) -> Option<SimTime> {
+        self.0.get(uid).copied()
+    }
+}
+
 /// The Backups owned by the schedule with `uid`, from the world.
 pub fn schedule_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
     world

@@ -174,9 +174,15 @@ fn typed<K: DeserializeOwned + operator::cluster::Object>(value: &serde_json::Va
     })
 }
 
-/// Reports each field of `value` that its kind's schema refuses (unknown or mistyped), at the field's own line.
-fn schema_problems(c: &mut Checker, kind: Kind, tree: &Loc<Tree>, value: &serde_json::Value, field: &str) -> bool {
-    let Some(schema) = crate::schema::of_kind(kind) else { return true };
+/// Reports each field of `value` that `schema` refuses (unknown or mistyped), at the field's own line.
+fn schema_problems(
+    c: &mut Checker,
+    schema: Option<&serde_json::Value>,
+    tree: &Loc<Tree>,
+    value: &serde_json::Value,
+    field: &str,
+) -> bool {
+    let Some(schema) = schema else { return true };
     let problems = crate::schema::check(value, schema);
     for p in &problems {
         let (line, col) = tree.position_of(&p.path);
@@ -196,18 +202,23 @@ fn manifest(c: &mut Checker, tree: &Loc<Tree>, field: &str) -> Option<Obj> {
         c.at(loc, format!("{field}.apiVersion"), format!("{api:?} is not pingcap.com/v1alpha1"));
         return None;
     }
-    let (typed_kind, result) = match kind {
-        "Backup" => (Kind::Backup, typed::<Backup>(v)),
-        "Restore" => (Kind::Restore, typed::<Restore>(v)),
-        "BackupSchedule" => (Kind::BackupSchedule, typed::<BackupSchedule>(v)),
+    let typed_kind = match kind {
+        "Backup" => Kind::Backup,
+        "Restore" => Kind::Restore,
+        "BackupSchedule" => Kind::BackupSchedule,
         other => {
             c.at(loc, format!("{field}.kind"), format!("{other:?} is not one of Backup, Restore, BackupSchedule"));
             return None;
         }
     };
-    if !schema_problems(c, typed_kind, tree, v, field) {
+    if !schema_problems(c, crate::schema::of_kind(typed_kind), tree, v, field) {
         return None;
     }
+    let result = match typed_kind {
+        Kind::Backup => typed::<Backup>(v),
+        Kind::Restore => typed::<Restore>(v),
+        _ => typed::<BackupSchedule>(v),
+    };
     match result {
         Ok(obj) => {
             if let Some(problem) = dns1123_subdomain_problem(&obj.key().name) {
@@ -458,15 +469,10 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
                 let mut valid = true;
                 for (name, part) in [("metadata", &p.metadata), ("spec", &p.spec)] {
                     if let Some(tree) = part {
+                        // A merge patch is checked as the fields it sets would be; its nulls delete fields.
                         let value = tree.value.to_json();
-                        // Checked as the object `{name: value}` would be: a merge patch's nulls delete fields.
-                        let whole = serde_json::json!({ name: value });
-                        let wrapped = Loc {
-                            value: Tree::Map(vec![(name.to_string(), tree.clone())]),
-                            line: tree.line,
-                            col: tree.col,
-                        };
-                        valid &= schema_problems(&mut c, kind, &wrapped, &whole, &at_field);
+                        let schema = crate::schema::of_field(kind, name);
+                        valid &= schema_problems(&mut c, schema, tree, &value, &format!("{at_field}.{name}"));
                         patch.insert(name.into(), value);
                     }
                 }

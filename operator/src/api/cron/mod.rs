@@ -132,7 +132,7 @@ impl CronSchedule {
             }
             Ticks::Every { period, origin } => {
                 let k = periods(*origin, *period, t)?;
-                (k >= 1).then(|| *origin + *period * k)
+                (k >= 1).then(|| nth(*origin, *period, k))
             }
         }
     }
@@ -154,8 +154,7 @@ impl CronSchedule {
                 cron.find_next_occurrence(&t.with_timezone(tz), false).ok().map(|d| d.with_timezone(&Utc))
             }
             Ticks::Every { period, origin } => {
-                let k = periods(*origin, *period, t).unwrap_or(0).max(0);
-                Some(*origin + *period * (k + 1))
+                Some(nth(*origin, *period, periods(*origin, *period, t).unwrap_or(0) + 1))
             }
         }
     }
@@ -169,12 +168,19 @@ impl Ticks {
 }
 
 /// How many whole periods fit between `origin` and `t` (None before the origin).
-fn periods(origin: DateTime<Utc>, period: chrono::Duration, t: DateTime<Utc>) -> Option<i32> {
+fn periods(origin: DateTime<Utc>, period: chrono::Duration, t: DateTime<Utc>) -> Option<i64> {
     let elapsed = (t - origin).num_milliseconds();
-    if elapsed < 0 {
-        return None;
-    }
-    i32::try_from(elapsed / period.num_milliseconds().max(1)).ok()
+    (elapsed >= 0).then(|| elapsed / period.num_milliseconds().max(1))
+}
+
+/// The `k`-th tick after `origin` (the end of time when it is beyond what a date can hold).
+fn nth(origin: DateTime<Utc>, period: chrono::Duration, k: i64) -> DateTime<Utc> {
+    period
+        .num_seconds()
+        .checked_mul(k)
+        .and_then(chrono::Duration::try_seconds)
+        .and_then(|d| origin.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -245,6 +251,10 @@ mod tests {
         assert_eq!(s.tick_before(first), None);
         assert_eq!(s.tick_at_or_before(first + chrono::Duration::minutes(59)), Some(first));
         assert_eq!(s.tick_after(first), Some(first + chrono::Duration::hours(1)));
+        // Every second for a century: more periods than an i32 holds.
+        let s = CronSchedule::parse("@every 1s", None).unwrap().from_origin(origin);
+        let later = origin + chrono::Duration::days(36_500);
+        assert_eq!(s.tick_at_or_before(later), Some(later));
     }
 
     #[test]
