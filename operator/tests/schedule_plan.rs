@@ -21,6 +21,7 @@ fn observe<'a>(
         now,
         confirmed_blocked: None,
         failed: Default::default(),
+        refused: Vec::new(),
     }
 }
 
@@ -188,6 +189,29 @@ fn a_refused_create_does_not_keep_expired_backups_from_being_deleted() {
     assert_eq!(plan(&o), Step::CreateBackup { run: NextRun { tick: t(90), first_skipped: None } });
     o.failed.create = true;
     assert_eq!(plan(&o), Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] });
+}
+
+/// Regression (a retry storm the generated workloads found, seed 2862): while the quota refused creates, every watch
+/// event about the schedule's Backups (failing clean Jobs) started a reconcile that read live and sent the refused
+/// create again, about 100 requests in four minutes.
+#[test]
+fn a_create_the_cluster_still_refuses_is_not_read_for_nor_retried_until_its_backoff_ends() {
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t01-20-00", t(80)).build();
+    let b = [
+        BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
+        BackupBuilder::scheduled(&s, t(80)).complete(t(82)).build(),
+    ];
+    let until = t(90) + chrono::Duration::seconds(40);
+    let mut o = observe(&s, &b, false, t(90) + chrono::Duration::seconds(20));
+    o.refused = vec![("demo-2026-01-01t01-30-00".into(), until)];
+    assert_eq!(plan(&o), Step::Refresh, "collection still reads live");
+    o.fresh = true;
+    assert_eq!(plan(&o), Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] });
+    let mut rest = observe(&s, &b[1..], true, o.now);
+    rest.refused.clone_from(&o.refused);
+    assert_eq!(plan(&rest), Step::Wait { requeue_after: Some(Duration::from_secs(20)) }, "back when it ends");
+    o.refused = vec![("demo-2026-01-01t00-50-00".into(), until)];
+    assert_eq!(plan(&o), Step::CreateBackup { run: NextRun { tick: t(90), first_skipped: None } }, "another name");
 }
 
 #[test]

@@ -109,7 +109,7 @@ impl State {
             format_args!("{url}/"),
             format_args!("{} objects", gone.len()),
         );
-        self.checker.on_storage_delete(&self.world, url, self.now, &mut self.trace);
+        self.checker.on_storage_delete(&self.world, actor, url, self.now, &mut self.trace);
         gone.len()
     }
 }

@@ -148,20 +148,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 continue;
             }
         };
-        let mut variants = Vec::new();
-        for c in &args.controllers {
-            variants.push(match c.as_str() {
-                "operator" => scenario::model::Controllers::Operator,
-                other if crate::zoo::find(other).is_some() => scenario::model::Controllers::Zoo(other.to_string()),
-                other => {
-                    eprintln!(
-                        "ERROR --controllers: unknown {other:?} (expected operator or one of {})",
-                        crate::zoo::names().join(", ")
-                    );
-                    return ExitCode::from(2);
-                }
-            });
-        }
+        let mut variants = match controller_variants(&args.controllers) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("ERROR {e}");
+                return ExitCode::from(2);
+            }
+        };
         if variants.is_empty() {
             variants.push(scenario.controllers.clone());
         }
@@ -237,8 +230,8 @@ pub fn run_with_digest(scenario: &Scenario, seed: u64, keep: usize) -> (Report, 
 
 #[derive(Args, Debug)]
 pub struct ExploreArgs {
-    /// Scenario files, or folders searched for *.yaml.
-    #[arg(required = true)]
+    /// Scenario files, or folders searched for *.yaml (with --generate and none given: an empty generated world).
+    #[arg(required_unless_present = "generate")]
     pub paths: Vec<PathBuf>,
     /// How many seeds to run per scenario.
     #[arg(long)]
@@ -258,6 +251,31 @@ pub struct ExploreArgs {
     /// At most this many runs while shrinking one violation.
     #[arg(long, default_value_t = 150)]
     pub shrink_budget: usize,
+    /// Draw a workload from each seed (the default one for scenarios without a `workload:` section).
+    #[arg(long)]
+    pub generate: bool,
+    /// Explore with these controllers instead of the scenario's: `operator` or zoo entries, comma-separated.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub controllers: Vec<String>,
+    /// Stop a scenario's exploration at its first violating seed (to measure how soon a bug is caught). With a zoo
+    /// entry, only seeds that break the invariant its bug breaks count.
+    #[arg(long)]
+    pub first: bool,
+}
+
+/// The controllers named by `--controllers`, or an error naming the unknown one.
+fn controller_variants(names: &[String]) -> Result<Vec<scenario::model::Controllers>, String> {
+    names
+        .iter()
+        .map(|c| match c.as_str() {
+            "operator" => Ok(scenario::model::Controllers::Operator),
+            other if crate::zoo::find(other).is_some() => Ok(scenario::model::Controllers::Zoo(other.to_string())),
+            other => Err(format!(
+                "--controllers: unknown {other:?} (expected operator or one of {})",
+                crate::zoo::names().join(", ")
+            )),
+        })
+        .collect()
 }
 
 /// A progress display: a bar on a terminal, a plain line every tenth of the way otherwise.
@@ -308,19 +326,22 @@ impl Progress {
 
 /// `sim explore`.
 pub fn explore(args: &ExploreArgs) -> ExitCode {
-    let (files, problems) = scenario_files(&args.paths);
+    let (files, problems) = if args.paths.is_empty() { (Vec::new(), Vec::new()) } else { scenario_files(&args.paths) };
     for p in &problems {
         eprintln!("ERROR {p}");
     }
     let mut scenarios = Vec::new();
     for path in &files {
         match scenario::load(path) {
-            Ok(s) => scenarios.push((path.clone(), s)),
+            Ok(s) => scenarios.push((display_name(path), s)),
             Err(errors) => {
                 eprintln!("{errors}");
                 return ExitCode::from(2);
             }
         }
+    }
+    if args.generate && args.paths.is_empty() {
+        scenarios.push(("generated".to_string(), crate::generate::base()));
     }
     if !problems.is_empty() || scenarios.is_empty() {
         eprintln!("ERROR no scenario to explore");
@@ -330,30 +351,61 @@ pub fn explore(args: &ExploreArgs) -> ExitCode {
         eprintln!("ERROR --seeds: must be at least 1");
         return ExitCode::from(2);
     }
+    let variants = match controller_variants(&args.controllers) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("ERROR {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.generate {
+        for (_, s) in &mut scenarios {
+            s.workload.get_or_insert_with(Default::default);
+        }
+    }
+    if !variants.is_empty() {
+        scenarios = scenarios
+            .into_iter()
+            .flat_map(|(name, s)| {
+                variants.iter().map(move |c| {
+                    let mut v = s.clone();
+                    v.controllers = c.clone();
+                    (format!("{name}[{}]", c.name()), v)
+                })
+            })
+            .collect();
+    }
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let last_seed = args.start + args.seeds - 1;
     println!("seeds {}..={last_seed} of {} scenario(s) on {jobs} thread(s)", args.start, scenarios.len());
     let began = std::time::Instant::now();
     let (mut total_seeds, mut violating, mut simulated) = (0u64, 0usize, std::time::Duration::ZERO);
-    for (path, s) in &scenarios {
-        let name = display_name(path);
-        let progress = Progress::new(args.seeds, &name);
-        let found =
-            crate::explore::explore(s, args.start, args.seeds, jobs, &|done, found| progress.update(done, found));
+    for (name, s) in &scenarios {
+        let progress = Progress::new(args.seeds, name);
+        // A zoo entry is caught when its own bug shows; anything else it breaks on the way is not the measure.
+        let wanted = match &s.controllers {
+            scenario::model::Controllers::Zoo(entry) => crate::zoo::find(entry).map(|i| crate::zoo::ENTRIES[i].breaks),
+            scenario::model::Controllers::Operator => None,
+        };
+        let options = crate::explore::Options { start: args.start, count: args.seeds, jobs, first: args.first, wanted };
+        let found = crate::explore::explore(s, &options, &|done, found| progress.update(done, found));
         progress.finish();
         total_seeds += found.seeds;
         simulated += found.simulated;
         violating += found.findings.len();
         println!("{name}: {} seeds, {} violating", found.seeds, found.findings.len());
         for f in found.findings.iter().take(5) {
-            let (id, t, m) = f.earliest();
+            let (id, t, m) = match wanted.and_then(|id| f.first.get(&id).map(|(t, m)| (id, *t, m.as_str()))) {
+                Some(shown) => shown,
+                None => f.earliest(),
+            };
             println!("  seed {}: {id} at {t}: {m}", f.seed);
         }
         if found.findings.len() > 5 {
             println!("  ... and {} more seeds", found.findings.len() - 5);
         }
         if let Some(first) = found.findings.first().filter(|_| !args.no_shrink) {
-            shrink_and_write(args, path, s, first);
+            shrink_and_write(args, name, s, first, wanted);
         }
     }
     let wall = began.elapsed().as_secs_f64().max(1e-9);
@@ -365,13 +417,18 @@ pub fn explore(args: &ExploreArgs) -> ExitCode {
     if violating > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-fn shrink_and_write(args: &ExploreArgs, path: &Path, scenario: &Scenario, finding: &crate::explore::Finding) {
-    // Shrink for what the scenario is about: an invariant it expects to break, else the earliest violation.
-    let id = scenario
-        .expect
-        .violated
-        .iter()
-        .copied()
+fn shrink_and_write(
+    args: &ExploreArgs,
+    name: &str,
+    scenario: &Scenario,
+    finding: &crate::explore::Finding,
+    wanted: Option<scenario::model::InvariantId>,
+) {
+    // Shrink for what the run is about: the zoo entry's bug, an invariant the scenario expects to break, else the
+    // earliest violation.
+    let id = wanted
+        .into_iter()
+        .chain(scenario.expect.violated.iter().copied())
         .find(|id| finding.first.contains_key(id))
         .unwrap_or(finding.earliest().0);
     let Some(shrunk) = crate::shrink::shrink(scenario, finding.seed, id, args.shrink_budget) else {
@@ -381,16 +438,26 @@ fn shrink_and_write(args: &ExploreArgs, path: &Path, scenario: &Scenario, findin
     let mut s = shrunk.scenario;
     s.name = format!("{}-shrunk-seed{}", scenario.name, finding.seed);
     s.description = format!(
-        "Shrunk by sim explore from {} (seed {}): {id} at {}: {}",
-        path.display(),
-        finding.seed,
-        shrunk.violated_at,
-        shrunk.message
+        "Shrunk by sim explore from {name} (seed {}): {id} at {}: {}",
+        finding.seed, shrunk.violated_at, shrunk.message
     );
+    let story: Vec<String> = {
+        let mut seen = Vec::new();
+        s.steps.iter().filter_map(|st| st.note.clone()).for_each(|n| {
+            if !seen.contains(&n) {
+                seen.push(n)
+            }
+        });
+        seen
+    };
+    if !story.is_empty() {
+        s.description.push_str(&format!("\nThe story: {}.", story.join("; ")));
+    }
     s.expect.holds.clear();
     s.expect.violated = vec![id];
     s.canary = false;
-    let file = args.out.join(format!("{}-seed{}.yaml", display_name(path).replace('/', "-"), finding.seed));
+    let file_name = name.replace(['/', '[', ']'], "-").trim_end_matches('-').to_string();
+    let file = args.out.join(format!("{file_name}-seed{}.yaml", finding.seed));
     let text = crate::scenario::write::to_yaml(
         &s,
         &format!("Shrunk by `sim explore` in {} runs; `sim run {}` replays it.", shrunk.runs, file.display()),
@@ -405,10 +472,11 @@ fn shrink_and_write(args: &ExploreArgs, path: &Path, scenario: &Scenario, findin
         })
         .unwrap_or(false);
     println!(
-        "  shrunk seed {} to {} fault(s), {} step(s), {} in {} runs: {}{}",
+        "  shrunk seed {} to {} action(s) ({} step(s)), {} fault(s), {} in {} runs: {}{}",
         finding.seed,
-        s.faults.len(),
+        crate::shrink::action_count(&s),
         s.steps.len(),
+        s.faults.len(),
         operator::api::duration::format_duration(s.duration),
         shrunk.runs,
         file.display(),

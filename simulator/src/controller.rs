@@ -18,7 +18,7 @@ pub enum Reconciler {
     Backup,
     Restore,
     Schedule,
-    /// A zoo entry's schedule controller (by index in the zoo).
+    /// A zoo entry in place of one of the operator's controllers (by index in the zoo).
     Zoo(usize),
 }
 
@@ -62,12 +62,12 @@ impl Controller {
         self.watches.iter().find(|(k, _)| *k == kind).map(|(_, i)| *i)
     }
 
-    /// The (kind, name) pairs of what each controller watches, as production wires them.
-    pub fn watched_kinds(reconciler: Reconciler) -> &'static [Kind] {
-        match reconciler {
-            Reconciler::Backup => &[Kind::Backup, Kind::Job, Kind::Pod],
-            Reconciler::Restore => &[Kind::Restore, Kind::Job, Kind::Pod],
-            Reconciler::Schedule | Reconciler::Zoo(_) => &[Kind::BackupSchedule, Kind::Backup],
+    /// What the controller of `main` watches (its own kind first), as production wires them.
+    pub fn watched_kinds(main: Kind) -> &'static [Kind] {
+        match main {
+            Kind::Backup => &[Kind::Backup, Kind::Job, Kind::Pod],
+            Kind::Restore => &[Kind::Restore, Kind::Job, Kind::Pod],
+            _ => &[Kind::BackupSchedule, Kind::Backup],
         }
     }
 }

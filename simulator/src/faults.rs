@@ -58,7 +58,9 @@ impl InjectedError {
     pub fn refusal(self, verb: Verb, kind: Kind, key: &ObjectKey) -> Option<ClusterError> {
         let key = key.clone();
         match self {
-            InjectedError::Conflict if verb.is_write() => {
+            // A real API server answers a DELETE with 409 only when its precondition fails (it retries its own
+            // storage conflicts), so an injected conflict on a delete is a timeout instead.
+            InjectedError::Conflict if verb.is_write() && verb != Verb::Delete => {
                 Some(ClusterError::Conflict { kind, key, message: "injected conflict".into() })
             }
             InjectedError::Conflict | InjectedError::Transient => {
@@ -84,7 +86,8 @@ impl InjectedError {
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
     pub faults: Vec<ActiveFault>,
-    /// When every fault has healed (`None` if one never does).
+    /// When every disruptive fault has healed (`None` if one never does); background faults (a bounded informer
+    /// lag, a low error rate: [`FaultKind::is_background`]) need not heal.
     pub heal: Option<SimTime>,
 }
 
@@ -113,7 +116,7 @@ impl FaultPlan {
             faults.push(ActiveFault { kind: kind.clone(), from: from_t, until: until_t });
         }
         let mut heal = Some(start);
-        for f in &faults {
+        for f in faults.iter().filter(|f| !f.kind.is_background()) {
             heal = match (heal, f.until) {
                 (Some(h), Some(u)) => Some(h.max(u.min(end))),
                 _ => None,

@@ -12,6 +12,7 @@ pub mod controller;
 pub mod engine;
 pub mod explore;
 pub mod faults;
+pub mod generate;
 pub mod informer;
 pub mod invariants;
 pub mod kubelet;

@@ -16,6 +16,7 @@ use crate::scenario::model::{Controllers, InvariantId, JobRole, Scenario};
 use crate::stats::Stats;
 use crate::trace::{Trace, TraceSink};
 use crate::zoo;
+use operator::cluster::Kind;
 use operator::cluster::own_writes::ReadYourWrites;
 
 /// What a run reports.
@@ -64,7 +65,8 @@ fn settings_for(scenario: &Scenario) -> Settings {
     s
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources, as the controller loop logs it.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -117,7 +119,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                     })
                 }
                 Reconciler::Zoo(index) => {
-                    let fut = zoo::reconcile(index, client.into_inner(), obj);
+                    let fut = zoo::reconcile(index, client, (*settings).clone(), obj);
                     Box::pin(async move { TaskOutput::Reconciled(fut.await) })
                 }
             };
@@ -144,9 +146,9 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
     }
 }
 
-fn add_controller(st: &mut State, name: &'static str, reconciler: Reconciler) {
+fn add_controller(st: &mut State, name: &'static str, reconciler: Reconciler, main: Kind) {
     let c = st.controllers.len();
-    let kinds = Controller::watched_kinds(reconciler);
+    let kinds = Controller::watched_kinds(main);
     let mut ctl = Controller::new(name, reconciler, kinds[0]);
     for kind in kinds {
         let i = st.informers.len();
@@ -170,6 +172,7 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Report {
 /// operator process scheduled.
 pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool) -> State {
     let seed = options.seed.unwrap_or(scenario.seed);
+    let scenario = &*crate::generate::expanded(scenario, seed);
     let enabled = options.trace.is_some();
     let sink = options.trace.unwrap_or_else(|| Box::new(crate::trace::NullSink));
     let scenario_rc = Rc::new(scenario.clone());
@@ -177,13 +180,18 @@ pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool
     st.trace.record(st.now, "sim", "seed", format_args!("{seed}"), format_args!("scenario={}", scenario.name));
 
     if with_operator {
-        add_controller(&mut st, "backup", Reconciler::Backup);
-        add_controller(&mut st, "restore", Reconciler::Restore);
-        let schedule = match &scenario.controllers {
-            Controllers::Operator => Reconciler::Schedule,
-            Controllers::Zoo(name) => Reconciler::Zoo(zoo::find(name).expect("validated zoo name")),
+        let zoo = match &scenario.controllers {
+            Controllers::Operator => None,
+            Controllers::Zoo(name) => zoo::find(name).map(|i| (i, zoo::ENTRIES[i].replaces)),
         };
-        add_controller(&mut st, "backup-schedule", schedule);
+        let (backup, schedule) = match zoo {
+            None => (Reconciler::Backup, Reconciler::Schedule),
+            Some((i, zoo::Replaces::Backup)) => (Reconciler::Zoo(i), Reconciler::Schedule),
+            Some((i, zoo::Replaces::Schedule)) => (Reconciler::Backup, Reconciler::Zoo(i)),
+        };
+        add_controller(&mut st, "backup", backup, Kind::Backup);
+        add_controller(&mut st, "restore", Reconciler::Restore, Kind::Restore);
+        add_controller(&mut st, "backup-schedule", schedule, Kind::BackupSchedule);
     }
 
     for obj in &scenario.objects {

@@ -53,6 +53,26 @@ impl Shrinker {
     }
 }
 
+/// The notes of the steps that form multi-step actions, in the order they first appear.
+fn actions(s: &Scenario) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for step in &s.steps {
+        if let Some(n) = &step.note
+            && !notes.contains(n)
+            && s.steps.iter().filter(|x| x.note.as_ref() == Some(n)).count() > 1
+        {
+            notes.push(n.clone());
+        }
+    }
+    notes
+}
+
+/// How many actions a scenario's steps tell: each note once, each step without a note on its own.
+pub fn action_count(s: &Scenario) -> usize {
+    let mut notes = std::collections::BTreeSet::new();
+    s.steps.iter().filter(|st| st.note.as_ref().is_none_or(|n| notes.insert(n.clone()))).count()
+}
+
 fn halve(d: Duration) -> Duration {
     Duration::from_millis((d.as_millis() / 2) as u64)
 }
@@ -61,7 +81,8 @@ fn halve(d: Duration) -> Duration {
 /// the invariant in the first place.
 pub fn shrink(scenario: &Scenario, seed: u64, invariant: InvariantId, budget: usize) -> Option<Shrunk> {
     let mut sh = Shrinker { seed, invariant, runs: 0, budget };
-    let mut best = scenario.clone();
+    // A generated workload is shrunk as the steps and faults it drew, so the result reads as a story.
+    let mut best = crate::generate::expanded(scenario, seed).into_owned();
     best.seed = seed;
     let mut last = sh.violates(&best)?;
 
@@ -77,12 +98,17 @@ pub fn shrink(scenario: &Scenario, seed: u64, invariant: InvariantId, budget: us
             sh.attempt(&mut best, &mut last, c);
         }
     }
-    // 2. Drop faults, then steps, one at a time, until none can go.
+    // 2. Drop faults, then whole actions (the steps that share a note), then single steps, until none can go.
     loop {
         let mut changed = false;
         for i in (0..best.faults.len()).rev() {
             let mut c = best.clone();
             c.faults.remove(i);
+            changed |= sh.attempt(&mut best, &mut last, c);
+        }
+        for note in actions(&best).into_iter().rev() {
+            let mut c = best.clone();
+            c.steps.retain(|s| s.note.as_ref() != Some(&note));
             changed |= sh.attempt(&mut best, &mut last, c);
         }
         for i in (0..best.steps.len()).rev() {

@@ -1,6 +1,6 @@
 //! User actions from the scenario's `steps`: patch, create or delete an object at a simulated time.
 
-use operator::cluster::Precondition;
+use operator::cluster::{Kind, ObjectKey, Precondition};
 use serde_json::Value;
 
 use crate::engine::{Actor, State};
@@ -44,6 +44,21 @@ fn patched(obj: &Obj, patch: &Value) -> Result<Obj, String> {
 }
 
 impl State {
+    /// The namespace controller's work: every object in `namespace` deleted (children first is not needed: the
+    /// garbage collector and the finalizers order what follows).
+    fn delete_namespace(&mut self, namespace: &str) {
+        let now = self.now;
+        for kind in [Kind::BackupSchedule, Kind::Restore, Kind::Backup, Kind::Job, Kind::Pod] {
+            let keys: Vec<ObjectKey> =
+                self.world.iter_kind(kind).map(|o| o.key()).filter(|k| k.namespace == namespace).collect();
+            for key in keys {
+                if let Err(e) = self.world.delete(kind, &key, &Precondition::default(), now) {
+                    self.trace.record(now, "user", "delete-failed", format_args!("{kind} {key}"), format_args!("{e}"));
+                }
+            }
+        }
+    }
+
     pub(crate) fn user_step(&mut self, i: usize) {
         let step = self.scenario.steps[i].clone();
         let now = self.now;
@@ -51,6 +66,10 @@ impl State {
             StepAction::Create(obj) => self.world.create(obj, now).map(|_| ()).map_err(|e| e.to_string()),
             StepAction::Delete { kind, key } => {
                 self.world.delete(kind, &key, &Precondition::default(), now).map(|_| ()).map_err(|e| e.to_string())
+            }
+            StepAction::DeleteNamespace { namespace } => {
+                self.delete_namespace(&namespace);
+                Ok(())
             }
             StepAction::WipeData { url } => {
                 self.storage_delete_by("user", &url);

@@ -72,6 +72,12 @@ pub trait Cluster {
         None
     }
 
+    /// Creates of `K` in `namespace` the API server refused (policy or validation) that this client will not send
+    /// again yet: (name, until when). Without a memory (the default), none.
+    fn refused_creates<K: Object>(&self, _namespace: &str) -> Vec<(String, DateTime<Utc>)> {
+        Vec::new()
+    }
+
     /// A quorum read of one object; `Ok(None)` when it does not exist.
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError>;
 
@@ -116,6 +122,9 @@ impl<C: Cluster> Cluster for &C {
     }
     fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         (**self).confirmed::<K>(key)
+    }
+    fn refused_creates<K: Object>(&self, namespace: &str) -> Vec<(String, DateTime<Utc>)> {
+        (**self).refused_creates::<K>(namespace)
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
         (**self).get(key).await

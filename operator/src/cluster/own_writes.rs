@@ -6,6 +6,13 @@
 //! decided from it would be decided on the past. Waiting is bounded by [`OWN_WRITE_WAIT`]: if the event has not
 //! arrived by then (a stalled watch), the controller goes back to live reads. resourceVersions are compared as
 //! numbers, as the API server's etcd revisions are; a non-numeric one is simply not remembered.
+//!
+//! It also remembers creates the API server refused by policy or validation (`Forbidden`, as an exhausted
+//! ResourceQuota answers; `Invalid`): the same create is not sent again before a backoff that doubles from
+//! [`REFUSAL_BACKOFF`] to [`MAX_REFUSAL_BACKOFF`], whatever triggers the reconcile. A controller's error backoff
+//! does not cover this: every watch event about the object's siblings starts a reconcile at once, and each would
+//! send the refused create again (a retry storm while the quota stays full). The reconcile gets the remembered
+//! refusal back as its answer, so its decisions are the same as if it had been sent.
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -20,12 +27,39 @@ pub const OWN_WRITE_WAIT: Duration = Duration::from_secs(30);
 /// Object -> (resourceVersion written, when).
 type Written = BTreeMap<(Kind, ObjectKey), (u64, DateTime<Utc>)>;
 
+/// The first wait before a refused create is sent again.
+pub const REFUSAL_BACKOFF: Duration = Duration::from_secs(10);
+/// The longest wait before a refused create is sent again.
+pub const MAX_REFUSAL_BACKOFF: Duration = Duration::from_secs(300);
+
+/// A create the API server refused: its answer, when, and how many times in a row.
+#[derive(Clone, Debug)]
+struct Refusal {
+    error: ClusterError,
+    at: DateTime<Utc>,
+    times: u32,
+}
+
+impl Refusal {
+    fn until(&self) -> DateTime<Utc> {
+        let doublings = self.times.saturating_sub(1).min(16);
+        let wait = REFUSAL_BACKOFF.saturating_mul(1 << doublings).min(MAX_REFUSAL_BACKOFF);
+        self.at + chrono::Duration::from_std(wait).unwrap_or_default()
+    }
+}
+
+/// Whether an answer refuses the request itself, so that sending it again unchanged gets the same answer.
+fn is_refusal(e: &ClusterError) -> bool {
+    matches!(e, ClusterError::Forbidden { .. } | ClusterError::Invalid { .. })
+}
+
 /// The controller's recent writes: object -> (resourceVersion written, when); and the facts a live read confirmed
 /// in this process (object -> a marker such as the cron tick it was about).
 #[derive(Debug, Default)]
 pub struct OwnWrites {
     written: Mutex<Written>,
     confirmed: Mutex<BTreeMap<(Kind, ObjectKey), DateTime<Utc>>>,
+    refused: Mutex<BTreeMap<(Kind, ObjectKey), Refusal>>,
 }
 
 fn rv_of<K: Object>(obj: &K) -> Option<u64> {
@@ -59,6 +93,35 @@ impl OwnWrites {
     /// The marker of the last confirmation about `key` in this process.
     pub fn confirmed(&self, kind: Kind, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).get(&(kind, key.clone())).copied()
+    }
+
+    /// The remembered refusal of a create of `key`, while its backoff lasts.
+    pub fn refused(&self, kind: Kind, key: &ObjectKey, now: DateTime<Utc>) -> Option<ClusterError> {
+        let map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&(kind, key.clone())).filter(|r| now < r.until()).map(|r| r.error.clone())
+    }
+
+    /// The creates of `kind` in `namespace` still in their refusal backoff: (name, until).
+    pub fn refusals(&self, kind: Kind, namespace: &str, now: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
+        let map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .filter(|((k, key), r)| *k == kind && key.namespace == namespace && now < r.until())
+            .map(|((_, key), r)| (key.name.clone(), r.until()))
+            .collect()
+    }
+
+    /// Notes the answer to a create of `key` that was sent: a refusal extends the backoff, anything else ends it.
+    pub fn answered(&self, kind: Kind, key: &ObjectKey, answer: Result<(), &ClusterError>, now: DateTime<Utc>) {
+        let mut map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        match answer {
+            Err(e) if is_refusal(e) => {
+                let times = map.get(&(kind, key.clone())).map_or(0, |r| r.times) + 1;
+                map.insert((kind, key.clone()), Refusal { error: e.clone(), at: now, times });
+            }
+            _ => {
+                map.remove(&(kind, key.clone()));
+            }
+        }
     }
 
     /// Forgets an object that is gone.
@@ -130,6 +193,9 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
     fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.writes.confirmed(K::KIND, key)
     }
+    fn refused_creates<K: Object>(&self, namespace: &str) -> Vec<(String, DateTime<Utc>)> {
+        self.writes.refusals(K::KIND, namespace, self.inner.now())
+    }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
         self.inner.get(key).await
     }
@@ -137,7 +203,12 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
         self.inner.list(namespace, selector).await
     }
     async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+        let key = ObjectKey::of(obj);
+        if let Some(refusal) = self.writes.refused(K::KIND, &key, self.inner.now()) {
+            return Err(refusal);
+        }
         let result = self.inner.create(obj).await;
+        self.writes.answered(K::KIND, &key, result.as_ref().map(|_| ()), self.inner.now());
         self.remember(result)
     }
     async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
@@ -202,5 +273,41 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         w.record(&job("abc"), t0);
         assert_eq!(w.awaiting::<Job>(&ObjectKey::new("ns", "backup-x"), None, t0), None);
+    }
+
+    #[test]
+    fn a_refused_create_is_not_sent_again_before_its_backoff_which_doubles_and_a_success_ends() {
+        let w = OwnWrites::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let key = ObjectKey::new("ns", "demo-tick");
+        let quota = ClusterError::Forbidden {
+            verb: super::super::Verb::Create,
+            kind: Kind::Backup,
+            key: key.clone(),
+            message: "exceeded quota".into(),
+        };
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        w.answered(Kind::Backup, &key, Err(&quota), t0);
+        assert_eq!(w.refused(Kind::Backup, &key, at(9)), Some(quota.clone()), "within 10 s: the remembered answer");
+        assert_eq!(w.refused(Kind::Backup, &key, at(10)), None, "sent again after 10 s");
+        assert_eq!(w.refused(Kind::Job, &key, at(1)), None, "per kind and object");
+        w.answered(Kind::Backup, &key, Err(&quota), at(10));
+        assert!(w.refused(Kind::Backup, &key, at(29)).is_some(), "the second refusal waits 20 s");
+        assert!(w.refused(Kind::Backup, &key, at(30)).is_none());
+        for i in 0..20 {
+            w.answered(Kind::Backup, &key, Err(&quota), at(100 + i));
+        }
+        assert!(w.refused(Kind::Backup, &key, at(119 + 299)).is_some(), "capped at five minutes");
+        assert!(w.refused(Kind::Backup, &key, at(119 + 300)).is_none());
+        w.answered(Kind::Backup, &key, Ok(()), at(500));
+        assert!(w.refused(Kind::Backup, &key, at(500)).is_none(), "a success ends the backoff");
+        let timeout = ClusterError::Transient {
+            verb: super::super::Verb::Create,
+            kind: Kind::Backup,
+            key: key.clone(),
+            message: "timeout".into(),
+        };
+        w.answered(Kind::Backup, &key, Err(&timeout), at(600));
+        assert!(w.refused(Kind::Backup, &key, at(600)).is_none(), "a timeout is not a refusal");
     }
 }

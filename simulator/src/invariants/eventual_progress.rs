@@ -4,10 +4,11 @@
 use k8s_openapi::api::batch::v1::Job;
 use operator::api::cron::CronSchedule;
 use operator::api::duration::{format_duration, parse_duration};
+use operator::api::validation;
 use operator::api::{Backup, BackupPhase, BackupSchedule};
 use operator::cluster::Kind;
 use operator::controllers::attempt::job_finished;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::{Ctx, Family, Liveness, SpecEdits, created, deleted_at, owner_uid, unfinished};
@@ -21,13 +22,20 @@ pub struct EventualProgress {
     /// How long a Job may legitimately run: pod start plus the slowest tool.
     job_budget: Duration,
     spec_changed: SpecEdits,
+    /// Backups no schedule owns (namespace, name): a tick whose name one of them took is skipped by design.
+    foreign: BTreeSet<(String, String)>,
 }
 
 impl EventualProgress {
     pub fn new(scenario: &Scenario) -> Self {
         let t = &scenario.timing;
         let job_budget = t.pod_start.hi + t.backup.hi.max(t.restore.hi).max(t.clean.hi) + Duration::from_secs(600);
-        EventualProgress { runs: BTreeMap::new(), job_budget, spec_changed: SpecEdits::default() }
+        EventualProgress {
+            runs: BTreeMap::new(),
+            job_budget,
+            spec_changed: SpecEdits::default(),
+            foreign: BTreeSet::new(),
+        }
     }
 }
 
@@ -44,7 +52,13 @@ impl Family for EventualProgress {
             return Vec::new();
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let Some(uid) = owner_uid(&b) else { return Vec::new() };
+        let Some(uid) = owner_uid(&b) else {
+            self.foreign.insert((
+                b.metadata.namespace.clone().unwrap_or_default(),
+                b.metadata.name.clone().unwrap_or_default(),
+            ));
+            return Vec::new();
+        };
         let name = b.metadata.name.clone().unwrap_or_default();
         let runs = self.runs.entry(uid).or_default();
         let entry = runs.entry(name).or_insert((created(&b.metadata), None));
@@ -62,7 +76,9 @@ impl Family for EventualProgress {
             let uid = s.metadata.uid.clone().unwrap_or_default();
             let runs = self.runs.get(&uid).cloned().unwrap_or_default();
             // Every tick in the window got a Backup, or one was still running then (no overlap is allowed).
+            let valid = validation::schedule(&s).is_empty();
             if !s.paused()
+                && valid
                 && let Ok(cron) = CronSchedule::of(&s)
             {
                 let until = l.end.0 - self.job_budget.as_millis() as i64;
@@ -74,7 +90,12 @@ impl Family for EventualProgress {
                     let ran = runs.values().any(|(born, done)| {
                         (*born >= tick && *born < next) || (*born <= tick && done.is_none_or(|d| d > tick))
                     });
-                    if !ran {
+                    // A Backup the schedule does not own holds the tick's name: the tick is skipped, with a Warning.
+                    let taken = self.foreign.contains(&(
+                        key.namespace.clone(),
+                        operator::api::names::scheduled_backup_name(&key.name, tick.to_utc()),
+                    ));
+                    if !ran && !taken {
                         missed.push(tick);
                     }
                     t = Some(next.to_utc());
@@ -84,14 +105,17 @@ impl Family for EventualProgress {
                 }
             }
             // Expired Backups are gone (the newest Complete one is kept on purpose).
-            if let Some(max_age) = s.spec.max_reserved_time.as_deref().and_then(|x| parse_duration(x).ok()) {
+            if let Some(max_age) =
+                s.spec.max_reserved_time.as_deref().and_then(|x| parse_duration(x).ok()).filter(|_| valid)
+            {
                 let backups = super::schedule_backups(ctx.world, &uid);
                 let newest_complete = backups
                     .iter()
                     .filter(|b| b.phase() == Some(BackupPhase::Complete) && b.metadata.deletion_timestamp.is_none())
                     .max_by_key(|b| (created(&b.metadata), b.metadata.name.clone()))
                     .and_then(|b| b.metadata.name.clone());
-                for b in &backups {
+                // A Backup being deleted was collected; the finalizer check below judges the rest of its way.
+                for b in backups.iter().filter(|b| b.metadata.deletion_timestamp.is_none()) {
                     let expired_at = created(&b.metadata).plus(max_age);
                     if !unfinished(b)
                         && b.metadata.name != newest_complete

@@ -1,9 +1,10 @@
 //! `gc-not-starved`: an expired Backup is deleted within a bound of expiring, even while new Backups cannot be
 //! created (a failing create must never keep garbage collection waiting: under an object-count ResourceQuota that
 //! is a deadlock). Judged after every schedule reconcile, failed or not, and at the end of the run; time when the
-//! operator was down or Backup deletes were refused outright does not count.
+//! operator was down or its other requests failed beyond the background rate does not count.
 
 use operator::api::duration::{format_duration, parse_duration};
+use operator::api::validation;
 use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey, Verb};
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +20,8 @@ use crate::world::Change;
 pub const GC_BOUND: Duration = Duration::from_secs(15 * 60);
 
 pub struct GcNotStarved {
-    /// Windows in which the operator could not delete: it was down, or Backup deletes were refused (rate > 1/2).
+    /// Windows in which the operator could not be expected to delete: it was down, or its requests other than
+    /// creates failed beyond the background rate.
     excused: Vec<(SimTime, Option<SimTime>)>,
     /// Backup -> when it finished (Complete or Failed).
     finished: BTreeMap<ObjectKey, SimTime>,
@@ -36,10 +38,10 @@ impl GcNotStarved {
             .iter()
             .filter(|f| match &f.kind {
                 FaultKind::OperatorDown => true,
-                FaultKind::ApiErrors { verbs, kinds, rate, .. } => {
-                    (verbs.is_empty() || verbs.contains(&Verb::Delete))
-                        && (kinds.is_empty() || kinds.contains(&Kind::Backup))
-                        && *rate > 0.5
+                // Errors beyond the background rate on anything but creates: the reconciles that would collect
+                // fail too, and backoff spaces them (refused creates alone are what this oracle is about).
+                FaultKind::ApiErrors { verbs, .. } => {
+                    !f.kind.is_background() && (verbs.is_empty() || verbs.iter().any(|v| *v != Verb::Create))
                 }
                 _ => false,
             })
@@ -72,7 +74,9 @@ impl GcNotStarved {
     }
 
     fn check(&mut self, ctx: &Ctx, schedule: &BackupSchedule) -> Vec<String> {
-        if schedule.metadata.deletion_timestamp.is_some() {
+        // A spec the operator refuses runs nothing, collection included, until it is fixed (and the fix starts the
+        // retention clock again).
+        if schedule.metadata.deletion_timestamp.is_some() || !validation::schedule(schedule).is_empty() {
             return Vec::new();
         }
         let Some(uid) = schedule.metadata.uid.as_deref() else { return Vec::new() };

@@ -8,6 +8,8 @@ mod no_lost_data;
 mod no_orphan_data;
 mod no_overlap;
 mod one_per_tick;
+mod pause_respected;
+mod retain_keeps_data;
 mod retention_safety;
 mod status_truth;
 
@@ -105,6 +107,8 @@ impl Checker {
             Box::new(eventual_progress::EventualProgress::new(scenario)),
             Box::new(gc_not_starved::GcNotStarved::new(plan)),
             Box::new(bounded_api_cost::BoundedApiCost::new(scenario.expect.api_budget)),
+            Box::new(pause_respected::PauseRespected::new(scenario)),
+            Box::new(retain_keeps_data::RetainKeepsData::default()),
         ];
         Checker {
             families,
@@ -172,9 +176,10 @@ impl Checker {
         self.each(now, trace, |f| f.on_request(&ctx, controller, verb, kind, key));
     }
 
-    pub fn on_storage_delete(&mut self, world: &World, url: &str, now: SimTime, trace: &mut Trace) {
+    /// `actor` deleted stored objects under `url` (`user` for a scenario's own wipe).
+    pub fn on_storage_delete(&mut self, world: &World, actor: &str, url: &str, now: SimTime, trace: &mut Trace) {
         let storage = Storage::default();
-        let ctx = Ctx { world, storage: &storage, now, actor: "manager" };
+        let ctx = Ctx { world, storage: &storage, now, actor };
         self.each(now, trace, |f| f.on_storage_delete(&ctx, url));
     }
 

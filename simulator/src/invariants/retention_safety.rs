@@ -1,5 +1,6 @@
 //! `retention-safety`: the schedule's garbage collection never deletes a Backup younger than `maxReservedTime`,
-//! never more than `maxBackups` asks, never the newest Complete one.
+//! never more than `maxBackups` asks, never the newest Complete one, never one that has not finished, and never
+//! one that no schedule owns.
 //!
 //! Judged at the moment a deletion by the schedule controller starts, against the world as it was just before.
 
@@ -7,7 +8,7 @@ use operator::api::duration::{format_duration, parse_duration};
 use operator::api::{Backup, BackupPhase};
 use operator::cluster::Kind;
 
-use super::{Ctx, Family, created, schedule_backups, schedule_of};
+use super::{Ctx, Family, created, owner_uid, schedule_backups, schedule_of, unfinished};
 use crate::scenario::model::InvariantId;
 use crate::world::{Change, ChangeType};
 
@@ -29,8 +30,20 @@ impl Family for RetentionSafety {
         if !deletion_started {
             return Vec::new();
         }
-        let Some(schedule) = schedule_of(ctx.world, &old) else { return Vec::new() };
         let name = old.metadata.name.clone().unwrap_or_default();
+        // Served runs know only "operator" for whatever client deletes (a user's kubectl too): the two rules about
+        // which Backups collection may pick at all are judged where the schedule controller is known.
+        let collector = ctx.actor == "backup-schedule";
+        if collector && owner_uid(&old).is_none() {
+            return vec![format!("deleted Backup {name}, which no schedule owns")];
+        }
+        let Some(schedule) = schedule_of(ctx.world, &old) else { return Vec::new() };
+        if collector && unfinished(&old) {
+            return vec![format!(
+                "deleted Backup {name} before it finished (phase {})",
+                old.phase().map(|p| p.to_string()).unwrap_or_else(|| "none".into())
+            )];
+        }
         let age = ctx.now.since(created(&old.metadata));
         let mut found = Vec::new();
         let max_age = schedule.spec.max_reserved_time.as_deref().and_then(|s| parse_duration(s).ok());

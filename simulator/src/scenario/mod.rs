@@ -440,16 +440,28 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     for (i, s) in raw.steps.iter().enumerate() {
         let field = format!("steps[{i}]");
         let at = c.duration(&s.value.at, &format!("{field}.at"));
-        let given =
-            [s.value.patch.is_some(), s.value.create.is_some(), s.value.delete.is_some(), s.value.wipe_data.is_some()]
-                .iter()
-                .filter(|x| **x)
-                .count();
+        let given = [
+            s.value.patch.is_some(),
+            s.value.create.is_some(),
+            s.value.delete.is_some(),
+            s.value.wipe_data.is_some(),
+            s.value.delete_namespace.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
         if given != 1 {
-            c.at(s, &field, "needs exactly one of patch, create, delete, wipeData");
+            c.at(s, &field, "needs exactly one of patch, create, delete, wipeData, deleteNamespace");
             continue;
         }
-        let action = if let Some(w) = &s.value.wipe_data {
+        let action = if let Some(ns) = &s.value.delete_namespace {
+            if ns.value.trim().is_empty() {
+                c.at(ns, format!("{field}.deleteNamespace"), "must name a namespace");
+                None
+            } else {
+                Some(StepAction::DeleteNamespace { namespace: ns.value.clone() })
+            }
+        } else if let Some(w) = &s.value.wipe_data {
             let url = w.value.trim_end_matches('/').to_string();
             if url.split_once("://").is_none_or(|(_, rest)| rest.is_empty()) {
                 c.at(
@@ -489,7 +501,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
             if at > duration {
                 c.at(&s.value.at, format!("{field}.at"), "is after the end of the run");
             }
-            steps.push(Step { at, action });
+            steps.push(Step { at, action, note: s.value.note.as_ref().map(|n| n.value.clone()) });
         }
     }
     let mut timing = Timing::default();
@@ -608,6 +620,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         }
         phases.push(PhaseExpectation { kind, key, phase: p.phase.value.clone() });
     }
+    let workload = raw.workload.as_ref().map(|w| workload(&mut c, w));
     if !c.errors.is_empty() {
         return Err(ScenarioErrors(c.errors));
     }
@@ -623,10 +636,39 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         steps,
         timing,
         faults,
+        workload,
         expect: Expect { holds, violated, grace, phases, data, api_budget },
         operator: overrides,
         canary: raw.canary.map(|c| c.value).unwrap_or(false),
     })
+}
+
+/// The most actions a workload may draw (a story longer than this is not one a person reads).
+const MAX_ACTIONS: u32 = 64;
+
+fn workload(c: &mut Checker, w: &Loc<RawWorkload>) -> Workload {
+    let mut out = Workload::default();
+    if let Some(n) = &w.value.actions {
+        if n.value == 0 || n.value > MAX_ACTIONS {
+            c.at(n, "workload.actions", format!("{} is out of range (1 to {MAX_ACTIONS})", n.value));
+        }
+        out.actions = n.value.clamp(1, MAX_ACTIONS);
+    }
+    if !w.value.areas.is_empty() {
+        out.areas.clear();
+        for (i, a) in w.value.areas.iter().enumerate() {
+            match Area::parse(&a.value) {
+                Some(area) if !out.areas.contains(&area) => out.areas.push(area),
+                Some(_) => c.at(a, format!("workload.areas[{i}]"), format!("{:?} is listed twice", a.value)),
+                None => c.at(
+                    a,
+                    format!("workload.areas[{i}]"),
+                    format!("unknown area {:?} (expected one of {})", a.value, Area::ALL.map(Area::as_str).join(", ")),
+                ),
+            }
+        }
+    }
+    out
 }
 
 /// Reads a scenario file.

@@ -198,7 +198,25 @@ pub enum FaultKind {
     OperatorDown,
 }
 
+/// The longest informer lag that still counts as normal operation.
+pub const BACKGROUND_LAG: Duration = Duration::from_secs(60);
+/// The highest API error rate that still counts as normal operation.
+pub const BACKGROUND_ERROR_RATE: f64 = 0.1;
+
 impl FaultKind {
+    /// Whether this fault is normal operation rather than a disruption that must heal: an informer lag of at most
+    /// [`BACKGROUND_LAG`], or conflicts and timeouts at a rate of at most [`BACKGROUND_ERROR_RATE`]. Liveness is
+    /// judged while these persist (after the disruptive faults heal), as a production cluster never is free of them.
+    pub fn is_background(&self) -> bool {
+        match self {
+            FaultKind::InformerLag { delay, .. } => delay.hi <= BACKGROUND_LAG,
+            FaultKind::ApiErrors { rate, error, .. } => {
+                *rate <= BACKGROUND_ERROR_RATE && *error != ApiErrorKind::Forbidden
+            }
+            _ => false,
+        }
+    }
+
     /// The name used in scenario files.
     pub fn name(&self) -> &'static str {
         match self {
@@ -241,12 +259,65 @@ pub enum StepAction {
     WipeData {
         url: String,
     },
+    /// Delete a namespace: every object in it is deleted, as the namespace controller does (finalizers still hold
+    /// an object until its controller releases it).
+    DeleteNamespace {
+        namespace: String,
+    },
 }
 
 #[derive(Clone, Debug)]
 pub struct Step {
     pub at: Duration,
     pub action: StepAction,
+    /// What the step is in the story; steps with the same note are one action (shrinking keeps or drops them
+    /// together).
+    pub note: Option<String>,
+}
+
+/// The parts of the generator's vocabulary a workload draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Area {
+    /// Schedules created, edited (valid and invalid values), paused and deleted.
+    Schedules,
+    /// Backups and Restores by hand, deletions at awkward moments, names that collide, Jobs and pods deleted.
+    Backups,
+    /// Cluster conditions as windows: creates refused, a node that never starts pods, a failing tool.
+    Cluster,
+    /// The operator's own faults: informer lag, watch stalls, restarts, API errors.
+    Faults,
+}
+
+impl Area {
+    pub const ALL: [Area; 4] = [Area::Schedules, Area::Backups, Area::Cluster, Area::Faults];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Schedules => "schedules",
+            Area::Backups => "backups",
+            Area::Cluster => "cluster",
+            Area::Faults => "faults",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Area> {
+        Area::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// `workload:`: actions drawn from the run's seed, added to the scenario's own steps and faults before it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// How many actions to draw.
+    pub actions: u32,
+    /// Which parts of the vocabulary to draw from.
+    pub areas: Vec<Area>,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload { actions: 6, areas: Area::ALL.to_vec() }
+    }
 }
 
 /// The invariants (a contract: scenarios name them).
@@ -261,10 +332,12 @@ pub enum InvariantId {
     EventualProgress,
     GcNotStarved,
     BoundedApiCost,
+    PauseRespected,
+    RetainKeepsData,
 }
 
 impl InvariantId {
-    pub const ALL: [InvariantId; 9] = [
+    pub const ALL: [InvariantId; 11] = [
         InvariantId::ScheduleStatusTruth,
         InvariantId::NoOverlap,
         InvariantId::OneBackupPerTick,
@@ -274,6 +347,8 @@ impl InvariantId {
         InvariantId::EventualProgress,
         InvariantId::GcNotStarved,
         InvariantId::BoundedApiCost,
+        InvariantId::PauseRespected,
+        InvariantId::RetainKeepsData,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -287,6 +362,8 @@ impl InvariantId {
             InvariantId::EventualProgress => "eventual-progress",
             InvariantId::GcNotStarved => "gc-not-starved",
             InvariantId::BoundedApiCost => "bounded-api-cost",
+            InvariantId::PauseRespected => "pause-respected",
+            InvariantId::RetainKeepsData => "retain-keeps-data",
         }
     }
 
@@ -361,6 +438,8 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     pub timing: Timing,
     pub faults: Vec<Fault>,
+    /// Actions to draw from the seed before the run (`sim explore --generate` adds the default one).
+    pub workload: Option<Workload>,
     pub expect: Expect,
     pub operator: OperatorOverrides,
     /// The expectation must fail (a harness self-test).

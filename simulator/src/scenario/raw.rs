@@ -70,6 +70,9 @@ pub struct RawScenario {
     /// Faults to inject, each optionally within `from`/`until`.
     #[serde(default)]
     pub faults: Vec<Loc<RawFault>>,
+    /// Actions drawn from the seed and added to `steps` and `faults` before the run: a generated workload.
+    #[serde(default)]
+    pub workload: Option<Loc<RawWorkload>>,
     /// What must hold (or be violated) for the scenario to pass.
     pub expect: Loc<RawExpect>,
     /// A canary's expectation must *fail*: it proves the harness checks something. `sim run` reports a canary
@@ -108,6 +111,25 @@ pub struct RawStep {
     /// operator's control.
     #[serde(default)]
     pub wipe_data: Option<Loc<String>>,
+    /// Delete a namespace with everything in it (finalizers still hold objects until released).
+    #[serde(default)]
+    pub delete_namespace: Option<Loc<String>>,
+    /// What this step is in the story. Steps with the same note are one action: shrinking keeps or drops them
+    /// together.
+    #[serde(default)]
+    pub note: Option<Loc<String>>,
+}
+
+/// `workload:`: how many actions to draw from the seed, and from which areas of the vocabulary.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawWorkload {
+    /// How many actions (default 6, at most 64).
+    #[serde(default)]
+    pub actions: Option<Loc<u32>>,
+    /// `schedules`, `backups`, `cluster`, `faults` (default: all).
+    #[serde(default)]
+    pub areas: Vec<Loc<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -121,6 +121,14 @@ fn fault(f: &Fault) -> Value {
 }
 
 fn step(s: &Step) -> Value {
+    let mut v = action(s);
+    if let (Some(note), Some(m)) = (&s.note, v.as_object_mut()) {
+        m.insert("note".into(), note.clone().into());
+    }
+    v
+}
+
+fn action(s: &Step) -> Value {
     let at = Value::String(format_duration(s.at));
     match &s.action {
         StepAction::Patch { kind, key, patch } => {
@@ -135,6 +143,7 @@ fn step(s: &Step) -> Value {
             json!({"at": at, "delete": {"kind": kind.as_str(), "name": key.name, "namespace": key.namespace}})
         }
         StepAction::WipeData { url } => json!({"at": at, "wipeData": url}),
+        StepAction::DeleteNamespace { namespace } => json!({"at": at, "deleteNamespace": namespace}),
     }
 }
 
@@ -156,6 +165,8 @@ struct Doc<'a> {
     timing: Value,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     faults: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workload: Option<Value>,
     expect: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     canary: Option<bool>,
@@ -213,6 +224,10 @@ pub fn to_yaml(s: &Scenario, comment: &str) -> String {
         steps: s.steps.iter().map(step).collect(),
         timing,
         faults: s.faults.iter().map(fault).collect(),
+        workload: s
+            .workload
+            .as_ref()
+            .map(|w| json!({"actions": w.actions, "areas": w.areas.iter().map(|a| a.as_str()).collect::<Vec<_>>()})),
         expect: Value::Object(expect),
         canary: s.canary.then_some(true),
     };
@@ -248,6 +263,9 @@ mod tests {
             assert_eq!((back.start, back.duration, back.seed), (s.start, s.duration, s.seed));
             assert_eq!(back.objects.len(), s.objects.len());
             assert_eq!(back.steps.len(), s.steps.len());
+            assert_eq!(back.workload, s.workload);
+            let notes = |v: &[Step]| v.iter().map(|s| s.note.clone()).collect::<Vec<_>>();
+            assert_eq!(notes(&back.steps), notes(&s.steps));
         }
     }
 }

@@ -108,6 +108,7 @@ pub async fn reconcile<C: Cluster>(
                 now,
                 confirmed_blocked: state.confirmed_blocked,
                 failed: state.failed,
+                refused: cluster.refused_creates::<Backup>(&state.key.namespace),
             };
             plan(&observed)
         };

@@ -18,6 +18,7 @@ use crate::controllers::attempt::until;
 use super::next_run::{NextRun, next_run, next_tick};
 use super::retention::{BackupInfo, Lifecycle, Retention, expired, next_expiry};
 use super::template::tick_of;
+use crate::api::names::scheduled_backup_name;
 
 /// Everything the schedule controller knows when it decides.
 #[derive(Clone, Debug)]
@@ -34,6 +35,10 @@ pub struct Observed<'a> {
     /// Steps that failed earlier in this reconcile: the plan moves past them, so a refused create never keeps
     /// expired Backups from being collected, nor a refused delete the next Backup from being created.
     pub failed: Failed,
+    /// Backup creates the API server refused (an exhausted quota) that are not to be sent again yet: (name, until).
+    /// A due tick whose create is among them is left alone until then (no live read for it, no create), while
+    /// collection goes on.
+    pub refused: Vec<(String, DateTime<Utc>)>,
 }
 
 /// Which kinds of write already failed in this reconcile.
@@ -186,9 +191,13 @@ pub fn plan(o: &Observed) -> Step {
     let running = o.backups.iter().any(|b| !b.is_finished());
     // A due tick is confirmed live even when a running Backup would block it: the cache that shows the running
     // Backup may be missing a newer one (and the status a write that failed), and only a live read can tell.
-    if !s.paused()
-        && let Some(run) = next_run(&cron, anchor(s, &o.backups), o.now)
-    {
+    let due = if s.paused() { None } else { next_run(&cron, anchor(s, &o.backups), o.now) };
+    let schedule_name = s.metadata.name.as_deref().unwrap_or_default();
+    let refused_until = due.as_ref().and_then(|run| {
+        let name = scheduled_backup_name(schedule_name, run.tick);
+        o.refused.iter().find(|(n, _)| *n == name).map(|(_, until)| *until)
+    });
+    if let Some(run) = due.filter(|_| refused_until.is_none()) {
         let blocked_and_confirmed = running && o.confirmed_blocked == Some(run.tick);
         if !o.fresh && !blocked_and_confirmed {
             return Step::Refresh;
@@ -210,6 +219,10 @@ pub fn plan(o: &Observed) -> Step {
 
     // 4. Look again at the next tick or the next expiry.
     let mut wake: Option<DateTime<Utc>> = next_expiry(&infos, rule);
+    wake = match (wake, refused_until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     if !s.paused() {
         wake = match (wake, next_tick(&cron, o.now)) {
             (Some(a), Some(b)) => Some(a.min(b)),

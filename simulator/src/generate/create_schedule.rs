@@ -1,0 +1,76 @@
+//! A user creates a BackupSchedule: a cron from the spellings users write (minutes, seconds, descriptors,
+//! `@every`), sometimes a time zone, a retention by age or count (or both, or none), a clean policy.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use super::{
+    Action, Draft, NAMESPACE,
+    draft::{manifest, storage},
+};
+use crate::scenario::model::Area;
+
+pub const ACTION: Action = Action { name: "create-schedule", area: Area::Schedules, weight: 3, draw };
+
+/// Crons a user writes, from every few seconds to daily.
+pub const CRONS: &[&str] = &[
+    "*/10 * * * *",
+    "*/5 * * * *",
+    "*/1 * * * *",
+    "0 * * * *",
+    "0/20 * * * *",
+    "5/15 * * * *",
+    "*/30 * * * * *",
+    "@hourly",
+    "@every 45m",
+    "@every 7m",
+    "30 1 * * *",
+    "0 */2 * * Mon-Fri",
+];
+
+/// Zones with and without daylight saving time.
+pub const ZONES: &[&str] = &["UTC", "America/New_York", "Europe/Berlin", "Asia/Shanghai", "Australia/Lord_Howe"];
+
+pub const CLEAN_POLICIES: &[&str] = &["Delete", "Retain", "OnFailure"];
+
+fn draw(d: &mut Draft) {
+    let at = d.when();
+    at_time(d, at);
+}
+
+/// Creates a schedule at offset `at` (the generator's first schedule is made this way at 0s).
+pub fn at(d: &mut Draft, at: Duration) {
+    at_time(d, at);
+}
+
+fn at_time(d: &mut Draft, at: Duration) {
+    let name = d.name("sched");
+    let mut spec = json!({
+        "schedule": d.pick(CRONS),
+        "backupTemplate": {
+            "cleanPolicy": d.pick(CLEAN_POLICIES),
+            "br": {"cluster": "mycluster"},
+            "s3": storage(&name),
+        },
+    });
+    if d.chance(0.3) {
+        spec["timeZone"] = Value::from(d.pick(ZONES));
+    }
+    retention(d, &mut spec);
+    let note = d.note(format!("a user creates BackupSchedule {NAMESPACE}/{name}"));
+    let manifest = manifest("BackupSchedule", &name, spec);
+    d.create(at, &note, manifest);
+}
+
+/// Sets a retention on `spec`: by age, by count, both (age wins), or none.
+pub fn retention(d: &mut Draft, spec: &mut Value) {
+    match d.number(0, 3) {
+        0 => spec["maxReservedTime"] = Value::from(d.pick(&["30m", "1h", "3h", "25m"])),
+        1 => spec["maxBackups"] = Value::from(d.number(1, 5)),
+        2 => {
+            spec["maxReservedTime"] = Value::from(d.pick(&["1h", "2h"]));
+            spec["maxBackups"] = Value::from(d.number(1, 3));
+        }
+        _ => {}
+    }
+}

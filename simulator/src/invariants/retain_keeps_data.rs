@@ -1,0 +1,62 @@
+//! `retain-keeps-data`: the operator never deletes the data of a Backup whose clean policy keeps it (`Retain`, or
+//! `OnFailure` for a Backup that did not fail), before or after the Backup itself is deleted. A user's own wipe of
+//! storage is not the operator's doing and is not judged.
+
+use operator::api::condition::find_condition;
+use operator::api::{Backup, BackupPhase, CleanPolicy};
+use operator::cluster::{Kind, ObjectKey};
+use std::collections::BTreeMap;
+
+use super::{Ctx, Family, data_url};
+use crate::scenario::model::InvariantId;
+use crate::world::Change;
+
+#[derive(Default)]
+pub struct RetainKeepsData {
+    /// Every Backup seen whose policy (as last seen) keeps its data: key -> data URL.
+    kept: BTreeMap<ObjectKey, String>,
+}
+
+fn keeps_data(b: &Backup) -> bool {
+    let failed = b.phase() == Some(BackupPhase::Failed)
+        || find_condition(&b.status.as_ref().and_then(|s| s.conditions.clone()), "Failed").is_some();
+    match b.spec.clean_policy() {
+        CleanPolicy::Retain => true,
+        CleanPolicy::OnFailure => !failed,
+        CleanPolicy::Delete => false,
+    }
+}
+
+impl Family for RetainKeepsData {
+    fn id(&self) -> InvariantId {
+        InvariantId::RetainKeepsData
+    }
+
+    fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
+        if change.obj.kind() != Kind::Backup {
+            return Vec::new();
+        }
+        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let key = ObjectKey::of(&*b);
+        match data_url(&b).filter(|_| keeps_data(&b)) {
+            Some(url) => self.kept.insert(key, url),
+            None => self.kept.remove(&key),
+        };
+        Vec::new()
+    }
+
+    fn on_storage_delete(&mut self, ctx: &Ctx, url: &str) -> Vec<String> {
+        if ctx.actor == "user" {
+            return Vec::new();
+        }
+        let dir = format!("{}/", url.trim_end_matches('/'));
+        self.kept
+            .iter()
+            .filter(|(_, u)| format!("{u}/").starts_with(&dir))
+            .map(|(key, u)| {
+                let state = if ctx.world.get(Kind::Backup, key).is_some() { "exists" } else { "was deleted" };
+                format!("the data of Backup {key} at {u} was deleted by {}, but its clean policy keeps it (the Backup {state})", ctx.actor)
+            })
+            .collect()
+    }
+}
