@@ -87,6 +87,27 @@ fn finalizer_comes_before_the_job_when_data_must_be_cleaned() {
 
 /// Regression (found by `sim explore` under informer lag): a stale cache showed a retry as due on a Backup that had
 /// already failed, and the Job was created again.
+/// Regression (TiDB Operator #4980's family, found by generated workloads with the one-writer oracle, seed 63): a
+/// user deleted the running backup Job; its pod ran on for its termination grace while the controller created the
+/// Job again at once, and the new pod wrote the same files alongside it.
+#[test]
+fn a_new_job_waits_until_no_pod_of_an_earlier_one_can_still_write() {
+    let s = Settings::default();
+    let b = BackupBuilder::new("demo").phase(BackupPhase::Running).build();
+    let gone = JobBuilder::backup(&b, 0).build();
+    let terminating = {
+        let mut p = PodBuilder::of(&gone, t(0)).phase("Running").build();
+        p.metadata.deletion_timestamp = Some(operator::api::time::to_k8s(t(3)));
+        p
+    };
+    let seen = Seen::of(&b, t(3), &s).fresh();
+    assert_eq!(seen.plan(), Step::ListPods { role: JobRole::Backup }, "a Job may have run: confirm no pod is left");
+    let seen = seen.pods(vec![&terminating]).pods_live();
+    assert_eq!(seen.plan(), Step::Wait { requeue_after: Some(Duration::from_secs(10)) });
+    let seen = Seen::of(&b, t(4), &s).fresh().pods_live();
+    assert_eq!(seen.plan(), Step::CreateJob { attempt: 0 }, "the pod is gone");
+}
+
 #[test]
 fn a_job_is_created_only_after_a_live_read_of_the_backup() {
     let s = Settings::default();
@@ -150,7 +171,8 @@ fn retries_wait_for_their_time_and_replace_the_old_job() {
         Step::DeleteJob { role: JobRole::Backup, uid: Some("job-0".into()) }
     );
     assert_eq!(Seen::of(&b, t(11), &s).plan(), Step::Wait { requeue_after: Some(Duration::from_secs(240)) });
-    assert_eq!(Seen::of(&b, t(15), &s).fresh().plan(), Step::CreateJob { attempt: 1 });
+    assert_eq!(Seen::of(&b, t(15), &s).fresh().plan(), Step::ListPods { role: JobRole::Backup }, "no old pod left?");
+    assert_eq!(Seen::of(&b, t(15), &s).fresh().pods_live().plan(), Step::CreateJob { attempt: 1 });
     let new = JobBuilder::backup(&b, 1).created(t(15)).build();
     assert_eq!(Seen::of(&b, t(15), &s).job(&new).plan(), Step::MarkScheduled);
 }

@@ -8,9 +8,11 @@ mod no_lost_data;
 mod no_orphan_data;
 mod no_overlap;
 mod one_per_tick;
+mod one_writer;
 mod pause_respected;
 mod retain_keeps_data;
 mod retention_safety;
+mod retries_honoured;
 mod status_truth;
 
 use operator::api::{Backup, BackupSchedule};
@@ -109,6 +111,8 @@ impl Checker {
             Box::new(bounded_api_cost::BoundedApiCost::new(scenario.expect.api_budget)),
             Box::new(pause_respected::PauseRespected::new(scenario)),
             Box::new(retain_keeps_data::RetainKeepsData::default()),
+            Box::new(retries_honoured::RetriesHonoured),
+            Box::new(one_writer::OneWriter::default()),
         ];
         Checker {
             families,

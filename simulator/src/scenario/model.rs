@@ -334,10 +334,12 @@ pub enum InvariantId {
     BoundedApiCost,
     PauseRespected,
     RetainKeepsData,
+    RetriesHonoured,
+    OneWriter,
 }
 
 impl InvariantId {
-    pub const ALL: [InvariantId; 11] = [
+    pub const ALL: [InvariantId; 13] = [
         InvariantId::ScheduleStatusTruth,
         InvariantId::NoOverlap,
         InvariantId::OneBackupPerTick,
@@ -349,6 +351,8 @@ impl InvariantId {
         InvariantId::BoundedApiCost,
         InvariantId::PauseRespected,
         InvariantId::RetainKeepsData,
+        InvariantId::RetriesHonoured,
+        InvariantId::OneWriter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -364,6 +368,8 @@ impl InvariantId {
             InvariantId::BoundedApiCost => "bounded-api-cost",
             InvariantId::PauseRespected => "pause-respected",
             InvariantId::RetainKeepsData => "retain-keeps-data",
+            InvariantId::RetriesHonoured => "retries-honoured",
+            InvariantId::OneWriter => "one-writer",
         }
     }
 

@@ -12,6 +12,10 @@ pub trait Hooks {
     fn seen<K: Object>(&self, obj: K) -> K {
         obj
     }
+    /// Whether the controller sees an object at all.
+    fn visible<K: Object>(&self, _obj: &K) -> bool {
+        true
+    }
     /// An error to answer a write with instead of sending it.
     fn refuse(&self, _verb: Verb, _kind: Kind, _key: &ObjectKey) -> Option<ClusterError> {
         None
@@ -48,11 +52,16 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
         self.inner.now()
     }
     fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
-        self.inner.cached::<K>(key).map(|o| Arc::new(self.hooks.seen((*o).clone())))
+        let found = self.inner.cached::<K>(key).filter(|o| self.hooks.visible(&**o));
+        found.map(|o| Arc::new(self.hooks.seen((*o).clone())))
     }
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
         let listed = self.inner.cached_list::<K>(namespace, selector);
-        listed.into_iter().map(|o| Arc::new(self.hooks.seen((*o).clone()))).collect()
+        listed
+            .into_iter()
+            .filter(|o| self.hooks.visible(&**o))
+            .map(|o| Arc::new(self.hooks.seen((*o).clone())))
+            .collect()
     }
     fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.inner.awaiting_own_write::<K>(key)
@@ -64,10 +73,11 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
         self.inner.confirmed::<K>(key)
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
-        Ok(self.inner.get::<K>(key).await?.map(|o| self.hooks.seen(o)))
+        Ok(self.inner.get::<K>(key).await?.filter(|o| self.hooks.visible(o)).map(|o| self.hooks.seen(o)))
     }
     async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
-        Ok(self.inner.list::<K>(namespace, selector).await?.into_iter().map(|o| self.hooks.seen(o)).collect())
+        let listed = self.inner.list::<K>(namespace, selector).await?;
+        Ok(listed.into_iter().filter(|o| self.hooks.visible(o)).map(|o| self.hooks.seen(o)).collect())
     }
     async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
         self.write(Verb::Create, obj, || self.inner.create(obj)).await

@@ -10,7 +10,9 @@ pub mod lens;
 mod retry_storm;
 mod tidb_4099_running_delete_leaves_data;
 mod tidb_4778_invalid_finalizer;
+mod tidb_4805_killed_pod_no_retry;
 mod tidb_4939_gc_deletes_unfinished;
+mod tidb_4980_retry_before_stopped;
 mod tidb_5392_missed_start_times;
 pub mod tidb_v1_schedule_reset;
 
@@ -96,6 +98,22 @@ pub const ENTRIES: &[ZooEntry] = &[
         replaces: Replaces::Backup,
         breaks: InvariantId::NoOrphanData,
         run: |c, s, o| Box::pin(tidb_4099_running_delete_leaves_data::reconcile(c, s, backup(&o))),
+    },
+    ZooEntry {
+        name: "tidb-4805-killed-pod-no-retry",
+        source: "pingcap/tidb-operator issue 4805",
+        summary: "a killed backup pod fails the Backup at once; its retry policy is never consulted",
+        replaces: Replaces::Backup,
+        breaks: InvariantId::RetriesHonoured,
+        run: |c, s, o| Box::pin(tidb_4805_killed_pod_no_retry::reconcile(c, s, backup(&o))),
+    },
+    ZooEntry {
+        name: "tidb-4980-retry-before-stopped",
+        source: "pingcap/tidb-operator issue 4980",
+        summary: "a new backup pod starts while the previous one is still terminating: two writers",
+        replaces: Replaces::Backup,
+        breaks: InvariantId::OneWriter,
+        run: |c, s, o| Box::pin(tidb_4980_retry_before_stopped::reconcile(c, s, backup(&o))),
     },
     ZooEntry {
         name: "adopts-foreign-backup",
