@@ -34,16 +34,12 @@ pub const ZONES: &[&str] = &["UTC", "America/New_York", "Europe/Berlin", "Asia/S
 pub const CLEAN_POLICIES: &[&str] = &["Delete", "Retain", "OnFailure"];
 
 fn draw(d: &mut Draft) {
-    let at = d.when();
-    at_time(d, at);
+    let when = d.when();
+    at(d, when);
 }
 
 /// Creates a schedule at offset `at` (the generator's first schedule is made this way at 0s).
 pub fn at(d: &mut Draft, at: Duration) {
-    at_time(d, at);
-}
-
-fn at_time(d: &mut Draft, at: Duration) {
     let name = d.name("sched");
     let mut spec = json!({
         "schedule": d.pick(CRONS),

@@ -16,7 +16,8 @@ pub struct NoOrphanData {
     doomed: BTreeMap<String, (String, SimTime)>,
 }
 
-fn must_clean(b: &Backup) -> bool {
+/// Whether `b`'s clean policy says its data goes with it (Delete; OnFailure once it failed).
+pub(super) fn must_clean(b: &Backup) -> bool {
     let failed = b.phase() == Some(BackupPhase::Failed)
         || find_condition(&b.status.as_ref().and_then(|s| s.conditions.clone()), "Failed").is_some();
     match b.spec.clean_policy() {

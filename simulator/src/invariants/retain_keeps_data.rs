@@ -2,11 +2,11 @@
 //! `OnFailure` for a Backup that did not fail), before or after the Backup itself is deleted. A user's own wipe of
 //! storage is not the operator's doing and is not judged.
 
-use operator::api::condition::find_condition;
-use operator::api::{Backup, BackupPhase, CleanPolicy};
+use operator::api::Backup;
 use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 
+use super::no_orphan_data::must_clean;
 use super::{Ctx, Family, data_url};
 use crate::scenario::model::InvariantId;
 use crate::world::Change;
@@ -15,16 +15,6 @@ use crate::world::Change;
 pub struct RetainKeepsData {
     /// Every Backup seen whose policy (as last seen) keeps its data: key -> data URL.
     kept: BTreeMap<ObjectKey, String>,
-}
-
-fn keeps_data(b: &Backup) -> bool {
-    let failed = b.phase() == Some(BackupPhase::Failed)
-        || find_condition(&b.status.as_ref().and_then(|s| s.conditions.clone()), "Failed").is_some();
-    match b.spec.clean_policy() {
-        CleanPolicy::Retain => true,
-        CleanPolicy::OnFailure => !failed,
-        CleanPolicy::Delete => false,
-    }
 }
 
 impl Family for RetainKeepsData {
@@ -38,7 +28,7 @@ impl Family for RetainKeepsData {
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
         let key = ObjectKey::of(&*b);
-        match data_url(&b).filter(|_| keeps_data(&b)) {
+        match data_url(&b).filter(|_| !must_clean(&b)) {
             Some(url) => self.kept.insert(key, url),
             None => self.kept.remove(&key),
         };
