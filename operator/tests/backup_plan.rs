@@ -108,6 +108,21 @@ fn a_new_job_waits_until_no_pod_of_an_earlier_one_can_still_write() {
     assert_eq!(seen.plan(), Step::CreateJob { attempt: 0 }, "the pod is gone");
 }
 
+/// Regression (found by generated workloads, seed 2493): during a stalled watch the cache kept showing the pod of a
+/// Job deleted long before, and every reconcile waited on it again (and re-sent the delete it had already done):
+/// 101 requests in eight minutes. A pod in the cache is confirmed by a live list before anything waits on it.
+#[test]
+fn a_pod_only_the_cache_shows_is_listed_live_before_the_next_job_waits_on_it() {
+    let s = Settings::default();
+    let b = BackupBuilder::new("demo").phase(BackupPhase::Running).build();
+    let gone = JobBuilder::backup(&b, 0).build();
+    let stale = PodBuilder::of(&gone, t(0)).phase("Pending").build();
+    let seen = Seen::of(&b, t(30), &s).fresh().pods(vec![&stale]);
+    assert_eq!(seen.plan(), Step::ListPods { role: JobRole::Backup }, "not a wait on what only the cache shows");
+    let seen = Seen::of(&b, t(30), &s).fresh().pods_live();
+    assert_eq!(seen.plan(), Step::CreateJob { attempt: 0 }, "the live list shows no pod");
+}
+
 #[test]
 fn a_job_is_created_only_after_a_live_read_of_the_backup() {
     let s = Settings::default();

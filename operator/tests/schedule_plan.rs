@@ -2,6 +2,7 @@
 
 mod support;
 
+use operator::api::condition::{Condition, set_condition};
 use operator::api::{Backup, BackupPhase};
 use operator::controllers::schedule::next_run::NextRun;
 use operator::controllers::schedule::plan::{Observed, StatusUpdate, Step, plan};
@@ -159,6 +160,36 @@ fn a_bad_cron_is_reported_not_retried() {
     let s = ScheduleBuilder::new("demo").cron("61 * * * *").build();
     let Step::MarkInvalid { message } = plan(&observe(&s, &[], false, t(0))) else { panic!() };
     assert!(message.starts_with("spec.schedule: invalid cron expression"), "{message}");
+}
+
+/// Regression (found by `sim explore --generate`, seed 924): a Backup was created, the status write that records it
+/// failed, and a user then made the spec invalid; the invalid schedule never recorded its own newest Backup.
+#[test]
+fn an_invalid_schedule_still_records_its_newest_backup_but_creates_nothing() {
+    let mut s = ScheduleBuilder::new("demo")
+        .last_backup("demo-2026-01-01t00-10-00", t(10))
+        .max_reserved_time(Some("-1h"))
+        .build();
+    let b = [
+        BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
+        BackupBuilder::scheduled(&s, t(20)).complete(t(22)).build(),
+    ];
+    let Step::MarkInvalid { message } = plan(&observe(&s, &b, false, t(45))) else { panic!("invalid spec not marked") };
+    set_condition(
+        &mut s.status.get_or_insert_with(Default::default).conditions,
+        Condition::new("Invalid", t(45), Some("InvalidSpec"), Some(&message)),
+    );
+    assert_eq!(plan(&observe(&s, &b, false, t(45))), Step::Refresh);
+    assert_eq!(
+        plan(&observe(&s, &b, true, t(45))),
+        Step::SetStatus(StatusUpdate {
+            last_backup: Some("demo-2026-01-01t00-20-00".into()),
+            last_backup_time: Some(t(20)),
+            all_backup_clean_time: None
+        })
+    );
+    s.status.as_mut().expect("status").last_backup = Some("demo-2026-01-01t00-20-00".into());
+    assert_eq!(plan(&observe(&s, &b, true, t(45))), Step::Wait { requeue_after: None }, "nothing is due while invalid");
 }
 
 #[test]

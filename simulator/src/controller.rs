@@ -147,9 +147,10 @@ impl State {
         let name = self.controllers[c].name;
         let kind = self.controllers[c].main;
         // Status truth is judged between reconciles: after one that finished its work. A reconcile that failed
-        // (an API error between two writes) is retried, and judged when a retry succeeds.
+        // (an API error between two writes) is retried, and judged when a retry succeeds; one that waited for its
+        // cache to show its own last write did not look, and is judged when the watch event's reconcile has.
         if kind == Kind::BackupSchedule {
-            if result.is_ok() {
+            if result.as_ref().is_ok_and(|a| !a.cache_behind) {
                 self.checker.after_schedule_reconcile(&self.world, &key, now, &mut self.trace);
             }
             self.checker.after_schedule_attempt(&self.world, &key, now, &mut self.trace);

@@ -7,24 +7,33 @@ use std::time::Duration;
 pub struct Action {
     /// Reconcile again after this long even if nothing changes; `None` waits for a watch event.
     pub requeue_after: Option<Duration>,
+    /// The reconcile did not look at the object: its cache is behind the controller's own last write, so it waits
+    /// for the watch event instead of planning on the past. Its outcome says nothing about the object's state.
+    pub cache_behind: bool,
 }
 
 impl Action {
     /// Run again after `d`.
     pub fn requeue(d: Duration) -> Self {
-        Action { requeue_after: Some(d) }
+        Action { requeue_after: Some(d), cache_behind: false }
+    }
+
+    /// Nothing done: the cache does not show this controller's own last write yet; run again after `d` at the latest.
+    pub fn await_own_write(d: Duration) -> Self {
+        Action { requeue_after: Some(d), cache_behind: true }
     }
 
     /// Run again only when a watched object changes.
     pub fn await_change() -> Self {
-        Action { requeue_after: None }
+        Action { requeue_after: None, cache_behind: false }
     }
 
-    /// The earlier of two requests.
+    /// The earlier of two requests (behind if either was).
     pub fn min(self, other: Action) -> Action {
-        match (self.requeue_after, other.requeue_after) {
-            (Some(a), Some(b)) => Action::requeue(a.min(b)),
-            (a, b) => Action { requeue_after: a.or(b) },
-        }
+        let requeue_after = match (self.requeue_after, other.requeue_after) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Action { requeue_after, cache_behind: self.cache_behind || other.cache_behind }
     }
 }

@@ -156,7 +156,7 @@ pub async fn reconcile<C: Cluster>(
     backup: Arc<Backup>,
 ) -> Result<Action, BackupError> {
     if let Some(wait) = awaiting_own_writes(cluster, &backup) {
-        return Ok(Action::requeue(wait));
+        return Ok(Action::await_own_write(wait));
     }
     let mut state = State::from_cache(cluster, (*backup).clone());
     let mut conflicts = 0;
@@ -265,7 +265,7 @@ async fn perform<C: Cluster>(
 ) -> Result<Next, BackupError> {
     let now = cluster.now();
     match step {
-        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after })),
+        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after, cache_behind: false })),
         Step::Refresh => refresh(cluster, state).await,
         Step::MarkInvalid { message } => {
             let msg = message.clone();
@@ -359,17 +359,25 @@ async fn perform<C: Cluster>(
             let name = state.job_name(role);
             let key = ObjectKey::new(&state.key.namespace, &name);
             let pre = Precondition { uid, resource_version: None };
-            match cluster.delete::<Job>(&key, &pre).await {
-                Ok(_) | Err(ClusterError::NotFound { .. }) | Err(ClusterError::Conflict { .. }) => {}
+            let left = match cluster.delete::<Job>(&key, &pre).await {
+                Ok(_) | Err(ClusterError::NotFound { .. }) => None,
+                // The Job of that name is not the one the cache shows (a stalled watch missed a retry's new Job):
+                // look at the one that is there instead of taking it for gone.
+                Err(ClusterError::Conflict { .. }) => cluster
+                    .get::<Job>(&key)
+                    .await
+                    .map_err(|source| BackupError::DeleteJob { job: name, source })?
+                    .map(Arc::new),
                 Err(source) => return Err(BackupError::DeleteJob { job: name, source }),
-            }
+            };
+            let left = owned_job(left, &state.backup);
             match role {
                 JobRole::Backup => {
-                    state.job = None;
+                    state.job = left;
                     state.pods_fresh = false;
                 }
                 JobRole::Clean => {
-                    state.clean_job = None;
+                    state.clean_job = left;
                     state.clean_pods.clear();
                     state.clean_pods_fresh = false;
                 }

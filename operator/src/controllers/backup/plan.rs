@@ -181,12 +181,13 @@ pub fn plan(o: &Observed) -> Step {
         // One writer: a pod of an earlier Job (deleted by a user, or by this controller for a retry) runs on while
         // it terminates, and a new attempt started now would write the same files at the same time. Once a Job
         // may have run, that no pod is left is confirmed live ("not in the cache" never means "not there").
-        if o.pods.iter().any(|p| may_still_write(p)) {
-            return wait(Some(POD_GONE_POLL));
-        }
+        // The cache may show a pod long gone as well (a stalled watch): the wait is decided on the live list.
         let ran_before = attempt > 0 || !matches!(o.backup.phase(), None | Some(BackupPhase::Invalid));
         if ran_before && !o.pods_fresh {
             return Step::ListPods { role: JobRole::Backup };
+        }
+        if o.pods.iter().any(|p| may_still_write(p)) {
+            return wait(Some(POD_GONE_POLL));
         }
         return Step::CreateJob { attempt };
     };

@@ -85,7 +85,7 @@ pub async fn reconcile<C: Cluster>(
         .filter(|b| belongs_to(b, &schedule))
         .collect();
     if let Some(wait) = awaiting_own_write(cluster, &schedule) {
-        return Ok(Action::requeue(wait));
+        return Ok(Action::await_own_write(wait));
     }
     let confirmed_blocked = cluster.confirmed::<BackupSchedule>(&key);
     let mut state = State {
@@ -196,7 +196,7 @@ async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason:
 async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Result<Next, ScheduleError> {
     let now = cluster.now();
     match step {
-        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after })),
+        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after, cache_behind: false })),
         Step::Refresh => refresh(cluster, state).await,
         Step::ConfirmBlocked { tick } => {
             cluster.confirm::<BackupSchedule>(&state.key, tick);

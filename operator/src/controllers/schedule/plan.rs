@@ -141,22 +141,16 @@ pub fn plan(o: &Observed) -> Step {
     let invalid = find_condition(&s.status.as_ref().and_then(|st| st.conditions.clone()), "Invalid").cloned();
     if !errors.is_empty() {
         let message = validation::summary(&errors);
-        if invalid.and_then(|c| c.message) == Some(message.clone()) {
-            return Step::Wait { requeue_after: None };
+        if invalid.and_then(|c| c.message) != Some(message.clone()) {
+            return Step::MarkInvalid { message };
         }
-        return Step::MarkInvalid { message };
-    }
-    if invalid.is_some() {
+    } else if invalid.is_some() {
         return Step::MarkValid;
     }
-    let cron = match CronSchedule::of(s) {
-        Ok(c) => c,
-        Err(_) => {
-            return Step::Wait { requeue_after: None };
-        }
-    };
 
-    // 1. Status truth: lastBackup names the newest Backup that exists, and is empty only if none does.
+    // 1. Status truth: lastBackup names the newest Backup that exists, and is empty only if none does. It is a fact
+    //    about the Backups, not the spec, so it is kept while the spec is invalid too (the Backup created just before
+    //    a user broke the spec is still recorded).
     let status = s.status.clone().unwrap_or_default();
     let last = s.last_backup();
     let last_time = opt_from_k8s(status.last_backup_time.as_ref());
@@ -183,6 +177,9 @@ pub fn plan(o: &Observed) -> Step {
         }
         _ => {}
     }
+    let Some(cron) = CronSchedule::of(s).ok().filter(|_| errors.is_empty()) else {
+        return Step::Wait { requeue_after: None };
+    };
 
     // 2. The next Backup, unless paused or one is still running (no overlap).
     let infos = infos(&o.backups);
