@@ -3,9 +3,7 @@
 //! `SimStore` (clean deleting simulated data).
 
 use chrono::{DateTime, Utc};
-use operator::cluster::{
-    Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition, labels_match,
-};
+use operator::cluster::{Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition};
 use operator::manager::store::{BackupStore, StoreError};
 use operator::manager::tool::{ProgressSink, Tool, ToolError, ToolJob, ToolReport};
 use std::rc::Rc;
@@ -56,13 +54,7 @@ impl Cluster for SimClient {
         let st = self.shared.state.borrow();
         let Actor::Controller(c) = self.actor else { return Vec::new() };
         let Some(informer) = st.controllers[c].informer_for(K::KIND) else { return Vec::new() };
-        st.informers[informer]
-            .cache
-            .range(ObjectKey::new(namespace, "")..)
-            .take_while(|(k, _)| k.namespace == namespace)
-            .filter(|(_, o)| labels_match(o.meta().labels.as_ref(), selector))
-            .filter_map(|(_, o)| o.get::<K>())
-            .collect()
+        st.informers[informer].cache.select(namespace, selector).filter_map(|o| o.get::<K>()).collect()
     }
 
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {

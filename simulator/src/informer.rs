@@ -2,10 +2,11 @@
 //! fault plan or the default timing), stalled by `watchStall`, rebuilt by a relist (after a stall, 410 Gone, or an
 //! operator restart).
 
-use operator::cluster::{Kind, ObjectKey};
-use std::collections::{BTreeMap, VecDeque};
+use operator::cluster::Kind;
+use std::collections::VecDeque;
 
 use crate::engine::{Event, State};
+use crate::index::Indexed;
 use crate::object::Obj;
 use crate::rng::{Stream, draw};
 use crate::time::SimTime;
@@ -23,7 +24,7 @@ pub struct Informer {
     pub controller: usize,
     pub controller_name: &'static str,
     pub kind: Kind,
-    pub cache: BTreeMap<ObjectKey, Obj>,
+    pub cache: Indexed,
     pending: VecDeque<(SimTime, Delivery)>,
     last_at: SimTime,
     scheduled: bool,
@@ -40,7 +41,7 @@ impl Informer {
             controller,
             controller_name,
             kind,
-            cache: BTreeMap::new(),
+            cache: Indexed::default(),
             pending: VecDeque::new(),
             last_at: SimTime::default(),
             scheduled: false,
@@ -124,7 +125,7 @@ impl State {
                         triggered.push(obj);
                     }
                     Delivery::Relist(objs) => {
-                        inf.cache = objs.iter().map(|o| (o.key(), o.clone())).collect();
+                        inf.cache = objs.iter().cloned().collect();
                         triggered.extend(objs);
                         relisted = true;
                     }

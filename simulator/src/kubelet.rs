@@ -48,14 +48,9 @@ fn waiting(reason: &str) -> ContainerState {
 
 impl State {
     fn pods_of(&self, job: &Job) -> Vec<std::sync::Arc<Pod>> {
-        let ns = job.metadata.namespace.clone().unwrap_or_default();
-        let uid = job.metadata.uid.clone().unwrap_or_default();
-        self.world
-            .list(Kind::Pod, &ns, &Default::default())
-            .into_iter()
-            .filter_map(|o| o.get::<Pod>())
-            .filter(|p| p.metadata.owner_references.as_ref().is_some_and(|r| r.iter().any(|r| r.uid == uid)))
-            .collect()
+        let ns = job.metadata.namespace.as_deref().unwrap_or_default();
+        let uid = job.metadata.uid.as_deref().unwrap_or_default();
+        self.world.owned_by(Kind::Pod, uid).filter(|o| o.key().namespace == ns).filter_map(|o| o.get::<Pod>()).collect()
     }
 
     fn write_job(&mut self, job: Job) {

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod explore;
 pub mod faults;
 pub mod generate;
+pub mod index;
 pub mod informer;
 pub mod invariants;
 pub mod kubelet;

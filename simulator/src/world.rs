@@ -7,12 +7,13 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use operator::api::names::{dns1123_subdomain_problem, label_value_problem};
 use operator::api::{Backup, BackupSchedule, Restore};
-use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, labels_match};
+use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::apiserver::resources::DynKind;
+use crate::index::Indexed;
 use crate::object::Obj;
 use crate::time::SimTime;
 
@@ -85,7 +86,7 @@ parts!(Pod, false);
 /// The store.
 #[derive(Default)]
 pub struct World {
-    objects: BTreeMap<(Kind, ObjectKey), Obj>,
+    objects: BTreeMap<Kind, Indexed>,
     /// Objects no reconciler reads (the leader Lease, Events), kept as JSON under the same metadata rules.
     dynamic: BTreeMap<(DynKind, ObjectKey), Arc<Value>>,
     rv: u64,
@@ -169,33 +170,36 @@ impl World {
     }
 
     pub fn get(&self, kind: Kind, key: &ObjectKey) -> Option<&Obj> {
-        self.objects.get(&(kind, key.clone()))
+        self.objects.get(&kind)?.get(key)
+    }
+
+    fn of_kind(&mut self, kind: Kind) -> &mut Indexed {
+        self.objects.entry(kind).or_default()
     }
 
     /// Every object of `kind`, by namespace then name.
     pub fn iter_kind(&self, kind: Kind) -> impl Iterator<Item = &Obj> {
-        let lo = (kind, ObjectKey::default());
-        self.objects.range(lo..).take_while(move |((k, _), _)| *k == kind).map(|(_, o)| o)
+        self.objects.get(&kind).into_iter().flat_map(Indexed::values)
     }
 
-    /// Objects of `kind` in `namespace` matching `selector`, by name.
+    /// Objects of `kind` in `namespace` matching `selector`, by name (reading only those that match).
     pub fn list(&self, kind: Kind, namespace: &str, selector: &Labels) -> Vec<Obj> {
-        let lo = (kind, ObjectKey::new(namespace, ""));
-        self.objects
-            .range(lo..)
-            .take_while(|((k, key), _)| *k == kind && key.namespace == namespace)
-            .filter(|(_, o)| labels_match(o.meta().labels.as_ref(), selector))
-            .map(|(_, o)| o.clone())
-            .collect()
+        self.select(kind, namespace, selector).cloned().collect()
     }
 
-    /// Objects whose ownerReferences name `uid`.
+    /// Objects of `kind` in `namespace` matching `selector`, by name, without copying the list.
+    pub fn select<'a>(&'a self, kind: Kind, namespace: &'a str, selector: &'a Labels) -> impl Iterator<Item = &'a Obj> {
+        self.objects.get(&kind).into_iter().flat_map(move |i| i.select(namespace, selector))
+    }
+
+    /// Objects of `kind` whose ownerReferences name `uid`, by namespace then name.
+    pub fn owned_by<'a>(&'a self, kind: Kind, uid: &'a str) -> impl Iterator<Item = &'a Obj> {
+        self.objects.get(&kind).into_iter().flat_map(move |i| i.owned_by(uid))
+    }
+
+    /// Objects whose ownerReferences name `uid`, by kind, namespace and name.
     pub fn dependents(&self, uid: &str) -> Vec<(Kind, ObjectKey)> {
-        self.objects
-            .iter()
-            .filter(|(_, o)| o.meta().owner_references.as_ref().is_some_and(|r| r.iter().any(|r| r.uid == uid)))
-            .map(|((k, key), _)| (*k, key.clone()))
-            .collect()
+        self.objects.iter().flat_map(|(k, i)| i.owned_by(uid).map(|o| (*k, o.key()))).collect()
     }
 
     fn next_rv(&mut self) -> String {
@@ -212,7 +216,7 @@ impl World {
     pub fn create(&mut self, obj: Obj, now: SimTime) -> Result<Obj, ClusterError> {
         let (kind, key) = (obj.kind(), obj.key());
         validate_meta(kind, &key, obj.meta())?;
-        if self.objects.contains_key(&(kind, key.clone())) {
+        if self.get(kind, &key).is_some() {
             return Err(ClusterError::AlreadyExists { kind, key });
         }
         self.uids += 1;
@@ -227,7 +231,7 @@ impl World {
             m.creation_timestamp = Some(k8s_seconds(now));
             m.deletion_timestamp = None;
         });
-        self.objects.insert((kind, key), created.clone());
+        self.of_kind(kind).insert(key, created.clone());
         self.record(now, ChangeType::Added, created.clone(), None);
         Ok(created)
     }
@@ -236,7 +240,7 @@ impl World {
     /// resourceVersion. An object being deleted whose last finalizer goes is removed.
     pub fn update(&mut self, obj: Obj, sub: Subresource, now: SimTime) -> Result<Obj, ClusterError> {
         let (kind, key) = (obj.kind(), obj.key());
-        let Some(old) = self.objects.get(&(kind, key.clone())).cloned() else {
+        let Some(old) = self.get(kind, &key).cloned() else {
             return Err(ClusterError::NotFound { kind, key });
         };
         let Some(sent_rv) = rv_of(obj.meta()) else {
@@ -268,10 +272,10 @@ impl World {
         let gone = updated.meta().deletion_timestamp.is_some()
             && updated.meta().finalizers.as_ref().is_none_or(|f| f.is_empty());
         if gone && kind != Kind::Pod {
-            self.objects.remove(&(kind, key));
+            self.of_kind(kind).remove(&key);
             self.record(now, ChangeType::Deleted, updated.clone(), Some(old));
         } else {
-            self.objects.insert((kind, key), updated.clone());
+            self.of_kind(kind).insert(key, updated.clone());
             self.record(now, ChangeType::Modified, updated.clone(), Some(old));
         }
         Ok(updated)
@@ -286,7 +290,7 @@ impl World {
         pre: &Precondition,
         now: SimTime,
     ) -> Result<Deletion<Obj>, ClusterError> {
-        let Some(old) = self.objects.get(&(kind, key.clone())).cloned() else {
+        let Some(old) = self.get(kind, key).cloned() else {
             return Err(ClusterError::NotFound { kind, key: key.clone() });
         };
         if pre.uid.as_ref().is_some_and(|u| Some(u) != old.meta().uid.as_ref()) {
@@ -309,7 +313,7 @@ impl World {
                 m.deletion_timestamp = Some(k8s_seconds(now));
                 m.resource_version = Some(rv.clone());
             });
-            self.objects.insert((kind, key.clone()), marked.clone());
+            self.of_kind(kind).insert(key.clone(), marked.clone());
             self.record(now, ChangeType::Modified, marked.clone(), Some(old));
             return Ok(Deletion::Pending(marked));
         }
@@ -319,7 +323,7 @@ impl World {
 
     /// Removes an object for good (the end of a pod's graceful termination, or a deletion without finalizers).
     pub fn remove(&mut self, kind: Kind, key: &ObjectKey, now: SimTime) -> Option<Obj> {
-        let old = self.objects.remove(&(kind, key.clone()))?;
+        let old = self.of_kind(kind).remove(key)?;
         let rv = self.next_rv();
         let last = old.with_meta(|m| m.resource_version = Some(rv.clone()));
         self.record(now, ChangeType::Deleted, last, Some(old.clone()));
@@ -329,10 +333,10 @@ impl World {
     /// Writes an object as a built-in controller does (kubelet, Job controller): status and all, no conflict check.
     pub fn put_internal(&mut self, obj: Obj, now: SimTime) -> Obj {
         let (kind, key) = (obj.kind(), obj.key());
-        let old = self.objects.get(&(kind, key.clone())).cloned();
+        let old = self.get(kind, &key).cloned();
         let rv = self.next_rv();
         let stored = obj.with_meta(|m| m.resource_version = Some(rv.clone()));
-        self.objects.insert((kind, key), stored.clone());
+        self.of_kind(kind).insert(key, stored.clone());
         self.record(now, if old.is_some() { ChangeType::Modified } else { ChangeType::Added }, stored.clone(), old);
         stored
     }

@@ -21,6 +21,7 @@ mod operator_restart;
 mod pause_window;
 mod pods_killed;
 mod restore_by_hand;
+mod secret_missing;
 mod slow_backups;
 mod tick_name_taken;
 mod tool_fails;
@@ -58,6 +59,7 @@ pub const VOCABULARY: &[Action] = &[
     delete_namespace::ACTION,
     creates_refused::ACTION,
     node_never_starts::ACTION,
+    secret_missing::ACTION,
     tool_fails::ACTION,
     pods_killed::ACTION,
     slow_backups::ACTION,

@@ -104,7 +104,7 @@ impl Checker {
             Box::new(no_overlap::NoOverlap::default()),
             Box::new(one_per_tick::OnePerTick::default()),
             Box::new(retention_safety::RetentionSafety),
-            Box::new(no_lost_data::NoLostData),
+            Box::new(no_lost_data::NoLostData::default()),
             Box::new(no_orphan_data::NoOrphanData::default()),
             Box::new(eventual_progress::EventualProgress::new(scenario)),
             Box::new(gc_not_starved::GcNotStarved::new(plan)),
@@ -240,7 +240,7 @@ impl SpecEdits {
 /// The Backups owned by the schedule with `uid`, from the world.
 pub fn schedule_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
     world
-        .iter_kind(Kind::Backup)
+        .owned_by(Kind::Backup, uid)
         .filter_map(|o| o.get::<Backup>())
         .filter(|b| owner_uid(b).as_deref() == Some(uid))
         .collect()

@@ -1,13 +1,43 @@
 //! `no-lost-data`: every Complete Backup that exists (and is not being deleted) has its data in storage.
 
 use operator::api::{Backup, BackupPhase};
-use operator::cluster::Kind;
+use operator::cluster::{Kind, ObjectKey};
+use std::collections::BTreeSet;
 
 use super::{Ctx, Family, data_url};
 use crate::scenario::model::InvariantId;
 use crate::world::{Change, ChangeType};
 
-pub struct NoLostData;
+#[derive(Default)]
+pub struct NoLostData {
+    /// (data directory `url/`, Backup) of every Complete Backup that exists and is not being deleted (Backups may
+    /// share a directory).
+    kept: BTreeSet<(String, ObjectKey)>,
+}
+
+impl NoLostData {
+    /// Keeps `kept` in step with a Backup change (so a storage delete looks up only the Backups under it).
+    fn track(&mut self, change: &Change) {
+        let Some(b) = change.obj.get::<Backup>() else { return };
+        let key = ObjectKey::of(&*b);
+        let old_dir = change.old.as_ref().and_then(|o| o.get::<Backup>()).and_then(|o| data_url(&o));
+        if let Some(dir) = old_dir {
+            self.kept.remove(&(format!("{dir}/"), key.clone()));
+        }
+        let keep = change.type_ != ChangeType::Deleted
+            && b.phase() == Some(BackupPhase::Complete)
+            && b.metadata.deletion_timestamp.is_none();
+        match data_url(&b).map(|u| format!("{u}/")) {
+            Some(dir) if keep => {
+                self.kept.insert((dir, key));
+            }
+            Some(dir) => {
+                self.kept.remove(&(dir, key));
+            }
+            None => {}
+        }
+    }
+}
 
 impl Family for NoLostData {
     fn id(&self) -> InvariantId {
@@ -15,7 +45,11 @@ impl Family for NoLostData {
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
-        if change.obj.kind() != Kind::Backup || change.type_ != ChangeType::Modified {
+        if change.obj.kind() != Kind::Backup {
+            return Vec::new();
+        }
+        self.track(change);
+        if change.type_ != ChangeType::Modified {
             return Vec::new();
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
@@ -35,18 +69,17 @@ impl Family for NoLostData {
         }
     }
 
-    fn on_storage_delete(&mut self, ctx: &Ctx, url: &str) -> Vec<String> {
+    fn on_storage_delete(&mut self, _ctx: &Ctx, url: &str) -> Vec<String> {
         let dir = format!("{}/", url.trim_end_matches('/'));
-        ctx.world
-            .iter_kind(Kind::Backup)
-            .filter_map(|o| o.get::<Backup>())
-            .filter(|b| b.phase() == Some(BackupPhase::Complete) && b.metadata.deletion_timestamp.is_none())
-            .filter(|b| data_url(b).is_some_and(|u| format!("{u}/").starts_with(&dir)))
-            .map(|b| {
+        let from = (dir.clone(), ObjectKey::default());
+        let mut hit: Vec<(&ObjectKey, &String)> =
+            self.kept.range(from..).take_while(|(d, _)| d.starts_with(&dir)).map(|(d, k)| (k, d)).collect();
+        hit.sort();
+        hit.into_iter()
+            .map(|(key, d)| {
                 format!(
-                    "the data of Complete Backup {} at {} was deleted while it still exists",
-                    operator::cluster::ObjectKey::of(&*b),
-                    data_url(&b).unwrap_or_default()
+                    "the data of Complete Backup {key} at {} was deleted while it still exists",
+                    d.trim_end_matches('/')
                 )
             })
             .collect()

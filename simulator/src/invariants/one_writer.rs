@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::Pod;
 use operator::api::labels;
-use operator::cluster::{Kind, ObjectKey};
+use operator::cluster::{Kind, Labels, ObjectKey};
 use std::collections::BTreeSet;
 
 use super::{Ctx, Family};
@@ -37,12 +37,12 @@ impl Family for OneWriter {
         let Some(pod) = change.obj.get::<Pod>() else { return Vec::new() };
         let Some(backup) = writes_for(&pod).filter(|_| running(&pod)) else { return Vec::new() };
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let selector = Labels::from([(labels::BACKUP.to_string(), backup.clone())]);
         let writers: Vec<String> = ctx
             .world
-            .iter_kind(Kind::Pod)
+            .select(Kind::Pod, &namespace, &selector)
             .filter_map(|o| o.get::<Pod>())
-            .filter(|p| p.metadata.namespace.as_deref() == Some(&namespace) && running(p))
-            .filter(|p| writes_for(p).as_deref() == Some(&backup))
+            .filter(|p| running(p) && writes_for(p).as_deref() == Some(&backup))
             .map(|p| p.metadata.name.clone().unwrap_or_default())
             .collect();
         let key = ObjectKey::new(&namespace, &backup);

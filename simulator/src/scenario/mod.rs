@@ -265,18 +265,17 @@ fn fault(c: &mut Checker, loc: &Loc<RawFault>, i: usize, duration: Duration) -> 
         RawFault::PodsStuck(f) => {
             let at = format!("{field}.podsStuck");
             let jobs = c.roles(&f.jobs, &format!("{at}.jobs"));
-            let state = match f.state.as_ref().map(|s| s.value.as_str()) {
-                None | Some("ContainerCreating") => StuckState::ContainerCreating,
-                Some("ImagePullBackOff") => StuckState::ImagePullBackOff,
-                Some(other) => {
-                    let l = f.state.as_ref().expect("matched Some");
+            let state = match f.state.as_ref() {
+                None => StuckState::ContainerCreating,
+                Some(l) => StuckState::ALL.into_iter().find(|s| s.reason() == l.value).unwrap_or_else(|| {
+                    let known: Vec<&str> = StuckState::ALL.iter().map(|s| s.reason()).collect();
                     c.at(
                         l,
                         format!("{at}.state"),
-                        format!("unknown state {other:?} (expected ContainerCreating or ImagePullBackOff)"),
+                        format!("unknown state {:?} (expected one of {})", l.value, known.join(", ")),
                     );
                     StuckState::ContainerCreating
-                }
+                }),
             };
             (FaultKind::PodsStuck { jobs, state }, &f.from, &f.until)
         }

@@ -116,13 +116,20 @@ impl JobRole {
 pub enum StuckState {
     ContainerCreating,
     ImagePullBackOff,
+    /// A Secret (or ConfigMap) the pod's containers reference is missing: the kubelet cannot build their config.
+    CreateContainerConfigError,
 }
 
 impl StuckState {
+    pub const ALL: [StuckState; 3] =
+        [StuckState::ContainerCreating, StuckState::ImagePullBackOff, StuckState::CreateContainerConfigError];
+
+    /// The pod's waiting reason, as the kubelet reports it (also the scenario spelling).
     pub fn reason(self) -> &'static str {
         match self {
             StuckState::ContainerCreating => "ContainerCreating",
             StuckState::ImagePullBackOff => "ImagePullBackOff",
+            StuckState::CreateContainerConfigError => "CreateContainerConfigError",
         }
     }
 }

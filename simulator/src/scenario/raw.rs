@@ -234,7 +234,8 @@ pub struct RawWatchStall {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawPodsStuck {
-    /// `ContainerCreating` (default) or `ImagePullBackOff`.
+    /// `ContainerCreating` (default), `ImagePullBackOff`, or `CreateContainerConfigError` (a Secret the pod needs is
+    /// missing).
     #[serde(default)]
     pub state: Option<Loc<String>>,
     /// Job roles: `backup`, `restore`, `clean` (default: all); a single role may be written without brackets.

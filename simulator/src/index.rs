@@ -1,0 +1,215 @@
+//! `Indexed`: the objects of one kind by key, indexed by label pair and by owner uid, so that a selector or an owner
+//! lookup reads only the objects it returns, never the rest of the namespace (the store and every informer cache).
+
+use operator::cluster::{Labels, ObjectKey, labels_match};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::object::Obj;
+
+/// namespace -> label key -> label value -> keys (in order) of the objects carrying that pair. Nested, so that a
+/// lookup borrows its strings instead of building an owned key.
+type ByLabel = BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeSet<ObjectKey>>>>;
+
+#[derive(Clone, Debug, Default)]
+pub struct Indexed {
+    by_key: BTreeMap<ObjectKey, Obj>,
+    by_label: ByLabel,
+    /// Keys of the objects whose ownerReferences name a uid.
+    by_owner: BTreeMap<String, BTreeSet<ObjectKey>>,
+}
+
+fn pairs(obj: &Obj) -> impl Iterator<Item = (&String, &String)> {
+    obj.meta().labels.iter().flatten()
+}
+
+fn owners(obj: &Obj) -> impl Iterator<Item = &str> {
+    obj.meta().owner_references.iter().flatten().map(|r| r.uid.as_str())
+}
+
+impl Indexed {
+    pub fn get(&self, key: &ObjectKey) -> Option<&Obj> {
+        self.by_key.get(key)
+    }
+
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Every object, by namespace then name.
+    pub fn values(&self) -> impl Iterator<Item = &Obj> {
+        self.by_key.values()
+    }
+
+    /// Stores `obj` under `key`, replacing (and unindexing) what was there.
+    pub fn insert(&mut self, key: ObjectKey, obj: Obj) -> Option<Obj> {
+        // Most writes (status, finalizers) leave labels and owners alone: then the indexes already hold the key.
+        if let Some(slot) = self.by_key.get_mut(&key)
+            && slot.meta().labels == obj.meta().labels
+            && owners(slot).eq(owners(&obj))
+        {
+            return Some(std::mem::replace(slot, obj));
+        }
+        let old = self.remove(&key);
+        if obj.meta().labels.as_ref().is_some_and(|l| !l.is_empty()) {
+            let in_ns = match self.by_label.get_mut(&key.namespace) {
+                Some(m) => m,
+                None => self.by_label.entry(key.namespace.clone()).or_default(),
+            };
+            for (k, v) in pairs(&obj) {
+                let values = match in_ns.get_mut(k) {
+                    Some(m) => m,
+                    None => in_ns.entry(k.clone()).or_default(),
+                };
+                let names = match values.get_mut(v) {
+                    Some(n) => n,
+                    None => values.entry(v.clone()).or_default(),
+                };
+                names.insert(key.clone());
+            }
+        }
+        for uid in owners(&obj) {
+            self.by_owner.entry(uid.to_string()).or_default().insert(key.clone());
+        }
+        self.by_key.insert(key, obj);
+        old
+    }
+
+    pub fn remove(&mut self, key: &ObjectKey) -> Option<Obj> {
+        let old = self.by_key.remove(key)?;
+        if let Some(in_ns) = self.by_label.get_mut(&key.namespace) {
+            for (k, v) in pairs(&old) {
+                let Some(values) = in_ns.get_mut(k) else { continue };
+                if let Some(names) = values.get_mut(v) {
+                    names.remove(key);
+                    if names.is_empty() {
+                        values.remove(v);
+                    }
+                }
+                if values.is_empty() {
+                    in_ns.remove(k);
+                }
+            }
+        }
+        for uid in owners(&old) {
+            if let Some(keys) = self.by_owner.get_mut(uid) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.by_owner.remove(uid);
+                }
+            }
+        }
+        Some(old)
+    }
+
+    pub fn clear(&mut self) {
+        *self = Indexed::default();
+    }
+
+    /// The objects in `namespace` carrying every pair of `selector`, by name. Reads only the objects carrying the
+    /// selector's rarest pair (or the namespace, for an empty selector).
+    pub fn select<'a>(&'a self, namespace: &'a str, selector: &'a Labels) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
+        if selector.is_empty() {
+            let from = ObjectKey::new(namespace, "");
+            return Box::new(
+                self.by_key.range(from..).take_while(move |(k, _)| k.namespace == namespace).map(|(_, o)| o),
+            );
+        }
+        let mut rarest: Option<&BTreeSet<ObjectKey>> = None;
+        let in_ns = self.by_label.get(namespace);
+        for (k, v) in selector {
+            match in_ns.and_then(|m| m.get(k)).and_then(|m| m.get(v)) {
+                None => return Box::new(std::iter::empty()),
+                Some(names) if rarest.is_none_or(|r| names.len() < r.len()) => rarest = Some(names),
+                Some(_) => {}
+            }
+        }
+        let names = rarest.expect("a non-empty selector");
+        Box::new(
+            names
+                .iter()
+                .filter_map(move |key| self.by_key.get(key))
+                .filter(move |o| labels_match(o.meta().labels.as_ref(), selector)),
+        )
+    }
+
+    /// The objects whose ownerReferences name `uid`, by namespace then name.
+    pub fn owned_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Obj> + 'a {
+        self.by_owner.get(uid).into_iter().flatten().filter_map(|k| self.by_key.get(k))
+    }
+}
+
+impl FromIterator<Obj> for Indexed {
+    fn from_iter<I: IntoIterator<Item = Obj>>(objs: I) -> Self {
+        let mut index = Indexed::default();
+        for o in objs {
+            index.insert(o.key(), o);
+        }
+        index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use operator::api::Backup;
+    use proptest::prelude::*;
+
+    fn backup(ns: &str, name: &str, label: Option<&str>, owner: Option<&str>) -> Obj {
+        let mut b = Backup::new(name, Default::default());
+        b.metadata.namespace = Some(ns.into());
+        b.metadata.labels = label.map(|l| BTreeMap::from([("s".to_string(), l.to_string())]));
+        b.metadata.owner_references = owner.map(|uid| {
+            vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                uid: uid.into(),
+                ..Default::default()
+            }]
+        });
+        Obj::wrap(b)
+    }
+
+    fn names<'a>(it: impl Iterator<Item = &'a Obj>) -> Vec<String> {
+        it.map(|o| o.key().to_string()).collect()
+    }
+
+    proptest! {
+        /// Whatever is inserted, replaced and removed, a selector or an owner lookup answers exactly what a scan
+        /// of every object would, in the same order.
+        #[test]
+        fn lookups_answer_what_a_full_scan_answers(
+            ops in proptest::collection::vec((0u8..3, 0u8..2, 0u8..6, 0u8..3, 0u8..3), 0..60)
+        ) {
+            let mut index = Indexed::default();
+            for (op, ns, name, label, owner) in ops {
+                let (ns, name) = (format!("ns{ns}"), format!("b{name}"));
+                let label = ["a", "b", ""].get(label as usize).filter(|l| !l.is_empty()).copied();
+                let owner = ["u1", "u2", ""].get(owner as usize).filter(|o| !o.is_empty()).copied();
+                if op == 0 {
+                    index.remove(&ObjectKey::new(&ns, &name));
+                } else {
+                    let o = backup(&ns, &name, label, owner);
+                    index.insert(o.key(), o);
+                }
+            }
+            for ns in ["ns0", "ns1"] {
+                for sel in [Labels::new(), Labels::from([("s".to_string(), "a".to_string())])] {
+                    let scan = index.values().filter(|o| o.key().namespace == ns)
+                        .filter(|o| labels_match(o.meta().labels.as_ref(), &sel));
+                    prop_assert_eq!(names(index.select(ns, &sel)), names(scan));
+                }
+            }
+            for uid in ["u1", "u2"] {
+                let scan = index.values()
+                    .filter(|o| o.meta().owner_references.iter().flatten().any(|r| r.uid == uid));
+                prop_assert_eq!(names(index.owned_by(uid)), names(scan));
+            }
+        }
+    }
+}
