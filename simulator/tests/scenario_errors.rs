@@ -149,3 +149,23 @@ fn unknown_and_mistyped_fields_inside_objects_and_patches_are_refused() {
     );
     assert!(e[2].starts_with("bad.yaml:15:") && e[2].ends_with("steps[0].patch.spec.pasue: unknown field"), "{e:?}");
 }
+
+/// Regression (noted in round 2): `sim run scenarios/ | head -1` panicked on the next print once `head` had gone.
+#[test]
+fn sim_run_into_a_closed_pipe_ends_quietly() {
+    use std::io::BufRead;
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/schedule");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["run", scenarios])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(!first.is_empty(), "sim run printed nothing");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "a panic's exit code");
+}

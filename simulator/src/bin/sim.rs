@@ -35,8 +35,22 @@ enum Command {
     Serve(simulator::apiserver::command::ServeArgs),
 }
 
+/// Restores the default action for SIGPIPE (Rust ignores it), so `sim run ... | head` ends quietly when the reader
+/// goes away instead of panicking on the next print. Not for `sim serve`: a server must see a closed socket as an
+/// error on that connection, not die of it.
+fn die_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL is a valid action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        die_quietly_on_closed_pipe();
+    }
     Ok(match cli.command {
         Command::Run(args) => cli::run(&args),
         Command::Explore(args) => cli::explore(&args),
