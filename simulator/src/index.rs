@@ -31,10 +31,6 @@ impl Indexed {
         self.by_key.get(key)
     }
 
-    pub fn contains(&self, key: &ObjectKey) -> bool {
-        self.by_key.contains_key(key)
-    }
-
     pub fn len(&self) -> usize {
         self.by_key.len()
     }
@@ -96,6 +92,9 @@ impl Indexed {
                 if values.is_empty() {
                     in_ns.remove(k);
                 }
+            }
+            if in_ns.is_empty() {
+                self.by_label.remove(&key.namespace);
             }
         }
         for uid in owners(&old) {

@@ -23,6 +23,11 @@ impl Action {
         Action { requeue_after: Some(d), cache_behind: true }
     }
 
+    /// Run again after `d`, or only on a watch event when there is none (a plan's wait).
+    pub fn after(d: Option<Duration>) -> Self {
+        Action { requeue_after: d, cache_behind: false }
+    }
+
     /// Run again only when a watched object changes.
     pub fn await_change() -> Self {
         Action { requeue_after: None, cache_behind: false }

@@ -265,7 +265,7 @@ async fn perform<C: Cluster>(
 ) -> Result<Next, BackupError> {
     let now = cluster.now();
     match step {
-        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after, cache_behind: false })),
+        Step::Wait { requeue_after } => Ok(Next::Done(Action::after(requeue_after))),
         Step::Refresh => refresh(cluster, state).await,
         Step::MarkInvalid { message } => {
             let msg = message.clone();

@@ -144,7 +144,7 @@ async fn perform<C: Cluster>(
 ) -> Result<Option<Action>, RestoreError> {
     let now = cluster.now();
     match step {
-        Step::Wait { requeue_after } => return Ok(Some(Action { requeue_after, cache_behind: false })),
+        Step::Wait { requeue_after } => return Ok(Some(Action::after(requeue_after))),
         Step::Refresh => {
             if refresh(cluster, state).await?.is_some() {
                 return Ok(Some(Action::await_change()));

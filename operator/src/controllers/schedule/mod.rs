@@ -196,7 +196,7 @@ async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason:
 async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Result<Next, ScheduleError> {
     let now = cluster.now();
     match step {
-        Step::Wait { requeue_after } => Ok(Next::Done(Action { requeue_after, cache_behind: false })),
+        Step::Wait { requeue_after } => Ok(Next::Done(Action::after(requeue_after))),
         Step::Refresh => refresh(cluster, state).await,
         Step::ConfirmBlocked { tick } => {
             cluster.confirm::<BackupSchedule>(&state.key, tick);

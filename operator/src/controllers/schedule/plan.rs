@@ -177,7 +177,11 @@ pub fn plan(o: &Observed) -> Step {
         }
         _ => {}
     }
-    let Some(cron) = CronSchedule::of(s).ok().filter(|_| errors.is_empty()) else {
+    // Nothing below runs on an invalid spec: it waits for the user's fix.
+    if !errors.is_empty() {
+        return Step::Wait { requeue_after: None };
+    }
+    let Ok(cron) = CronSchedule::of(s) else {
         return Step::Wait { requeue_after: None };
     };
 
