@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds the backup-operator and backup-manager OCI images without a container engine, then runs each binary's
-# --version from the image's own filesystem.
+# Builds the backup-operator, backup-manager and sim OCI images without a container engine, then runs each binary's
+# --version from the image's own filesystem. The sim image also holds the scenarios, under /scenarios.
 #
 # The images match the Dockerfile's final stages: the binary on a distroless-style base made of the build host's
 # glibc and libgcc (Debian 12, as distroless cc-debian12), the CA bundle, /etc/passwd with nonroot 65532, and /tmp;
 # user 65532:65532. They are assembled with umoci (Debian package `umoci`), which needs neither a daemon nor root.
 #
-# Usage: scripts/build-image.sh [--out DIR] [--only backup-operator|backup-manager] [--skip-build]
+# Usage: scripts/build-image.sh [--out DIR] [--only backup-operator|backup-manager|sim] [--skip-build]
 # Output: DIR/<name>/ (an OCI image layout, tag = crate version) and DIR/<name>-<version>.oci.tar (an OCI archive).
 # Push:   skopeo copy oci:DIR/backup-operator:<version> docker://ghcr.io/tidb-backup-operator/backup-operator:<version>
 set -euo pipefail
@@ -34,16 +34,19 @@ command -v ldd >/dev/null || die "ldd is not installed (Debian/Ubuntu: apt-get i
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 [ -n "$version" ] || die "cannot read [workspace.package] version from Cargo.toml"
 
-names=(backup-operator backup-manager)
+names=(backup-operator backup-manager sim)
 if [ -n "$only" ]; then
-    case "$only" in backup-operator|backup-manager) names=("$only") ;; *) die "--only takes backup-operator or backup-manager" ;; esac
+    case "$only" in
+        backup-operator|backup-manager|sim) names=("$only") ;;
+        *) die "--only takes backup-operator, backup-manager or sim" ;;
+    esac
 fi
 
 target_dir="${CARGO_TARGET_DIR:-$root_dir/target}"
 if [ "$build" = 1 ]; then
     bins=()
     for n in "${names[@]}"; do bins+=(--bin "$n"); done
-    cargo build --release --locked -p operator "${bins[@]}"
+    cargo build --release --locked -p operator -p simulator "${bins[@]}"
 fi
 
 work=$(mktemp -d)
@@ -102,6 +105,9 @@ for name in "${names[@]}"; do
     umoci new --image "$layout:$version"
     umoci unpack --rootless --image "$layout:$version" "$bundle" >/dev/null
     assemble_rootfs "$name" "$bin" "$bundle/rootfs"
+    if [ "$name" = sim ]; then
+        cp -R "$root_dir/scenarios" "$bundle/rootfs/scenarios"
+    fi
     umoci repack --image "$layout:$version" --history.created_by "scripts/build-image.sh" "$bundle"
     config=(--config.user 65532:65532 --config.entrypoint "/usr/local/bin/$name" --config.workingdir /
             --config.env PATH=/usr/local/bin:/usr/bin:/bin --config.env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt

@@ -22,6 +22,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 pub mod schema;
+pub mod shard;
 pub mod shrink;
 pub mod stats;
 pub mod steps;

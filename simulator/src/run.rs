@@ -194,7 +194,7 @@ pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool
         add_controller(&mut st, "backup-schedule", schedule, Kind::BackupSchedule);
     }
 
-    for obj in &scenario.objects {
+    for obj in &scenario.stamped_objects() {
         if let Err(e) = st.world.create(obj.clone(), st.now) {
             st.trace.record(
                 st.now,

@@ -169,3 +169,10 @@ fn sim_run_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "a panic's exit code");
 }
+
+#[test]
+fn copies_out_of_range_name_the_field_and_line() {
+    let e = errors(&GOOD.replace("duration: 1h", "duration: 1h\ncopies: 0"));
+    assert_eq!(e, vec!["bad.yaml:4:9: copies: 0 is out of range (1 to 10000)".to_string()], "{e:?}");
+    assert!(parse(&GOOD.replace("duration: 1h", "duration: 1h\ncopies: 10000"), "good.yaml").is_ok());
+}

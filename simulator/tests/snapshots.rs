@@ -14,6 +14,9 @@ fn every_scenario_meets_its_expectation_and_matches_its_snapshot() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let (files, problems) = scenario_files(&[root.join("scenarios")]);
     assert!(problems.is_empty(), "{problems:?}");
+    // Worlds of a thousand schedules are for the release build: CI's `sim run scenarios/` checks their expectations
+    // and its exploration runs their seeds; `copies_stamp_...` below covers them here, in small.
+    let files: Vec<_> = files.into_iter().filter(|f| !f.starts_with(root.join("scenarios/scale"))).collect();
     assert!(files.len() >= 5, "found only {} scenarios", files.len());
     let mut failures = Vec::new();
     for path in files {

@@ -24,6 +24,10 @@ enum Command {
     Run(cli::RunArgs),
     /// Run many seeds of scenarios in parallel; shrink the first violation to a minimal scenario file.
     Explore(cli::ExploreArgs),
+    /// Unite the results of `sim explore --shard K/N` runs: the summary of all seeds, the first violation shrunk.
+    Merge(cli::MergeArgs),
+    /// Measure the simulator: seeds/s of the canonical day, one day of 100 and 1,000 schedules, peak memory.
+    Bench(cli::BenchArgs),
     /// Validate scenario files without running them.
     Check {
         #[arg(required = true)]
@@ -54,6 +58,8 @@ fn main() -> Result<ExitCode> {
     Ok(match cli.command {
         Command::Run(args) => cli::run(&args),
         Command::Explore(args) => cli::explore(&args),
+        Command::Merge(args) => cli::merge(&args),
+        Command::Bench(args) => cli::bench(&args),
         Command::Check { paths } => cli::check(&paths),
         // The served world starts at the wall clock: its clients (the operator, kubectl) read that clock.
         Command::Serve(args) => simulator::apiserver::command::serve(&args, chrono::Utc::now),

@@ -123,6 +123,7 @@ fn draw(scenario: &Scenario, workload: &Workload, seed: u64) -> Draft {
 /// invariant must hold, with the default workload.
 pub fn base() -> Scenario {
     Scenario {
+        copies: 1,
         name: "generated".into(),
         description: "A world drawn entirely from the seed by the workload generator.".into(),
         path: None,

@@ -435,6 +435,14 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
     }
     let objects: Vec<Obj> =
         raw.objects.iter().enumerate().filter_map(|(i, o)| manifest(&mut c, o, &format!("objects[{i}]"))).collect();
+    let copies = match &raw.copies {
+        Some(n) if n.value == 0 || n.value > MAX_COPIES => {
+            c.at(n, "copies", format!("{} is out of range (1 to {MAX_COPIES})", n.value));
+            1
+        }
+        Some(n) => n.value,
+        None => 1,
+    };
     let mut steps = Vec::new();
     for (i, s) in raw.steps.iter().enumerate() {
         let field = format!("steps[{i}]");
@@ -632,6 +640,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         seed: raw.seed.map(|s| s.value).unwrap_or(DEFAULT_SEED),
         controllers,
         objects,
+        copies,
         steps,
         timing,
         faults,

@@ -76,6 +76,27 @@ pub enum Controllers {
     Zoo(String),
 }
 
+/// The most copies of a scenario's objects.
+pub const MAX_COPIES: u32 = 10_000;
+
+impl Scenario {
+    /// The objects to create, every copy of them: copy 1 as written, copy i >= 2 with `-iiii` appended to each name
+    /// (an object named by `generateName` gets its own name anyway).
+    pub fn stamped_objects(&self) -> Vec<Obj> {
+        let mut out = self.objects.clone();
+        for i in 2..=self.copies {
+            out.extend(self.objects.iter().map(|o| {
+                o.with_meta(|m| {
+                    if let Some(name) = m.name.as_mut() {
+                        name.push_str(&format!("-{i:04}"));
+                    }
+                })
+            }));
+        }
+        out
+    }
+}
+
 impl Controllers {
     pub fn name(&self) -> &str {
         match self {
@@ -448,6 +469,8 @@ pub struct Scenario {
     pub seed: u64,
     pub controllers: Controllers,
     pub objects: Vec<Obj>,
+    /// How many times the objects are created (copy i >= 2 with `-iiii` appended to each name).
+    pub copies: u32,
     pub steps: Vec<Step>,
     pub timing: Timing,
     pub faults: Vec<Fault>,

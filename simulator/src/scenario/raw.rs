@@ -61,6 +61,11 @@ pub struct RawScenario {
     /// Initial objects: plain Backup, Restore or BackupSchedule manifests.
     #[serde(default)]
     pub objects: Vec<Loc<Tree>>,
+    /// Create the objects this many times (default 1, at most 10000), for worlds of many schedules: copy 1 is the
+    /// objects as written (steps act on it), copy i >= 2 appends `-i` in four digits to each object's name
+    /// (`demo-0002`), so each copy's Backups and their storage paths are its own.
+    #[serde(default)]
+    pub copies: Option<Loc<u32>>,
     /// User actions at simulated times.
     #[serde(default)]
     pub steps: Vec<Loc<RawStep>>,

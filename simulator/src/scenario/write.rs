@@ -160,6 +160,8 @@ struct Doc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     operator: Option<Value>,
     objects: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copies: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     steps: Vec<Value>,
     timing: Value,
@@ -221,6 +223,7 @@ pub fn to_yaml(s: &Scenario, comment: &str) -> String {
         controllers: s.controllers.name(),
         operator: (!op.is_empty()).then_some(Value::Object(op)),
         objects: s.objects.iter().map(manifest).collect(),
+        copies: (s.copies != 1).then_some(s.copies),
         steps: s.steps.iter().map(step).collect(),
         timing,
         faults: s.faults.iter().map(fault).collect(),
