@@ -66,7 +66,7 @@ impl State {
     /// The name an actor has in the trace.
     pub fn actor_name(&self, actor: &Actor) -> String {
         match actor {
-            Actor::Controller(i) => self.controllers[*i].name.to_string(),
+            Actor::Controller(i) => self.controllers[*i].id.as_str().to_string(),
             Actor::Manager(pod) => format!("manager/{pod}"),
             Actor::User => "user".into(),
             Actor::Kubelet => "kubelet".into(),
@@ -112,7 +112,7 @@ impl State {
                 }
                 _ => key.clone(),
             };
-            let name = self.controllers[c].name;
+            let name = self.controllers[c].id.as_str();
             self.checker.on_request(&self.world, name, verb, kind, &subject, self.now, &mut self.trace);
         }
         let manager = matches!(actor, Actor::Manager(_));

@@ -7,6 +7,7 @@ use operator::controllers::triggers::{owner_of, schedule_of};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::controller_id::ControllerId;
 use crate::engine::{Event, Spawn, State, TaskId, TaskOwner};
 use crate::object::Obj;
 use crate::rng::draw;
@@ -24,7 +25,7 @@ pub enum Reconciler {
 
 /// One controller of the operator process.
 pub struct Controller {
-    pub name: &'static str,
+    pub id: ControllerId,
     pub reconciler: Reconciler,
     pub main: Kind,
     /// Watched kinds and their informers (the main kind first).
@@ -43,9 +44,9 @@ const BASE_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 impl Controller {
-    pub fn new(name: &'static str, reconciler: Reconciler, main: Kind) -> Self {
+    pub fn new(id: ControllerId, reconciler: Reconciler, main: Kind) -> Self {
         Controller {
-            name,
+            id,
             reconciler,
             main,
             watches: Vec::new(),
@@ -124,7 +125,7 @@ impl State {
         }
         let main = ctl.watches[0].1;
         let Some(obj) = self.informers[main].cache.get(&key).cloned() else { return };
-        *self.stats.reconciles.entry(self.controllers[c].name.to_string()).or_default() += 1;
+        *self.stats.reconciles.entry(self.controllers[c].id.as_str().to_string()).or_default() += 1;
         let task = self.spawn(TaskOwner::Reconcile { controller: c, key: key.clone() }, |task| Spawn::Reconcile {
             task,
             controller: c,
@@ -144,7 +145,7 @@ impl State {
         if self.controllers[c].running.get(&key) == Some(&task) {
             self.controllers[c].running.remove(&key);
         }
-        let name = self.controllers[c].name;
+        let name = self.controllers[c].id.as_str();
         let kind = self.controllers[c].main;
         // Status truth is judged between reconciles: after one that finished its work. A reconcile that failed
         // (an API error between two writes) is retried, and judged when a retry succeeds; one that waited for its

@@ -4,6 +4,7 @@
 use operator::cluster::{ClusterError, Kind, ObjectKey, Verb};
 use rand::RngExt;
 
+use crate::controller_id::ControllerId;
 use crate::rng::{Stream, WorldRng, chance, draw};
 use crate::scenario::model::{
     ApiActors, ApiErrorKind, FailMode, Fault, FaultKind, JobRole, Scenario, Span, StuckState,
@@ -28,7 +29,7 @@ impl ActiveFault {
 /// A watch stall: the named controller's informers of `kinds` deliver nothing in `[from, until)`, then relist.
 #[derive(Clone, Debug)]
 pub struct Stall {
-    pub controller: Option<String>,
+    pub controller: Option<ControllerId>,
     pub kinds: Vec<Kind>,
     pub from: SimTime,
     pub until: Option<SimTime>,
@@ -36,9 +37,8 @@ pub struct Stall {
 
 impl Stall {
     /// True when the stall applies to `controller`'s informer of `kind`.
-    pub fn covers(&self, controller: &str, kind: Kind) -> bool {
-        self.controller.as_deref().is_none_or(|c| c == controller)
-            && (self.kinds.is_empty() || self.kinds.contains(&kind))
+    pub fn covers(&self, controller: ControllerId, kind: Kind) -> bool {
+        self.controller.is_none_or(|c| c == controller) && (self.kinds.is_empty() || self.kinds.contains(&kind))
     }
 }
 
@@ -91,8 +91,10 @@ pub struct FaultPlan {
     pub heal: Option<SimTime>,
 }
 
-fn matches_controller(filter: &Option<String>, controller: &str) -> bool {
-    filter.as_deref().is_none_or(|c| c == controller)
+/// A rule naming a controller applies to that controller's clients only; `None` is a client whose controller is not
+/// known (a served request), which only rules naming no controller reach.
+fn matches_controller(filter: &Option<ControllerId>, controller: Option<ControllerId>) -> bool {
+    filter.is_none_or(|c| Some(c) == controller)
 }
 
 fn matches_kind(kinds: &[Kind], kind: Kind) -> bool {
@@ -126,7 +128,7 @@ impl FaultPlan {
     }
 
     /// The informer lag range for `controller` watching `kind` at `t`, if a fault sets one.
-    pub fn informer_lag(&self, controller: &str, kind: Kind, t: SimTime) -> Option<Span> {
+    pub fn informer_lag(&self, controller: Option<ControllerId>, kind: Kind, t: SimTime) -> Option<Span> {
         self.faults.iter().filter(|f| f.active(t)).find_map(|f| match &f.kind {
             FaultKind::InformerLag { controller: c, kinds, delay }
                 if matches_controller(c, controller) && matches_kind(kinds, kind) =>
@@ -143,7 +145,7 @@ impl FaultPlan {
             .iter()
             .filter_map(|f| match &f.kind {
                 FaultKind::WatchStall { controller, kinds } => {
-                    Some(Stall { controller: controller.clone(), kinds: kinds.clone(), from: f.from, until: f.until })
+                    Some(Stall { controller: *controller, kinds: kinds.clone(), from: f.from, until: f.until })
                 }
                 _ => None,
             })

@@ -5,6 +5,7 @@
 use operator::cluster::Kind;
 use std::collections::VecDeque;
 
+use crate::controller_id::ControllerId;
 use crate::engine::{Event, State};
 use crate::index::Indexed;
 use crate::object::Obj;
@@ -22,7 +23,7 @@ enum Delivery {
 /// One controller's view of one kind.
 pub struct Informer {
     pub controller: usize,
-    pub controller_name: &'static str,
+    pub controller_id: ControllerId,
     pub kind: Kind,
     pub cache: Indexed,
     pending: VecDeque<(SimTime, Delivery)>,
@@ -36,10 +37,10 @@ pub struct Informer {
 }
 
 impl Informer {
-    pub fn new(controller: usize, controller_name: &'static str, kind: Kind, rng: Stream) -> Self {
+    pub fn new(controller: usize, controller_id: ControllerId, kind: Kind, rng: Stream) -> Self {
         Informer {
             controller,
-            controller_name,
+            controller_id,
             kind,
             cache: Indexed::default(),
             pending: VecDeque::new(),
@@ -64,7 +65,7 @@ impl State {
     fn informer_lag(&mut self, i: usize) -> std::time::Duration {
         let inf = &self.informers[i];
         let span =
-            self.faults.informer_lag(inf.controller_name, inf.kind, self.now).unwrap_or(self.timing.informer_lag);
+            self.faults.informer_lag(Some(inf.controller_id), inf.kind, self.now).unwrap_or(self.timing.informer_lag);
         draw(&mut self.informers[i].rng, span.lo, span.hi)
     }
 
@@ -139,7 +140,7 @@ impl State {
         }
         let (controller, kind) = (self.informers[i].controller, self.informers[i].kind);
         if relisted {
-            let name = self.informers[i].controller_name;
+            let name = self.informers[i].controller_id.as_str();
             let n = self.informers[i].cache.len();
             self.trace.record(now, name, "relist", format_args!("{kind}"), format_args!("{n} objects"));
         }
@@ -154,7 +155,7 @@ impl State {
     pub(crate) fn stall_start(&mut self, s: usize) {
         let stall = self.faults.stalls()[s].clone();
         for inf in &mut self.informers {
-            if stall.covers(inf.controller_name, inf.kind) {
+            if stall.covers(inf.controller_id, inf.kind) {
                 inf.stalled = Some(stall.until);
                 inf.pending.clear();
                 inf.scheduled = false;
@@ -172,7 +173,7 @@ impl State {
             self.watches_unstall(&stall.kinds);
         }
         for i in 0..self.informers.len() {
-            if stall.covers(self.informers[i].controller_name, self.informers[i].kind) {
+            if stall.covers(self.informers[i].controller_id, self.informers[i].kind) {
                 self.informers[i].stalled = None;
                 if self.informers[i].running {
                     self.relist(i);

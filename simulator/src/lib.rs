@@ -9,6 +9,7 @@ pub mod bus;
 pub mod cli;
 pub mod client;
 pub mod controller;
+pub mod controller_id;
 pub mod engine;
 pub mod explore;
 pub mod faults;

@@ -84,6 +84,20 @@ impl Obj {
     }
 }
 
+impl Obj {
+    /// This object with `edit` applied to the metadata, copied only if someone else shares it.
+    pub fn into_with_meta(mut self, edit: impl FnOnce(&mut ObjectMeta)) -> Obj {
+        match &mut self {
+            Obj::Backup(a) => edit(&mut Arc::make_mut(a).metadata),
+            Obj::Restore(a) => edit(&mut Arc::make_mut(a).metadata),
+            Obj::Schedule(a) => edit(&mut Arc::make_mut(a).metadata),
+            Obj::Job(a) => edit(&mut Arc::make_mut(a).metadata),
+            Obj::Pod(a) => edit(&mut Arc::make_mut(a).metadata),
+        }
+        self
+    }
+}
+
 fn edited<T: Clone>(a: &Arc<T>, f: impl FnOnce(&mut T)) -> T {
     let mut t = (**a).clone();
     f(&mut t);

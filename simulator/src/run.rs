@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::client::{SimClient, SimStore, SimTool};
 use crate::controller::{Controller, Reconciler};
+use crate::controller_id::ControllerId;
 use crate::engine::{Actor, Engine, Event, Shared, Spawn, State, TaskFuture, TaskId, TaskOutput};
 use crate::informer::Informer;
 use crate::invariants::Violation;
@@ -146,14 +147,14 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
     }
 }
 
-fn add_controller(st: &mut State, name: &'static str, reconciler: Reconciler, main: Kind) {
+fn add_controller(st: &mut State, id: ControllerId, reconciler: Reconciler, main: Kind) {
     let c = st.controllers.len();
     let kinds = Controller::watched_kinds(main);
-    let mut ctl = Controller::new(name, reconciler, kinds[0]);
+    let mut ctl = Controller::new(id, reconciler, kinds[0]);
     for kind in kinds {
         let i = st.informers.len();
-        let rng = st.world_rng.stream(&format!("informer/{name}/{kind}"));
-        st.informers.push(Informer::new(c, name, *kind, rng));
+        let rng = st.world_rng.stream(&format!("informer/{id}/{kind}"));
+        st.informers.push(Informer::new(c, id, *kind, rng));
         ctl.watches.push((*kind, i));
     }
     st.controllers.push(ctl);
@@ -189,9 +190,9 @@ pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool
             Some((i, zoo::Replaces::Backup)) => (Reconciler::Zoo(i), Reconciler::Schedule),
             Some((i, zoo::Replaces::Schedule)) => (Reconciler::Backup, Reconciler::Zoo(i)),
         };
-        add_controller(&mut st, "backup", backup, Kind::Backup);
-        add_controller(&mut st, "restore", Reconciler::Restore, Kind::Restore);
-        add_controller(&mut st, "backup-schedule", schedule, Kind::BackupSchedule);
+        add_controller(&mut st, ControllerId::Backup, backup, Kind::Backup);
+        add_controller(&mut st, ControllerId::Restore, Reconciler::Restore, Kind::Restore);
+        add_controller(&mut st, ControllerId::Schedule, schedule, Kind::BackupSchedule);
     }
 
     for obj in &scenario.stamped_objects() {

@@ -152,7 +152,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, invariant: InvariantId, budget: us
                     let mut c = best.clone();
                     let hi = halve(delay.hi).max(delay.lo.min(halve(delay.hi)));
                     c.faults[i].kind = FaultKind::InformerLag {
-                        controller: controller.clone(),
+                        controller: *controller,
                         kinds: kinds.clone(),
                         delay: Span { lo: delay.lo.min(hi), hi },
                     };

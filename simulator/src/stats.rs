@@ -5,11 +5,13 @@ use operator::cluster::{Kind, Verb};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::controller_id::ControllerId;
 use crate::object::Obj;
 use crate::world::{Change, ChangeType};
 
 /// The operator's controllers, as actors in the counts.
-const OPERATOR: [&str; 3] = ["backup", "restore", "backup-schedule"];
+const OPERATOR: [&str; 3] =
+    [ControllerId::Backup.as_str(), ControllerId::Restore.as_str(), ControllerId::Schedule.as_str()];
 
 /// The stages of a Backup's life, for counting the writes each costs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

@@ -335,7 +335,7 @@ impl World {
         let (kind, key) = (obj.kind(), obj.key());
         let old = self.get(kind, &key).cloned();
         let rv = self.next_rv();
-        let stored = obj.with_meta(|m| m.resource_version = Some(rv.clone()));
+        let stored = obj.into_with_meta(|m| m.resource_version = Some(rv));
         self.of_kind(kind).insert(key, stored.clone());
         self.record(now, if old.is_some() { ChangeType::Modified } else { ChangeType::Added }, stored.clone(), old);
         stored

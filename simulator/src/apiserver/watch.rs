@@ -196,7 +196,7 @@ impl State {
         let plain = line(type_, &value);
         for id in ids {
             let span = match res {
-                Res::Typed(kind) => self.faults.informer_lag("", kind, self.now).unwrap_or(self.timing.informer_lag),
+                Res::Typed(kind) => self.faults.informer_lag(None, kind, self.now).unwrap_or(self.timing.informer_lag),
                 Res::Dyn(_) => self.timing.informer_lag,
             };
             let lag = draw(&mut self.rngs.api, span.lo, span.hi);

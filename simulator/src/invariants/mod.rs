@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
 use crate::scenario::model::{InvariantId, Scenario};
 use crate::storage::Storage;
@@ -152,14 +153,14 @@ impl Checker {
 
     pub fn after_schedule_reconcile(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
         let storage = Storage::default();
-        let ctx = Ctx { world, storage: &storage, now, actor: "backup-schedule" };
+        let ctx = Ctx { world, storage: &storage, now, actor: ControllerId::Schedule.as_str() };
         self.each(now, trace, |f| f.after_schedule_reconcile(&ctx, key));
     }
 
     /// After any schedule reconcile, successful or not.
     pub fn after_schedule_attempt(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
         let storage = Storage::default();
-        let ctx = Ctx { world, storage: &storage, now, actor: "backup-schedule" };
+        let ctx = Ctx { world, storage: &storage, now, actor: ControllerId::Schedule.as_str() };
         self.each(now, trace, |f| f.after_schedule_attempt(&ctx, key));
     }
 

@@ -9,6 +9,7 @@ use operator::api::{Backup, BackupPhase};
 use operator::cluster::Kind;
 
 use super::{Ctx, Family, created, owner_uid, schedule_backups, schedule_of, unfinished};
+use crate::controller_id::ControllerId;
 use crate::scenario::model::InvariantId;
 use crate::world::{Change, ChangeType};
 
@@ -20,7 +21,8 @@ impl Family for RetentionSafety {
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
-        if change.obj.kind() != Kind::Backup || !matches!(ctx.actor, "backup-schedule" | "operator") {
+        let collector = ctx.actor == ControllerId::Schedule.as_str();
+        if change.obj.kind() != Kind::Backup || !(collector || ctx.actor == "operator") {
             return Vec::new();
         }
         let Some(old) = change.old.as_ref().and_then(|o| o.get::<Backup>()) else { return Vec::new() };
@@ -33,7 +35,6 @@ impl Family for RetentionSafety {
         let name = old.metadata.name.clone().unwrap_or_default();
         // Served runs know only "operator" for whatever client deletes (a user's kubectl too): the two rules about
         // which Backups collection may pick at all are judged where the schedule controller is known.
-        let collector = ctx.actor == "backup-schedule";
         if collector && owner_uid(&old).is_none() {
             return vec![format!("deleted Backup {name}, which no schedule owns")];
         }

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::controller_id::ControllerId;
 use crate::object::Obj;
 use error::{ScenarioError, ScenarioErrors};
 use model::*;
@@ -31,9 +32,6 @@ pub fn default_start() -> DateTime<Utc> {
 pub const DEFAULT_SEED: u64 = 1;
 /// The default liveness grace.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
-
-/// Names of the operator's controllers, as faults name them.
-pub const CONTROLLER_NAMES: [&str; 3] = ["backup", "restore", "backup-schedule"];
 
 struct Checker<'a> {
     file: &'a str,
@@ -102,16 +100,17 @@ impl Checker<'_> {
         list.iter().enumerate().filter_map(|(i, l)| self.kind(l, &format!("{field}[{i}]"))).collect()
     }
 
-    fn controller(&mut self, loc: &Option<Loc<String>>, field: &str) -> Option<String> {
+    fn controller(&mut self, loc: &Option<Loc<String>>, field: &str) -> Option<ControllerId> {
         let l = loc.as_ref()?;
-        if !CONTROLLER_NAMES.contains(&l.value.as_str()) {
+        let parsed = ControllerId::parse(&l.value);
+        if parsed.is_none() {
             self.at(
                 l,
                 field,
-                format!("unknown controller {:?} (expected one of {})", l.value, CONTROLLER_NAMES.join(", ")),
+                format!("unknown controller {:?} (expected one of {})", l.value, ControllerId::names().join(", ")),
             );
         }
-        Some(l.value.clone())
+        parsed
     }
 
     fn roles(&mut self, loc: &Option<Loc<serde_json::Value>>, field: &str) -> Vec<JobRole> {

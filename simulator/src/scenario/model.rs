@@ -5,6 +5,7 @@ use operator::cluster::{Kind, ObjectKey, Verb};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::controller_id::ControllerId;
 use crate::object::Obj;
 
 /// A duration range `a..b` (a fixed duration is `a..a`); a value is drawn per use from the seed.
@@ -192,12 +193,12 @@ pub enum ApiActors {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
     InformerLag {
-        controller: Option<String>,
+        controller: Option<ControllerId>,
         kinds: Vec<Kind>,
         delay: Span,
     },
     WatchStall {
-        controller: Option<String>,
+        controller: Option<ControllerId>,
         kinds: Vec<Kind>,
     },
     PodsStuck {

@@ -37,7 +37,7 @@ fn fault(f: &Fault) -> Value {
     match &f.kind {
         FaultKind::InformerLag { controller, kinds, delay } => {
             if let Some(c) = controller {
-                body.insert("controller".into(), c.clone().into());
+                body.insert("controller".into(), c.as_str().into());
             }
             if !kinds.is_empty() {
                 body.insert("kinds".into(), names(kinds));
@@ -46,7 +46,7 @@ fn fault(f: &Fault) -> Value {
         }
         FaultKind::WatchStall { controller, kinds } => {
             if let Some(c) = controller {
-                body.insert("controller".into(), c.clone().into());
+                body.insert("controller".into(), c.as_str().into());
             }
             if !kinds.is_empty() {
                 body.insert("kinds".into(), names(kinds));
