@@ -26,15 +26,8 @@ pub struct ExploreArgs {
     /// Worker threads (default: the number of cores). Every seed stays deterministic whatever the count.
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Where shrunk scenarios are written.
-    #[arg(long, default_value = "shrunk")]
-    pub out: PathBuf,
-    /// Report violations without shrinking them.
-    #[arg(long)]
-    pub no_shrink: bool,
-    /// At most this many runs while shrinking one violation.
-    #[arg(long, default_value_t = 150)]
-    pub shrink_budget: usize,
+    #[command(flatten)]
+    pub shrinking: Shrinking,
     /// Draw a workload from each seed (the default one for scenarios without a `workload:` section).
     #[arg(long)]
     pub generate: bool,
@@ -256,8 +249,8 @@ pub fn explore(args: &ExploreArgs) -> ExitCode {
             }
         }
         print_findings(say, &target.name, &found, wanted);
-        if let Some(first) = found.findings.first().filter(|_| !args.no_shrink && args.shard.is_none()) {
-            shrink_and_write(say, &Shrinking { out: args.out.clone(), budget: args.shrink_budget }, target, first);
+        if let Some(first) = found.findings.first().filter(|_| !args.shrinking.no_shrink && args.shard.is_none()) {
+            shrink_and_write(say, &args.shrinking, target, first);
         }
         all.seeds += found.seeds;
         all.simulated += found.simulated;
@@ -321,9 +314,17 @@ pub(crate) fn print_findings(say: Say, name: &str, found: &Exploration, wanted: 
     }
 }
 
-/// Where shrunk scenarios go and how hard to try.
-pub(crate) struct Shrinking {
+/// Where shrunk scenarios go and how hard to try (`sim explore` and `sim merge`).
+#[derive(Args, Debug, Clone)]
+pub struct Shrinking {
+    /// Where shrunk scenarios are written.
+    #[arg(long, default_value = "shrunk")]
     pub out: PathBuf,
+    /// Report violations without shrinking them.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// At most this many runs while shrinking one violation.
+    #[arg(long = "shrink-budget", default_value_t = 150)]
     pub budget: usize,
 }
 

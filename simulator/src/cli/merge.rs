@@ -19,15 +19,8 @@ pub struct MergeArgs {
     /// sim image): under this folder, by their path after `scenarios/`.
     #[arg(long, value_name = "DIR", default_value = "scenarios")]
     pub scenarios: PathBuf,
-    /// Where shrunk scenarios are written.
-    #[arg(long, default_value = "shrunk")]
-    pub out: PathBuf,
-    /// Report violations without shrinking them.
-    #[arg(long)]
-    pub no_shrink: bool,
-    /// At most this many runs while shrinking one violation.
-    #[arg(long, default_value_t = 150)]
-    pub shrink_budget: usize,
+    #[command(flatten)]
+    pub shrinking: Shrinking,
 }
 
 /// The results files under `paths`, sorted.
@@ -93,8 +86,8 @@ pub fn merge(args: &MergeArgs) -> ExitCode {
             }
         };
         print_findings(say, &target.name, &m.exploration, target.wanted());
-        if let Some(first) = m.exploration.findings.first().filter(|_| !args.no_shrink) {
-            shrink_and_write(say, &Shrinking { out: args.out.clone(), budget: args.shrink_budget }, &target, first);
+        if let Some(first) = m.exploration.findings.first().filter(|_| !args.shrinking.no_shrink) {
+            shrink_and_write(say, &args.shrinking, &target, first);
         }
         if !m.exploration.findings.is_empty() {
             status = ExitCode::from(1);
