@@ -14,7 +14,7 @@ use super::{Ctx, Family, Liveness, SpecEdits, created, schedule_backups};
 use crate::faults::FaultPlan;
 use crate::scenario::model::{FaultKind, InvariantId};
 use crate::time::SimTime;
-use crate::world::Change;
+use crate::world::{Change, ChangeType};
 
 /// How long after expiring a Backup may still be waiting for its delete request.
 pub const GC_BOUND: Duration = Duration::from_secs(15 * 60);
@@ -120,11 +120,18 @@ impl Family for GcNotStarved {
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
-        if !self.spec_changed.observe(change)
-            && let Some(b) = change.obj.get::<Backup>()
-            && b.is_finished()
-        {
-            self.finished.entry(ObjectKey::of(&*b)).or_insert(change.time);
+        if self.spec_changed.observe(change) {
+            return Vec::new();
+        }
+        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let key = ObjectKey::of(&*b);
+        if change.type_ == ChangeType::Deleted {
+            // Gone for good: a Backup created later under the same name starts its own clock (and the maps stay
+            // the size of the world, not of its history).
+            self.finished.remove(&key);
+            self.reported.remove(&key);
+        } else if b.is_finished() {
+            self.finished.entry(key).or_insert(change.time);
         }
         Vec::new()
     }
