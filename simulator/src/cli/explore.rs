@@ -72,6 +72,17 @@ impl Target {
         })
     }
 
+    /// The empty generated world `sim explore --generate` starts from when no scenario is given.
+    fn generated_base() -> Target {
+        Target {
+            name: "generated".to_string(),
+            path: None,
+            digest: None,
+            scenario: crate::generate::base(),
+            generate: false,
+        }
+    }
+
     /// `--generate`: a workload drawn from each seed.
     fn generated(mut self) -> Target {
         self.scenario.workload.get_or_insert_with(Default::default);
@@ -112,13 +123,7 @@ impl Target {
                 }
                 t
             }
-            None => Target {
-                name: "generated".to_string(),
-                path: None,
-                digest: None,
-                scenario: crate::generate::base(),
-                generate: false,
-            },
+            None => Target::generated_base(),
         };
         let base = if line.generate { base.generated() } else { base };
         if base.name == line.scenario {
@@ -151,13 +156,12 @@ fn digest(text: &str) -> String {
 /// The targets `sim explore` was asked for, or the message of what was wrong.
 fn targets(args: &ExploreArgs) -> Result<Vec<Target>, String> {
     let (files, problems) = if args.paths.is_empty() { (Vec::new(), Vec::new()) } else { scenario_files(&args.paths) };
-    if let Some(p) = problems.first() {
-        return Err(p.clone());
+    if !problems.is_empty() {
+        return Err(problems.join("\nERROR "));
     }
     let mut targets = files.iter().map(|p| Target::load(p)).collect::<Result<Vec<_>, _>>()?;
     if args.generate && args.paths.is_empty() {
-        let scenario = crate::generate::base();
-        targets.push(Target { name: "generated".to_string(), path: None, digest: None, scenario, generate: false });
+        targets.push(Target::generated_base());
     }
     if targets.is_empty() {
         return Err("no scenario to explore".to_string());
