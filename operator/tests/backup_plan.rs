@@ -24,12 +24,17 @@ impl<'a> Seen<'a> {
             clean_job: None,
             clean_pods: vec![],
             clean_pods_fresh: false,
+            never_had_job: false,
             now,
             settings,
         })
     }
     fn fresh(mut self) -> Self {
         self.0.backup_fresh = true;
+        self
+    }
+    fn never_had_job(mut self) -> Self {
+        self.0.never_had_job = true;
         self
     }
     fn job(mut self, job: &'a Job) -> Self {
@@ -131,6 +136,17 @@ fn a_job_is_created_only_after_a_live_read_of_the_backup() {
     assert_eq!(Seen::of(&b, t(0), &s).fresh().plan(), Step::CreateJob { attempt: 0 });
     let failed = BackupBuilder::new("demo").phase(BackupPhase::Failed).build();
     assert_eq!(Seen::of(&failed, t(0), &s).fresh().plan(), Step::Wait { requeue_after: None });
+}
+
+/// Issue 11 (API cost): a Backup born after the controller started, moments ago, with no Job create on record since,
+/// never had an attempt; its first Job needs no live read. Anything else that may have run still does.
+#[test]
+fn a_first_job_needs_no_live_read_when_the_controller_remembers_creating_none() {
+    let s = Settings::default();
+    let b = BackupBuilder::new("demo").build();
+    assert_eq!(Seen::of(&b, t(0), &s).never_had_job().plan(), Step::CreateJob { attempt: 0 });
+    let retrying = BackupBuilder::new("demo").phase(BackupPhase::Retrying).retried(t(1), t(2)).build();
+    assert_eq!(Seen::of(&retrying, t(5), &s).never_had_job().plan(), Step::Refresh, "an attempt already ran");
 }
 
 #[test]

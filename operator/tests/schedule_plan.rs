@@ -5,7 +5,7 @@ mod support;
 use operator::api::condition::{Condition, set_condition};
 use operator::api::{Backup, BackupPhase};
 use operator::controllers::schedule::next_run::NextRun;
-use operator::controllers::schedule::plan::{Observed, StatusUpdate, Step, plan};
+use operator::controllers::schedule::plan::{Observed, StatusUpdate, Step, plan, sync_point};
 use std::time::Duration;
 use support::builders::{BackupBuilder, ScheduleBuilder, t};
 
@@ -19,7 +19,10 @@ fn observe<'a>(
         schedule,
         backups: backups.iter().collect(),
         fresh,
+        schedule_live: fresh,
+        newest_known: false,
         now,
+        in_sync: None,
         confirmed_blocked: None,
         failed: Default::default(),
         refused: Vec::new(),
@@ -257,4 +260,63 @@ fn a_refused_delete_does_not_hold_up_the_next_backup_or_repeat() {
     assert!(matches!(plan(&o), Step::Wait { .. }), "the failed delete is not retried within the reconcile");
     o.now = t(90);
     assert_eq!(plan(&o), Step::CreateBackup { run: NextRun { tick: t(90), first_skipped: None } });
+}
+
+/// Issue 11 (API cost): once this process saw `lastBackup` name the newest Backup live and created nothing since, a
+/// due tick the cache shows unblocked needs only the schedule read live (its pause and spec), not its Backups; the
+/// Backup it creates is the newest, so the status records it without another read.
+#[test]
+fn in_sync_a_due_tick_reads_only_the_schedule_then_creates_and_records() {
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-10-00", t(10)).build();
+    let b = [BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build()];
+    let mut o = observe(&s, &b, false, t(20));
+    o.in_sync = Some(t(10));
+    assert_eq!(plan(&o), Step::ReadSchedule);
+    o.schedule_live = true;
+    assert_eq!(plan(&o), Step::CreateBackup { run: NextRun { tick: t(20), first_skipped: None } });
+    let both = [b[0].clone(), BackupBuilder::scheduled(&s, t(20)).build()];
+    let mut after = observe(&s, &both, false, t(20));
+    after.schedule_live = true;
+    after.newest_known = true;
+    let Step::SetStatus(update) = plan(&after) else { panic!("the new Backup is not recorded") };
+    assert_eq!(update.last_backup.as_deref(), Some("demo-2026-01-01t00-20-00"));
+}
+
+/// Everything else reads the Backups live too: a memory about another anchor (the cache is behind or ahead), a
+/// Backup whose phase may still change into running (an Invalid one a user can fix), or collection due as well.
+#[test]
+fn out_of_sync_unsettled_or_collecting_reads_all_live() {
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-10-00", t(10)).build();
+    let done = [BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build()];
+    let mut o = observe(&s, &done, false, t(20));
+    assert_eq!(plan(&o), Step::Refresh, "never in sync in this process");
+    o.in_sync = Some(t(0));
+    assert_eq!(plan(&o), Step::Refresh, "in sync at another anchor");
+    let invalid = [BackupBuilder::scheduled(&s, t(10)).phase(operator::api::BackupPhase::Invalid).build()];
+    let mut o = observe(&s, &invalid, false, t(20));
+    o.in_sync = Some(t(10));
+    assert_eq!(plan(&o), Step::Refresh, "an Invalid Backup may run again once fixed");
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t01-20-00", t(80)).build();
+    let old = [
+        BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build(),
+        BackupBuilder::scheduled(&s, t(80)).complete(t(82)).build(),
+    ];
+    let mut o = observe(&s, &old, false, t(90));
+    o.in_sync = Some(t(80));
+    assert_eq!(plan(&o), Step::Refresh, "collection is due: one live read serves both");
+}
+
+/// The anchor is remembered only from live reads (or this reconcile's own create) showing the status in line.
+#[test]
+fn in_sync_is_learned_only_from_live_reads_naming_the_newest_backup() {
+    let s = ScheduleBuilder::new("demo").last_backup("demo-2026-01-01t00-10-00", t(10)).build();
+    let b = [BackupBuilder::scheduled(&s, t(10)).complete(t(12)).build()];
+    assert_eq!(sync_point(&observe(&s, &b, false, t(15))), None, "the cache proves nothing");
+    assert_eq!(sync_point(&observe(&s, &b, true, t(15))), Some(t(10)));
+    let newer = [b[0].clone(), BackupBuilder::scheduled(&s, t(20)).build()];
+    assert_eq!(sync_point(&observe(&s, &newer, true, t(25))), None, "the status does not name the newest");
+    let mut own = observe(&s, &newer, false, t(25));
+    own.schedule_live = true;
+    own.newest_known = true;
+    assert_eq!(sync_point(&own), None, "not until the status write names it");
 }

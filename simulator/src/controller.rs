@@ -44,7 +44,8 @@ const BASE_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 impl Controller {
-    pub fn new(id: ControllerId, reconciler: Reconciler, main: Kind) -> Self {
+    /// A controller whose process starts at `now`.
+    pub fn new(id: ControllerId, reconciler: Reconciler, main: Kind, now: SimTime) -> Self {
         Controller {
             id,
             reconciler,
@@ -55,7 +56,7 @@ impl Controller {
             dirty: BTreeSet::new(),
             failures: BTreeMap::new(),
             token: 0,
-            own_writes: operator::cluster::own_writes::OwnWrites::new(),
+            own_writes: operator::cluster::own_writes::OwnWrites::new(now.to_utc()),
         }
     }
 
@@ -232,7 +233,7 @@ impl State {
         self.operator.up = true;
         self.operator.epoch += 1;
         for c in &mut self.controllers {
-            c.own_writes = operator::cluster::own_writes::OwnWrites::new();
+            c.own_writes = operator::cluster::own_writes::OwnWrites::new(self.now.to_utc());
         }
         let epoch = self.operator.epoch;
         self.trace.record(self.now, "operator", "start", format_args!("process"), format_args!("epoch={epoch}"));

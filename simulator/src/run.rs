@@ -150,7 +150,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
 fn add_controller(st: &mut State, id: ControllerId, reconciler: Reconciler, main: Kind) {
     let c = st.controllers.len();
     let kinds = Controller::watched_kinds(main);
-    let mut ctl = Controller::new(id, reconciler, kinds[0]);
+    let mut ctl = Controller::new(id, reconciler, kinds[0], st.now);
     for kind in kinds {
         let i = st.informers.len();
         let rng = st.world_rng.stream(&format!("informer/{id}/{kind}"));

@@ -46,6 +46,11 @@ pub struct Life {
     pub gone: bool,
 }
 
+/// The verbs of live reads (quorum reads from the API server, not the cache).
+pub const LIVE_READS: [Verb; 2] = [Verb::Get, Verb::List];
+/// The verbs of writes.
+pub const WRITES: [Verb; 4] = [Verb::Create, Verb::Update, Verb::UpdateStatus, Verb::Delete];
+
 /// Everything counted during a run (ordered maps: stable output).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -124,6 +129,17 @@ impl Stats {
         (avg, full.len())
     }
 
+    /// The operator's requests with one of `verbs`, per Backup created.
+    pub fn operator_requests_per_backup(&self, verbs: &[Verb]) -> f64 {
+        let n: u64 = self
+            .requests
+            .iter()
+            .filter(|((actor, verb, _), _)| OPERATOR.contains(&actor.as_str()) && verbs.contains(verb))
+            .map(|(_, n)| n)
+            .sum();
+        n as f64 / self.backups_created.max(1) as f64
+    }
+
     /// Requests by verb and kind, over all actors.
     pub fn by_verb_kind(&self) -> BTreeMap<(Verb, Kind), u64> {
         let mut out = BTreeMap::new();
@@ -155,20 +171,11 @@ impl Stats {
             "Backups: {} created, {} completed, {} gone",
             self.backups_created, self.backups_completed, self.backups_gone
         );
-        let per_backup = |verbs: &[Verb]| {
-            let n: u64 = self
-                .requests
-                .iter()
-                .filter(|((actor, verb, _), _)| OPERATOR.contains(&actor.as_str()) && verbs.contains(verb))
-                .map(|(_, n)| n)
-                .sum();
-            n as f64 / self.backups_created.max(1) as f64
-        };
         let _ = writeln!(
             s,
             "Operator requests per Backup created: live reads {:.1}, writes {:.1} (incl. those refused)",
-            per_backup(&[Verb::Get, Verb::List]),
-            per_backup(&[Verb::Create, Verb::Update, Verb::UpdateStatus, Verb::Delete])
+            self.operator_requests_per_backup(&LIVE_READS),
+            self.operator_requests_per_backup(&WRITES)
         );
         let ([running, kept, deleting], n) = self.writes_per_life();
         let full: Vec<&Life> = self.lives.values().filter(|l| l.gone).collect();

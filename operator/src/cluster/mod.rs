@@ -64,8 +64,9 @@ pub trait Cluster {
     }
 
     /// Notes, for this process's lifetime, that a live read confirmed something about `key` (`marker` says what,
-    /// for example the cron tick it was about). Without a memory (the default) nothing is noted.
-    fn confirm<K: Object>(&self, _key: &ObjectKey, _marker: DateTime<Utc>) {}
+    /// for example the cron tick it was about); `None` forgets it again. Without a memory (the default) nothing is
+    /// noted.
+    fn confirm<K: Object>(&self, _key: &ObjectKey, _marker: Option<DateTime<Utc>>) {}
 
     /// The marker of the last [`Cluster::confirm`] about `key` in this process.
     fn confirmed<K: Object>(&self, _key: &ObjectKey) -> Option<DateTime<Utc>> {
@@ -76,6 +77,12 @@ pub trait Cluster {
     /// again yet: (name, until when). Without a memory (the default), none.
     fn refused_creates<K: Object>(&self, _namespace: &str) -> Vec<(String, DateTime<Utc>)> {
         Vec::new()
+    }
+
+    /// True when this client remembers every create it sent since `since` and none of them was of `key`: no object
+    /// `key` was created by this controller since then. False when it cannot tell (the default: no memory).
+    fn sent_no_create_since<K: Object>(&self, _key: &ObjectKey, _since: DateTime<Utc>) -> bool {
+        false
     }
 
     /// A quorum read of one object; `Ok(None)` when it does not exist.
@@ -117,7 +124,7 @@ impl<C: Cluster> Cluster for &C {
     fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         (**self).awaiting_own_write::<K>(key)
     }
-    fn confirm<K: Object>(&self, key: &ObjectKey, marker: DateTime<Utc>) {
+    fn confirm<K: Object>(&self, key: &ObjectKey, marker: Option<DateTime<Utc>>) {
         (**self).confirm::<K>(key, marker)
     }
     fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
@@ -125,6 +132,9 @@ impl<C: Cluster> Cluster for &C {
     }
     fn refused_creates<K: Object>(&self, namespace: &str) -> Vec<(String, DateTime<Utc>)> {
         (**self).refused_creates::<K>(namespace)
+    }
+    fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
+        (**self).sent_no_create_since::<K>(key, since)
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
         (**self).get(key).await

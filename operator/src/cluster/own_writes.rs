@@ -13,6 +13,10 @@
 //! does not cover this: every watch event about the object's siblings starts a reconcile at once, and each would
 //! send the refused create again (a retry storm while the quota stays full). The reconcile gets the remembered
 //! refusal back as its answer, so its decisions are the same as if it had been sent.
+//!
+//! And it remembers which creates it sent lately (whatever the answer), from when it started: an object born after
+//! that, less than [`OWN_WRITE_WAIT`] ago, that has no create of a given name on record since its birth never had
+//! one from this controller. The backup controller starts a Backup's first Job on that proof instead of a live read.
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -23,6 +27,16 @@ use super::{Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, Object
 
 /// How long a reconcile may wait for its cache to show its own write before it reads live instead.
 pub const OWN_WRITE_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a confirmation is remembered after the time it is about.
+pub const CONFIRMED_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Object -> the marker a live read confirmed; pruned when it has doubled in size since the last pruning.
+#[derive(Debug, Default)]
+struct Confirmed {
+    markers: BTreeMap<(Kind, ObjectKey), DateTime<Utc>>,
+    prune_above: usize,
+}
 
 /// Object -> (resourceVersion written, when).
 type Written = BTreeMap<(Kind, ObjectKey), (u64, DateTime<Utc>)>;
@@ -55,10 +69,14 @@ fn is_refusal(e: &ClusterError) -> bool {
 
 /// The controller's recent writes: object -> (resourceVersion written, when); and the facts a live read confirmed
 /// in this process (object -> a marker such as the cron tick it was about).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OwnWrites {
+    /// When this memory began: nothing before it is known.
+    started: DateTime<Utc>,
     written: Mutex<Written>,
-    confirmed: Mutex<BTreeMap<(Kind, ObjectKey), DateTime<Utc>>>,
+    /// Creates sent (whatever the answer): object -> when, for the last [`OWN_WRITE_WAIT`].
+    sent_creates: Mutex<BTreeMap<(Kind, ObjectKey), DateTime<Utc>>>,
+    confirmed: Mutex<Confirmed>,
     refused: Mutex<BTreeMap<(Kind, ObjectKey), Refusal>>,
 }
 
@@ -67,8 +85,34 @@ fn rv_of<K: Object>(obj: &K) -> Option<u64> {
 }
 
 impl OwnWrites {
-    pub fn new() -> Arc<Self> {
-        Arc::new(OwnWrites::default())
+    /// An empty memory that begins at `now` (when its controller starts).
+    pub fn new(now: DateTime<Utc>) -> Arc<Self> {
+        Arc::new(OwnWrites {
+            started: now,
+            written: Mutex::default(),
+            sent_creates: Mutex::default(),
+            confirmed: Mutex::default(),
+            refused: Mutex::default(),
+        })
+    }
+
+    /// Notes that a create of `key` is being sent (forgetting those older than the wait).
+    pub fn sending_create(&self, kind: Kind, key: &ObjectKey, now: DateTime<Utc>) {
+        let horizon = now - chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
+        let mut map = self.sent_creates.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, at| *at > horizon);
+        map.insert((kind, key.clone()), now);
+    }
+
+    /// True when this memory proves that no create of `key` was sent at or after `since`: it began before `since`
+    /// and still holds everything sent since. False when it cannot tell.
+    pub fn sent_no_create_since(&self, kind: Kind, key: &ObjectKey, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        let horizon = now - chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
+        if self.started >= since || horizon >= since {
+            return false;
+        }
+        let map = self.sent_creates.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&(kind, key.clone())).is_none_or(|at| *at < since)
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, Written> {
@@ -85,14 +129,25 @@ impl OwnWrites {
         }
     }
 
-    /// Notes that a live read confirmed something about `key`, identified by `marker`.
-    pub fn confirm(&self, kind: Kind, key: &ObjectKey, marker: DateTime<Utc>) {
-        self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).insert((kind, key.clone()), marker);
+    /// Notes that a live read confirmed something about `key`, identified by `marker`; `None` forgets it. Markers
+    /// are times (a cron tick, say): those older than [`CONFIRMED_KEPT`] are forgotten, so memory stays bounded by
+    /// what happened lately (forgetting costs at most one live read).
+    pub fn confirm(&self, kind: Kind, key: &ObjectKey, marker: Option<DateTime<Utc>>, now: DateTime<Utc>) {
+        let mut confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        if confirmed.markers.len() > confirmed.prune_above {
+            let horizon = now - chrono::Duration::from_std(CONFIRMED_KEPT).unwrap_or_default();
+            confirmed.markers.retain(|_, m| *m > horizon);
+            confirmed.prune_above = (2 * confirmed.markers.len()).max(64);
+        }
+        match marker {
+            Some(m) => confirmed.markers.insert((kind, key.clone()), m),
+            None => confirmed.markers.remove(&(kind, key.clone())),
+        };
     }
 
     /// The marker of the last confirmation about `key` in this process.
     pub fn confirmed(&self, kind: Kind, key: &ObjectKey) -> Option<DateTime<Utc>> {
-        self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).get(&(kind, key.clone())).copied()
+        self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).markers.get(&(kind, key.clone())).copied()
     }
 
     /// The remembered refusal of a create of `key`, while its backoff lasts.
@@ -187,14 +242,17 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
         let cached = self.inner.cached::<K>(key);
         self.writes.awaiting(key, cached.as_deref(), self.inner.now())
     }
-    fn confirm<K: Object>(&self, key: &ObjectKey, marker: DateTime<Utc>) {
-        self.writes.confirm(K::KIND, key, marker)
+    fn confirm<K: Object>(&self, key: &ObjectKey, marker: Option<DateTime<Utc>>) {
+        self.writes.confirm(K::KIND, key, marker, self.inner.now())
     }
     fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.writes.confirmed(K::KIND, key)
     }
     fn refused_creates<K: Object>(&self, namespace: &str) -> Vec<(String, DateTime<Utc>)> {
         self.writes.refusals(K::KIND, namespace, self.inner.now())
+    }
+    fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
+        self.writes.sent_no_create_since(K::KIND, key, since, self.inner.now())
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
         self.inner.get(key).await
@@ -207,6 +265,7 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
         if let Some(refusal) = self.writes.refused(K::KIND, &key, self.inner.now()) {
             return Err(refusal);
         }
+        self.writes.sending_create(K::KIND, &key, self.inner.now());
         let result = self.inner.create(obj).await;
         self.writes.answered(K::KIND, &key, result.as_ref().map(|_| ()), self.inner.now());
         self.remember(result)
@@ -253,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_cache_behind_its_own_write_waits_until_it_catches_up_or_the_wait_ends() {
-        let w = OwnWrites::default();
+        let w = OwnWrites::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let key = ObjectKey::new("ns", "backup-x");
         assert_eq!(w.awaiting::<Job>(&key, None, t0), None, "nothing written");
@@ -267,9 +326,26 @@ mod tests {
         assert_eq!(w.awaiting::<Job>(&key, None, until), None, "the wait is bounded");
     }
 
+    /// The proof the backup controller starts a first Job on: memory began before the birth, still reaches back to
+    /// it, and holds no create of the name since.
+    #[test]
+    fn no_create_since_is_proven_only_while_memory_reaches_back_that_far() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let s = |n: i64| t0 + chrono::Duration::seconds(n);
+        let w = OwnWrites::new(t0);
+        let key = ObjectKey::new("ns", "backup-x");
+        assert!(w.sent_no_create_since(Kind::Job, &key, s(1), s(2)), "born after the start, nothing sent");
+        assert!(!w.sent_no_create_since(Kind::Job, &key, t0, s(2)), "born when memory began: cannot tell");
+        assert!(!w.sent_no_create_since(Kind::Job, &key, s(1), s(31)), "born longer ago than memory reaches");
+        w.sending_create(Kind::Job, &key, s(3));
+        assert!(!w.sent_no_create_since(Kind::Job, &key, s(1), s(4)), "a create was sent since");
+        assert!(w.sent_no_create_since(Kind::Job, &key, s(5), s(6)), "an earlier object of that name does not count");
+        assert!(w.sent_no_create_since(Kind::Pod, &key, s(1), s(4)), "another kind");
+    }
+
     #[test]
     fn opaque_resource_versions_are_not_remembered() {
-        let w = OwnWrites::default();
+        let w = OwnWrites::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         w.record(&job("abc"), t0);
         assert_eq!(w.awaiting::<Job>(&ObjectKey::new("ns", "backup-x"), None, t0), None);
@@ -277,7 +353,7 @@ mod tests {
 
     #[test]
     fn a_refused_create_is_not_sent_again_before_its_backoff_which_doubles_and_a_success_ends() {
-        let w = OwnWrites::default();
+        let w = OwnWrites::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let key = ObjectKey::new("ns", "demo-tick");
         let quota = ClusterError::Forbidden {

@@ -192,9 +192,10 @@ fn context(shared: &Shared, controller: &'static str, stores: Stores, recorder: 
     if let Some(clock) = &shared.clock {
         cluster = cluster.with_clock(clock.clone());
     }
+    let started = crate::cluster::Cluster::now(&cluster);
     Arc::new(Context {
         controller,
-        cluster: ReadYourWrites::new(cluster, OwnWrites::new()),
+        cluster: ReadYourWrites::new(cluster, OwnWrites::new(started)),
         settings: shared.settings.clone(),
         metrics: shared.metrics.clone(),
         backoff: ErrorBackoff::default(),

@@ -66,11 +66,14 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
     fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.inner.awaiting_own_write::<K>(key)
     }
-    fn confirm<K: Object>(&self, key: &ObjectKey, marker: DateTime<Utc>) {
+    fn confirm<K: Object>(&self, key: &ObjectKey, marker: Option<DateTime<Utc>>) {
         self.inner.confirm::<K>(key, marker)
     }
     fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.inner.confirmed::<K>(key)
+    }
+    fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
+        self.inner.sent_no_create_since::<K>(key, since)
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
         Ok(self.inner.get::<K>(key).await?.filter(|o| self.hooks.visible(o)).map(|o| self.hooks.seen(o)))

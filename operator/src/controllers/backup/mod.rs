@@ -80,6 +80,7 @@ struct State {
     clean_job: Option<Arc<Job>>,
     clean_pods: Vec<Arc<Pod>>,
     clean_pods_fresh: bool,
+    never_had_job: bool,
 }
 
 fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Arc<Job>> {
@@ -106,6 +107,8 @@ impl State {
         };
         let pods = pods_of(component::BACKUP, &job);
         let clean_pods = pods_of(component::CLEAN, &clean_job);
+        let born = backup.metadata.creation_timestamp.as_ref().map(crate::api::time::from_k8s);
+        let never_had_job = born.is_some_and(|born| cluster.sent_no_create_since::<Job>(&job_key, born));
         State {
             key,
             backup,
@@ -116,6 +119,7 @@ impl State {
             clean_job,
             clean_pods,
             clean_pods_fresh: false,
+            never_had_job,
         }
     }
 
@@ -129,6 +133,7 @@ impl State {
             clean_pods: self.clean_pods.iter().map(|p| &**p).collect(),
             pods_fresh: self.pods_fresh,
             clean_pods_fresh: self.clean_pods_fresh,
+            never_had_job: self.never_had_job,
             now,
             settings,
         }

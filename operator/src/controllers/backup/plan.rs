@@ -35,6 +35,10 @@ pub struct Observed<'a> {
     pub pods_fresh: bool,
     /// `clean_pods` came from a live list in this reconcile.
     pub clean_pods_fresh: bool,
+    /// This controller's memory proves it never sent a create of the Backup's Job: it was running when the Backup
+    /// was born, moments ago (see `own_writes`). No attempt can have started then, nor any pod have run, and only
+    /// backup-manager in such a pod or this controller writes the Backup's status: the first Job needs no live read.
+    pub never_had_job: bool,
     pub now: DateTime<Utc>,
     pub settings: &'a Settings,
 }
@@ -175,7 +179,7 @@ pub fn plan(o: &Observed) -> Step {
             return wait(Some(until(due, o.now)));
         }
         // A stale cache may show an attempt that already ended (or a Backup that already failed): confirm first.
-        if !o.backup_fresh {
+        if !o.backup_fresh && (!o.never_had_job || attempt > 0) {
             return Step::Refresh;
         }
         // One writer: a pod of an earlier Job (deleted by a user, or by this controller for a retry) runs on while

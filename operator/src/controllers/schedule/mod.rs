@@ -14,7 +14,7 @@ use crate::api::{Backup, BackupSchedule};
 use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
 use crate::controllers::{Action, MAX_STEPS, Settings};
 
-use plan::{Failed, Observed, Step, plan};
+use plan::{Failed, Observed, Step, plan, sync_point};
 use template::{backup_for, belongs_to, schedule_selector};
 
 /// Why a schedule reconcile failed; the controller loop retries with backoff.
@@ -59,8 +59,12 @@ struct State {
     schedule: BackupSchedule,
     backups: Vec<Arc<Backup>>,
     fresh: bool,
+    schedule_live: bool,
+    newest_known: bool,
     failed: Failed,
-    /// The due tick a live read found blocked (this reconcile, or earlier in this process when the cluster remembers).
+    /// See [`Observed::in_sync`]: remembered by the cluster for this process's lifetime.
+    in_sync: Option<chrono::DateTime<chrono::Utc>>,
+    /// See [`Observed::confirmed_blocked`]: remembered by the cluster, about the blocking Backups.
     confirmed_blocked: Option<chrono::DateTime<chrono::Utc>>,
     /// The first create or delete that failed; returned (for backoff) once the rest of the plan is done.
     deferred: Option<ScheduleError>,
@@ -83,17 +87,21 @@ pub async fn reconcile<C: Cluster>(
         .cached_list::<Backup>(&key.namespace, &schedule_selector(&key.name))
         .into_iter()
         .filter(|b| belongs_to(b, &schedule))
-        .collect();
-    if let Some(wait) = awaiting_own_write(cluster, &schedule) {
+        .collect::<Vec<_>>();
+    if let Some(wait) = awaiting_own_write(cluster, &schedule, &backups) {
         return Ok(Action::await_own_write(wait));
     }
-    let confirmed_blocked = cluster.confirmed::<BackupSchedule>(&key);
+    let in_sync = cluster.confirmed::<BackupSchedule>(&key);
+    let confirmed_blocked = blocked_since(cluster, &backups);
     let mut state = State {
         key,
         schedule: (*schedule).clone(),
         backups,
         fresh: false,
+        schedule_live: false,
+        newest_known: false,
         failed: Failed::default(),
+        in_sync,
         confirmed_blocked,
         deferred: None,
     };
@@ -101,18 +109,32 @@ pub async fn reconcile<C: Cluster>(
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
         let step = {
-            let observed = Observed {
+            let mut observed = Observed {
                 schedule: &state.schedule,
                 backups: state.backups.iter().map(|b| &**b).collect(),
                 fresh: state.fresh,
+                schedule_live: state.schedule_live,
+                newest_known: state.newest_known,
                 now,
+                in_sync: state.in_sync,
                 confirmed_blocked: state.confirmed_blocked,
                 failed: state.failed,
                 refused: cluster.refused_creates::<Backup>(&state.key.namespace),
             };
+            if let Some(anchor) = sync_point(&observed).filter(|a| state.in_sync != Some(*a)) {
+                cluster.confirm::<BackupSchedule>(&state.key, Some(anchor));
+                state.in_sync = Some(anchor);
+                observed.in_sync = Some(anchor);
+            }
             plan(&observed)
         };
         tracing::debug!(schedule = %state.key, ?step, "planned");
+        if std::env::var("SCHED_DEBUG").is_ok() {
+            eprintln!(
+                "{} {} {:?} fresh={} live={} sync={:?}",
+                now, state.key, step, state.fresh, state.schedule_live, state.in_sync
+            );
+        }
         match perform(cluster, &mut state, step).await {
             Ok(Next::Continue) => {}
             Ok(Next::Done(action)) => return state.deferred.map_or(Ok(action), Err),
@@ -137,12 +159,17 @@ pub async fn reconcile<C: Cluster>(
     Err(ScheduleError::NoProgress { key: state.key, steps: MAX_STEPS })
 }
 
-/// How long to wait when the cache does not show this controller's own latest write of the schedule (its status)
-/// or of the Backup that status names: a plan made now would be made on the past, and finding that out costs a
-/// live read; the write's watch event triggers the next reconcile. Never for other Backups: one this controller
-/// created but cannot see yet may be the one a failed status write left unrecorded, and only a live read finds it
-/// (the status that names a Backup is the proof that the status write went through).
-fn awaiting_own_write<C: Cluster>(cluster: &C, schedule: &BackupSchedule) -> Option<std::time::Duration> {
+/// How long to wait when the cache does not show this controller's own latest write of the schedule (its status),
+/// of the Backup that status names, or of a Backup it shows (a delete that started): a plan made now would be
+/// made on the past, and finding that out costs a live read; the write's watch event triggers the next reconcile.
+/// Never for Backups the cache does not show: one this controller created but cannot see yet may be the one a
+/// failed status write left unrecorded, and only a live read finds it (the status that names a Backup is the proof
+/// that the status write went through).
+fn awaiting_own_write<C: Cluster>(
+    cluster: &C,
+    schedule: &BackupSchedule,
+    backups: &[Arc<Backup>],
+) -> Option<std::time::Duration> {
     let key = ObjectKey::of(schedule);
     let last = schedule.last_backup().map(|name| ObjectKey::new(&key.namespace, name));
     let until = [
@@ -150,9 +177,19 @@ fn awaiting_own_write<C: Cluster>(cluster: &C, schedule: &BackupSchedule) -> Opt
         last.and_then(|k| cluster.awaiting_own_write::<Backup>(&k)),
     ]
     .into_iter()
+    .chain(backups.iter().map(|b| cluster.awaiting_own_write::<Backup>(&ObjectKey::of(&**b))))
     .flatten()
     .max()?;
     Some(crate::controllers::attempt::until(until, cluster.now()))
+}
+
+/// The due tick a live read in this process found blocked by the unfinished Backups in `backups`, if it was one tick
+/// for all of them.
+fn blocked_since<C: Cluster>(cluster: &C, backups: &[Arc<Backup>]) -> Option<chrono::DateTime<chrono::Utc>> {
+    let mut ticks =
+        backups.iter().filter(|b| !b.is_finished()).map(|b| cluster.confirmed::<Backup>(&ObjectKey::of(&**b)));
+    let first = ticks.next()??;
+    ticks.all(|t| t == Some(first)).then_some(first)
 }
 
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, ScheduleError> {
@@ -169,7 +206,21 @@ async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, Sch
     state.backups = backups.into_iter().filter(|b| belongs_to(b, &schedule)).map(Arc::new).collect();
     state.schedule = schedule;
     state.fresh = true;
+    state.schedule_live = true;
     Ok(Next::Continue)
+}
+
+async fn read_schedule<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, ScheduleError> {
+    let key = state.key.clone();
+    match cluster.get::<BackupSchedule>(&key).await {
+        Ok(Some(schedule)) => {
+            state.schedule = schedule;
+            state.schedule_live = true;
+            Ok(Next::Continue)
+        }
+        Ok(None) => Ok(Next::Done(Action::await_change())),
+        Err(source) => Err(ScheduleError::Read { key, source }),
+    }
 }
 
 async fn write_status<C: Cluster>(
@@ -198,8 +249,11 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
     match step {
         Step::Wait { requeue_after } => Ok(Next::Done(Action::after(requeue_after))),
         Step::Refresh => refresh(cluster, state).await,
+        Step::ReadSchedule => read_schedule(cluster, state).await,
         Step::ConfirmBlocked { tick } => {
-            cluster.confirm::<BackupSchedule>(&state.key, tick);
+            for b in state.backups.iter().filter(|b| !b.is_finished()) {
+                cluster.confirm::<Backup>(&ObjectKey::of(&**b), Some(tick));
+            }
             state.confirmed_blocked = Some(tick);
             Ok(Next::Continue)
         }
@@ -231,6 +285,10 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
         Step::CreateBackup { run } => {
             let backup = backup_for(&state.schedule, run.tick);
             let bkey = ObjectKey::of(&backup);
+            // Whatever the answer, a Backup may now exist that the status does not name: out of sync until a
+            // status write or a live read shows it named.
+            cluster.confirm::<BackupSchedule>(&state.key, None);
+            state.in_sync = None;
             let created = match cluster.create(&backup).await {
                 Ok(b) => Some(b),
                 Err(ClusterError::AlreadyExists { .. }) => {
@@ -281,6 +339,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             if let Some(b) = created {
                 state.backups.retain(|x| x.metadata.name != b.metadata.name);
                 state.backups.push(Arc::new(b));
+                state.newest_known = true;
             }
             Ok(Next::Continue)
         }

@@ -3,6 +3,10 @@
 //! The rule that makes this controller immune to TiDB Operator's schedule-reset bug: the cache may only be used to
 //! decide that nothing needs doing. Creating a Backup, deleting one, or moving `status.lastBackup` happens only
 //! after a live read in the same reconcile confirmed the facts it rests on.
+//!
+//! What this process itself confirmed earlier narrows which facts need a live read (see [`Observed::in_sync`]):
+//! once a live read showed `status.lastBackup` naming the newest Backup and nothing was created since, a due tick
+//! that the cache shows unblocked needs only the schedule read live (its pause and spec), not its Backups listed.
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -28,9 +32,19 @@ pub struct Observed<'a> {
     pub backups: Vec<&'a Backup>,
     /// Schedule and Backups come from live reads (or write responses) in this reconcile, not from the cache.
     pub fresh: bool,
+    /// The schedule (not necessarily its Backups) comes from a live read or a write response in this reconcile.
+    pub schedule_live: bool,
+    /// The newest of `backups` is the schedule's newest Backup: this reconcile created it.
+    pub newest_known: bool,
     pub now: DateTime<Utc>,
-    /// The due tick a live read in this process already found blocked by an unfinished Backup: only this controller
-    /// creates the schedule's Backups, so while that tick stays due and blocked nothing it cannot see can appear.
+    /// The anchor (see [`anchor`]) at which a live read in this process last found `status.lastBackup` naming the
+    /// schedule's newest Backup, unless this process sent a create since. Only this controller creates the
+    /// schedule's Backups, so while the anchor it sees is this one, the status it sees names the newest Backup
+    /// there is: a Backup the cache shows is the one the status names, and no newer one hides behind the cache.
+    pub in_sync: Option<DateTime<Utc>>,
+    /// The due tick a live read in this process found blocked by the unfinished Backups the cache shows. Waiting on
+    /// the cache is then safe, and each new due tick is looked at live once: a stalled watch never reports the
+    /// blocking Backup's end, and a live look at each tick is what keeps garbage collection going meanwhile.
     pub confirmed_blocked: Option<DateTime<Utc>>,
     /// Steps that failed earlier in this reconcile: the plan moves past them, so a refused create never keeps
     /// expired Backups from being collected, nor a refused delete the next Backup from being created.
@@ -73,7 +87,9 @@ pub enum Step {
     },
     /// Bring `lastBackup`/`lastBackupTime`/`allBackupCleanTime` in line with the Backups that exist.
     SetStatus(StatusUpdate),
-    /// A live read found the due `tick` blocked by an unfinished Backup: remember it for this process.
+    /// Read the schedule live, not its Backups (the cache is in sync, see [`Observed::in_sync`]).
+    ReadSchedule,
+    /// A live read found the due `tick` blocked by the unfinished Backups: remember it for this process.
     ConfirmBlocked {
         tick: DateTime<Utc>,
     },
@@ -134,6 +150,22 @@ pub fn anchor(schedule: &BackupSchedule, backups: &[&Backup]) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// A Backup whose phase can no longer change into running: Complete or Failed, or finished and being deleted.
+fn settled(b: &Backup) -> bool {
+    matches!(b.phase(), Some(crate::api::BackupPhase::Complete | crate::api::BackupPhase::Failed))
+        || (b.metadata.deletion_timestamp.is_some() && b.is_finished())
+}
+
+/// The anchor to remember as in sync (see [`Observed::in_sync`]): when this observation shows, from live reads or
+/// this reconcile's own create, that `status.lastBackup` names the newest Backup (or is empty and none exists).
+pub fn sync_point(o: &Observed) -> Option<DateTime<Utc>> {
+    if !(o.fresh || (o.newest_known && o.schedule_live)) {
+        return None;
+    }
+    let newest = newest(&o.backups).and_then(|b| b.metadata.name.as_deref());
+    (o.schedule.last_backup() == newest).then(|| anchor(o.schedule, &o.backups))
+}
+
 /// Decides the next step for a schedule.
 pub fn plan(o: &Observed) -> Step {
     let s = o.schedule;
@@ -156,7 +188,7 @@ pub fn plan(o: &Observed) -> Step {
     let last_time = opt_from_k8s(status.last_backup_time.as_ref());
     match newest(&o.backups) {
         Some(n) if last != n.metadata.name.as_deref() => {
-            if !o.fresh {
+            if !o.fresh && !o.newest_known {
                 return Step::Refresh;
             }
             return Step::SetStatus(StatusUpdate {
@@ -191,29 +223,34 @@ pub fn plan(o: &Observed) -> Step {
     // at once for one schedule.
     let running = o.backups.iter().any(|b| !b.is_finished());
     // A due tick is confirmed live even when a running Backup would block it: the cache that shows the running
-    // Backup may be missing a newer one (and the status a write that failed), and only a live read can tell.
-    let due = if s.paused() { None } else { next_run(&cron, anchor(s, &o.backups), o.now) };
+    // Backup may be missing a newer one (and the status a write that failed).
+    let anchor = anchor(s, &o.backups);
+    let in_sync = o.in_sync == Some(anchor);
+    let due = if s.paused() { None } else { next_run(&cron, anchor, o.now) };
     let schedule_name = s.metadata.name.as_deref().unwrap_or_default();
     let refused_until = due.as_ref().and_then(|run| {
         let name = scheduled_backup_name(schedule_name, run.tick);
         o.refused.iter().find(|(n, _)| *n == name).map(|(_, until)| *until)
     });
+    let rule = retention(s);
+    let doomed = expired(&infos, rule, o.now);
     if let Some(run) = due.filter(|_| refused_until.is_none()) {
-        let blocked_and_confirmed = running && o.confirmed_blocked == Some(run.tick);
-        if !o.fresh && !blocked_and_confirmed {
-            return Step::Refresh;
-        }
-        if !running && !o.failed.create {
-            return Step::CreateBackup { run };
-        }
-        if running && o.fresh && o.confirmed_blocked != Some(run.tick) {
-            return Step::ConfirmBlocked { tick: run.tick };
+        if running {
+            if o.confirmed_blocked != Some(run.tick) {
+                return if o.fresh { Step::ConfirmBlocked { tick: run.tick } } else { Step::Refresh };
+            }
+        } else if !o.failed.create {
+            // In sync, the cached Backups hold the newest one, settled: only the pause and the spec need a live
+            // read. Collection due as well needs them all listed: one refresh serves both.
+            let cache_suffices = in_sync && doomed.is_empty() && o.backups.iter().all(|b| settled(b));
+            if o.fresh || (cache_suffices && o.schedule_live) {
+                return Step::CreateBackup { run };
+            }
+            return if cache_suffices { Step::ReadSchedule } else { Step::Refresh };
         }
     }
 
     // 3. Garbage collection (also while paused).
-    let rule = retention(s);
-    let doomed = expired(&infos, rule, o.now);
     if !doomed.is_empty() && !o.failed.collect {
         return if o.fresh { Step::DeleteBackups { names: doomed } } else { Step::Refresh };
     }
