@@ -23,10 +23,13 @@ pub struct BrConfig {
     /// Table to back up when `backupType` is `table`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    // Kubernetes knows no `uint32` format (a real API server warns on it); TiDB Operator's CRDs say `int32`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "int32"))]
     pub concurrency: Option<u32>,
     /// MB/s per TiKV.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "int32"))]
     pub rate_limit: Option<u32>,
     /// Back up the data as it was this long ago (Go duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The production operator against a real kube-apiserver (scripts/test-cluster.sh: etcd, kube-apiserver with RBAC and
+# Pod Security admission, kube-controller-manager; no nodes):
+#   1. `kubectl apply -k operator/deploy` is accepted without a warning, and the Deployment's pods pass the
+#      `restricted` Pod Security level of the operator's namespace;
+#   2. the manifests of TiDB Operator's documentation (operator/tests/fixtures/) are accepted, and nothing in them is
+#      pruned or changed by the CRD schemas;
+#   3. backup-operator authenticates as its ServiceAccount (the real RBAC authorizer enforces the ClusterRole: a
+#      missing permission fails here), leads, and creates a Job for every Backup whose pod passes `restricted` in
+#      the Backup's namespace (`baseline` for the NFS-mounting local backup), without a single forbidden request;
+#   4. a second operator stands by and takes over when the leader is stopped.
+# Pods never run (no kubelet): Backups stop at Scheduled.
+#
+# Usage: scripts/e2e-real-apiserver.sh [--skip-build]   (needs kubectl, openssl, python3; Go to build the cluster)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "e2e-real-apiserver.sh: $*" >&2; exit 1; }
+command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+if ! command -v go >/dev/null; then
+    [ "${CI:-}" = true ] && die "Go is not installed: CI must have it (the test cluster is built from Go modules)"
+    echo "e2e-real-apiserver.sh: Go is not installed: skipped (the test cluster is built from Go modules)"
+    exit 0
+fi
+command -v kubectl >/dev/null || die "kubectl is not installed (Debian/Ubuntu: apt-get install kubernetes-client)"
+command -v python3 >/dev/null || die "python3 is needed"
+if [ "${1:-}" != "--skip-build" ]; then
+    cargo build --release --locked -q -p operator --bin backup-operator
+fi
+
+work=$(mktemp -d)
+export TEST_CLUSTER_DIR=$work/cluster
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    scripts/test-cluster.sh stop || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+scripts/test-cluster.sh start >/dev/null
+k=(kubectl --kubeconfig "$TEST_CLUSTER_DIR/admin.kubeconfig")
+
+# until_true SECONDS CMD...: polls CMD every half second; false if it never succeeds.
+until_true() {
+    local seconds=$1
+    shift
+    for _ in $(seq $((seconds * 2))); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.5
+    done
+    return 1
+}
+
+echo "-- 1. operator/deploy"
+"${k[@]}" apply -k operator/deploy >"$work/apply.out" 2>&1 || { cat "$work/apply.out"; die "kubectl apply -k operator/deploy failed"; }
+if grep -i warning "$work/apply.out"; then die "the API server warned about operator/deploy"; fi
+pods_admitted() {
+    [ "$("${k[@]}" -n backup-operator get pods -l app.kubernetes.io/name=backup-operator -o name | wc -l)" -ge 2 ]
+}
+if ! until_true 60 pods_admitted; then
+    "${k[@]}" -n backup-operator get events >&2 || true
+    die "the Deployment's pods were not admitted in namespace backup-operator (restricted)"
+fi
+echo "CRDs, RBAC and the Deployment accepted; its pods pass restricted Pod Security"
+
+echo "-- 2. TiDB Operator's documented manifests"
+# The fixtures' namespaces enforce `restricted`, except where a Backup's storage is a volume type that level forbids
+# (the documented local backup mounts NFS): those run in a namespace of their own at `baseline`. The documented
+# ServiceAccount `tidb-backup-manager` and the PriorityClass `backup-low` the manifests name exist, as TiDB
+# Operator's guide has users create them.
+mkdir -p "$work/fixtures"
+for f in operator/tests/fixtures/*.yaml; do
+    if grep -q '^  local:' "$f"; then
+        sed 's/^  namespace: test1$/  namespace: test1-local/' "$f" >"$work/fixtures/$(basename "$f")"
+    else
+        cp "$f" "$work/fixtures/"
+    fi
+done
+"${k[@]}" create priorityclass backup-low --value=100 >/dev/null
+for ns in test1 test2 test1-local; do
+    "${k[@]}" create namespace "$ns" >/dev/null
+    level=restricted
+    [ "$ns" = test1-local ] && level=baseline
+    "${k[@]}" label namespace "$ns" "pod-security.kubernetes.io/enforce=$level" >/dev/null
+    "${k[@]}" -n "$ns" create serviceaccount tidb-backup-manager >/dev/null
+done
+for f in "$work"/fixtures/*.yaml; do
+    what=operator/tests/fixtures/$(basename "$f")
+    "${k[@]}" apply -f "$f" >"$work/fixture.out" 2>&1 || { cat "$work/fixture.out"; die "$what was refused"; }
+    if grep -i warning "$work/fixture.out"; then die "the API server warned about $what"; fi
+    "${k[@]}" create --dry-run=client -o json -f "$f" >"$work/sent.json"
+    "${k[@]}" get -o json -f "$f" >"$work/stored.json"
+    python3 - "$what" "$work/sent.json" "$work/stored.json" <<'EOF'
+import json, sys
+
+def missing(sent, stored, path):
+    """Paths of `sent` that `stored` lacks or holds with another value."""
+    if isinstance(sent, dict) and isinstance(stored, dict):
+        return [p for k, v in sent.items() for p in missing(v, stored.get(k), f"{path}.{k}")]
+    return [] if sent == stored else [f"{path}: sent {sent!r}, stored {stored!r}"]
+
+name, sent, stored = sys.argv[1], *(json.load(open(p)) for p in sys.argv[2:])
+problems = missing(sent.get("spec", {}), stored.get("spec", {}), "spec")
+if problems:
+    sys.exit(f"{name}: the API server did not store what was sent:\n  " + "\n  ".join(problems))
+EOF
+done
+echo "$(ls "$work"/fixtures/*.yaml | wc -l) manifests stored as sent"
+
+echo "-- 3. backup-operator as its ServiceAccount"
+scripts/test-cluster.sh token-kubeconfig backup-operator backup-operator "$work/operator.kubeconfig"
+run_operator() { # IDENTITY PORT
+    target/release/backup-operator run --kubeconfig "$work/operator.kubeconfig" --lease-namespace backup-operator \
+        --identity "$1" --lease-duration 6s --metrics-addr "127.0.0.1:$2" >"$work/$1.log" 2>&1 &
+    pids+=($!)
+}
+run_operator e2e-a 18081
+until_true 30 grep -q "acquired the leader Lease" "$work/e2e-a.log" || die "operator e2e-a did not acquire the Lease"
+backups=$("${k[@]}" get backups.pingcap.com -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}')
+[ -n "$backups" ] || die "no Backup among the fixtures"
+jobs_and_pods() {
+    local b ns name
+    for b in $backups; do
+        ns=${b%%/*} name=${b#*/}
+        "${k[@]}" -n "$ns" get job "backup-$name" >/dev/null 2>&1 || return 1
+        [ -n "$("${k[@]}" -n "$ns" get pods -l "job-name=backup-$name" -o name)" ] || return 1
+    done
+}
+if ! until_true 60 jobs_and_pods; then
+    "${k[@]}" get jobs,pods,events -A >&2 || true
+    tail -20 "$work/e2e-a.log" >&2
+    die "not every Backup got its Job and an admitted pod"
+fi
+if grep -iE "forbidden|is not allowed" "$work/e2e-a.log"; then die "the operator was refused a request"; fi
+echo "$(echo "$backups" | wc -l) Backups have their Job and a pod admitted by Pod Security"
+
+echo "-- 4. leader election"
+run_operator e2e-b 18082
+until_true 30 grep -q "waiting for the leader Lease" "$work/e2e-b.log" || die "operator e2e-b did not stand by"
+kill -TERM "${pids[0]}"
+until_true 30 grep -q "acquired the leader Lease" "$work/e2e-b.log" || die "the standby did not take over"
+holder=$("${k[@]}" -n backup-operator get lease backup-operator -o jsonpath='{.spec.holderIdentity}')
+[ "$holder" = e2e-b ] || die "the Lease names $holder, not e2e-b"
+echo "the standby took over the Lease"
+echo "PASS"
