@@ -289,8 +289,14 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             // status write or a live read shows it named.
             cluster.confirm::<BackupSchedule>(&state.key, None);
             state.in_sync = None;
+            // Only a Backup this request created is known to be the newest: one it finds already there means this
+            // process's memory missed a create, and the status is then written from a live list.
+            let mut made_now = false;
             let created = match cluster.create(&backup).await {
-                Ok(b) => Some(b),
+                Ok(b) => {
+                    made_now = true;
+                    Some(b)
+                }
                 Err(ClusterError::AlreadyExists { .. }) => {
                     // Created by an earlier attempt (a retry, or before a restart): adopt it if it is ours.
                     let existing = cluster
@@ -339,7 +345,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             if let Some(b) = created {
                 state.backups.retain(|x| x.metadata.name != b.metadata.name);
                 state.backups.push(Arc::new(b));
-                state.newest_known = true;
+                state.newest_known = made_now;
             }
             Ok(Next::Continue)
         }
