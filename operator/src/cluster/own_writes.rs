@@ -312,8 +312,8 @@ mod tests {
 
     #[test]
     fn a_cache_behind_its_own_write_waits_until_it_catches_up_or_the_wait_ends() {
-        let w = OwnWrites::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let w = OwnWrites::new(t0);
         let key = ObjectKey::new("ns", "backup-x");
         assert_eq!(w.awaiting::<Job>(&key, None, t0), None, "nothing written");
         w.record(&job("65"), t0);
@@ -345,16 +345,16 @@ mod tests {
 
     #[test]
     fn opaque_resource_versions_are_not_remembered() {
-        let w = OwnWrites::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let w = OwnWrites::new(t0);
         w.record(&job("abc"), t0);
         assert_eq!(w.awaiting::<Job>(&ObjectKey::new("ns", "backup-x"), None, t0), None);
     }
 
     #[test]
     fn a_refused_create_is_not_sent_again_before_its_backoff_which_doubles_and_a_success_ends() {
-        let w = OwnWrites::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let w = OwnWrites::new(t0);
         let key = ObjectKey::new("ns", "demo-tick");
         let quota = ClusterError::Forbidden {
             verb: super::super::Verb::Create,

@@ -129,12 +129,6 @@ pub async fn reconcile<C: Cluster>(
             plan(&observed)
         };
         tracing::debug!(schedule = %state.key, ?step, "planned");
-        if std::env::var("SCHED_DEBUG").is_ok() {
-            eprintln!(
-                "{} {} {:?} fresh={} live={} sync={:?}",
-                now, state.key, step, state.fresh, state.schedule_live, state.in_sync
-            );
-        }
         match perform(cluster, &mut state, step).await {
             Ok(Next::Continue) => {}
             Ok(Next::Done(action)) => return state.deferred.map_or(Ok(action), Err),
