@@ -3,12 +3,15 @@
 # Pod Security admission, kube-controller-manager; no nodes):
 #   1. `kubectl apply -k operator/deploy` is accepted without a warning, and the Deployment's pods pass the
 #      `restricted` Pod Security level of the operator's namespace;
-#   2. the manifests of TiDB Operator's documentation (operator/tests/fixtures/) are accepted, and nothing in them is
+#   2. `sim serve` is measured against it (`sim fidelity`): the same API interactions against both, `N of M
+#      behaviours identical`; a difference not listed in the README's "What differs" fails; then deleting the
+#      namespace the suite used completes;
+#   3. the manifests of TiDB Operator's documentation (operator/tests/fixtures/) are accepted, and nothing in them is
 #      pruned or changed by the CRD schemas;
-#   3. backup-operator authenticates as its ServiceAccount (the real RBAC authorizer enforces the ClusterRole: a
+#   4. backup-operator authenticates as its ServiceAccount (the real RBAC authorizer enforces the ClusterRole: a
 #      missing permission fails here), leads, and creates a Job for every Backup whose pod passes `restricted` in
 #      the Backup's namespace (`baseline` for the NFS-mounting local backup), without a single forbidden request;
-#   4. a second operator stands by and takes over when the leader is stopped.
+#   5. a second operator stands by and takes over when the leader is stopped.
 # Pods never run (no kubelet): Backups stop at Scheduled.
 #
 # Usage: scripts/e2e-real-apiserver.sh [--skip-build]   (needs kubectl, openssl, python3; Go to build the cluster)
@@ -25,14 +28,15 @@ fi
 command -v kubectl >/dev/null || die "kubectl is not installed (Debian/Ubuntu: apt-get install kubernetes-client)"
 command -v python3 >/dev/null || die "python3 is needed"
 if [ "${1:-}" != "--skip-build" ]; then
-    cargo build --release --locked -q -p operator --bin backup-operator
+    cargo build --release --locked -q -p operator -p simulator --bin backup-operator --bin sim
 fi
 
 work=$(mktemp -d)
 export TEST_CLUSTER_DIR=$work/cluster
 pids=()
+sim_pid=
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}" $sim_pid; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     scripts/test-cluster.sh stop || true
     rm -rf "$work"
@@ -64,7 +68,19 @@ if ! until_true 60 pods_admitted; then
 fi
 echo "CRDs, RBAC and the Deployment accepted; its pods pass restricted Pod Security"
 
-echo "-- 2. TiDB Operator's documented manifests"
+echo "-- 2. the simulator's fidelity (sim fidelity: sim serve against this server, before the operator runs)"
+"${k[@]}" create namespace fidelity >/dev/null
+target/release/sim serve scripts/fidelity-world.yaml --kubeconfig "$work/sim.kubeconfig" --namespace fidelity \
+    --for 30m >"$work/sim-serve.log" 2>&1 &
+sim_pid=$!
+until_true 30 test -s "$work/sim.kubeconfig" || { cat "$work/sim-serve.log"; die "sim serve did not start"; }
+target/release/sim fidelity --real "$TEST_CLUSTER_DIR/admin.kubeconfig" --sim "$work/sim.kubeconfig" \
+    --observations "$work/fidelity.json" || die "sim fidelity: a difference the README's \"What differs\" does not list"
+kill "$sim_pid" 2>/dev/null || true
+"${k[@]}" delete namespace fidelity --timeout=120s >/dev/null || die "deleting namespace fidelity did not complete"
+echo "namespace fidelity deleted: its Backups, Jobs and pods went with it"
+
+echo "-- 3. TiDB Operator's documented manifests"
 # The fixtures' namespaces enforce `restricted`, except where a Backup's storage is a volume type that level forbids
 # (the documented local backup mounts NFS): those run in a namespace of their own at `baseline`. The documented
 # ServiceAccount `tidb-backup-manager` and the PriorityClass `backup-low` the manifests name exist, as TiDB
@@ -108,7 +124,7 @@ EOF
 done
 echo "$(ls "$work"/fixtures/*.yaml | wc -l) manifests stored as sent"
 
-echo "-- 3. backup-operator as its ServiceAccount"
+echo "-- 4. backup-operator as its ServiceAccount"
 scripts/test-cluster.sh token-kubeconfig backup-operator backup-operator "$work/operator.kubeconfig"
 run_operator() { # IDENTITY PORT
     target/release/backup-operator run --kubeconfig "$work/operator.kubeconfig" --lease-namespace backup-operator \
@@ -135,7 +151,7 @@ fi
 if grep -iE "forbidden|is not allowed" "$work/e2e-a.log"; then die "the operator was refused a request"; fi
 echo "$(echo "$backups" | wc -l) Backups have their Job and a pod admitted by Pod Security"
 
-echo "-- 4. leader election"
+echo "-- 5. leader election"
 run_operator e2e-b 18082
 until_true 30 grep -q "waiting for the leader Lease" "$work/e2e-b.log" || die "operator e2e-b did not stand by"
 kill -TERM "${pids[0]}"

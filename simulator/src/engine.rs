@@ -5,7 +5,7 @@
 //! engine polls it exactly when that thing's event fires. The shared state lives in a `RefCell` that is never
 //! borrowed across a poll, so a task's own calls can borrow it.
 
-use operator::cluster::ObjectKey;
+use operator::cluster::{Kind, ObjectKey};
 use operator::controllers::{Action, Settings};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -104,6 +104,13 @@ pub enum Event {
     },
     GcDelete {
         owner_uid: String,
+    },
+    /// The garbage collector's work on an owner deleted with `Orphan` (or else `Foreground`) propagation.
+    GcPropagate {
+        kind: Kind,
+        key: ObjectKey,
+        uid: String,
+        orphan: bool,
     },
     Step(usize),
     OperatorCrash {
@@ -280,6 +287,7 @@ impl State {
             Event::PodKill { pod, uid } => self.pod_kill(&pod, &uid),
             Event::PodRemove { pod, uid } => self.pod_remove(&pod, &uid),
             Event::GcDelete { owner_uid } => self.gc_delete(&owner_uid),
+            Event::GcPropagate { kind, key, uid, orphan } => self.gc_propagate(kind, &key, &uid, orphan),
             Event::Step(i) => self.user_step(i),
             Event::OperatorCrash { reason } => self.operator_crash(&reason),
             Event::OperatorStart => self.operator_start(),

@@ -18,6 +18,7 @@ use crate::engine::{Actor, Event, Spawn, State, TaskOwner};
 use crate::object::Obj;
 use crate::rng::{draw, suffix};
 use crate::scenario::model::{FailMode, JobRole};
+use crate::world::Subresource;
 
 fn job_of(pod: &Pod) -> Option<String> {
     pod.metadata.owner_references.as_ref()?.iter().find(|r| r.kind == "Job").map(|r| r.name.clone())
@@ -121,14 +122,23 @@ impl State {
         let template = spec.template.metadata.unwrap_or_default();
         let job_name = job.metadata.name.clone().unwrap_or_default();
         let mut pod_labels = template.labels.unwrap_or_default();
-        pod_labels.insert("job-name".into(), job_name.clone());
-        pod_labels.insert("batch.kubernetes.io/controller-uid".into(), job.metadata.uid.clone().unwrap_or_default());
+        // The labels kube-controller-manager's Job controller puts on its pods (both generations of them).
+        let uid = job.metadata.uid.clone().unwrap_or_default();
+        for (key, value) in [
+            ("job-name", &job_name),
+            ("batch.kubernetes.io/job-name", &job_name),
+            ("controller-uid", &uid),
+            ("batch.kubernetes.io/controller-uid", &uid),
+        ] {
+            pod_labels.insert(key.into(), value.clone());
+        }
         let name = format!("{job_name}-{}", suffix(&mut self.rngs.jobs, 5));
         let container_name =
             spec.template.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()).unwrap_or_default();
         let pod = Pod {
             metadata: ObjectMeta {
                 name: Some(name),
+                generate_name: Some(format!("{job_name}-")),
                 namespace: job.metadata.namespace.clone(),
                 labels: Some(pod_labels),
                 annotations: template.annotations,
@@ -344,6 +354,44 @@ impl State {
                 self.commit(&Actor::Gc);
             }
         }
+    }
+
+    /// Orphan propagation: the dependents lose their reference to the owner, then the owner's `orphan` finalizer
+    /// goes. Foreground: the dependents are deleted, and once none is left the owner's `foregroundDeletion`
+    /// finalizer goes (looked at again after another collector delay while some remain).
+    pub(crate) fn gc_propagate(&mut self, kind: Kind, key: &ObjectKey, uid: &str, orphan: bool) {
+        if self.world.get(kind, key).is_none_or(|o| o.meta().uid.as_deref() != Some(uid)) {
+            return;
+        }
+        for (dependent_kind, dependent) in self.world.dependents(uid) {
+            let Some(o) = self.world.get(dependent_kind, &dependent).cloned() else { continue };
+            if orphan {
+                let released = o.with_meta(|m| {
+                    if let Some(refs) = m.owner_references.as_mut() {
+                        refs.retain(|r| r.uid != uid);
+                    }
+                    m.owner_references.take_if(|refs| refs.is_empty());
+                });
+                let _ = self.world.update(released, Subresource::Main, self.now);
+            } else {
+                let _ = self.world.delete(dependent_kind, &dependent, &Precondition::default(), self.now);
+            }
+        }
+        self.commit(&Actor::Gc);
+        if !orphan && !self.world.dependents(uid).is_empty() {
+            let d = draw(&mut self.rngs.kubelet, self.timing.gc.lo, self.timing.gc.hi);
+            self.after(d, Event::GcPropagate { kind, key: key.clone(), uid: uid.to_string(), orphan });
+            return;
+        }
+        let finalizer = if orphan { "orphan" } else { "foregroundDeletion" };
+        let Some(owner) = self.world.get(kind, key).cloned() else { return };
+        let released = owner.with_meta(|m| {
+            if let Some(f) = m.finalizers.as_mut() {
+                f.retain(|x| x != finalizer);
+            }
+        });
+        let _ = self.world.update(released, Subresource::Main, self.now);
+        self.commit(&Actor::Gc);
     }
 
     /// The Job a pod belongs to, as a key.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod controller;
 pub mod controller_id;
+pub mod defaults;
 pub mod engine;
 pub mod explore;
 pub mod faults;

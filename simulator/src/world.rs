@@ -231,6 +231,21 @@ impl World {
             m.creation_timestamp = Some(k8s_seconds(now));
             m.deletion_timestamp = None;
         });
+        let created = match created {
+            Obj::Job(j) => {
+                let mut job = owned(j);
+                crate::defaults::job(&mut job, &uid);
+                Obj::Job(Arc::new(job))
+            }
+            Obj::Pod(p) => {
+                let mut pod = owned(p);
+                if let Some(spec) = pod.spec.as_mut() {
+                    crate::defaults::pod_spec(spec);
+                }
+                Obj::Pod(Arc::new(pod))
+            }
+            other => other,
+        };
         self.of_kind(kind).insert(key, created.clone());
         self.record(now, ChangeType::Added, created.clone(), None);
         Ok(created)
@@ -244,7 +259,11 @@ impl World {
             return Err(ClusterError::NotFound { kind, key });
         };
         let Some(sent_rv) = rv_of(obj.meta()) else {
-            return Err(invalid(kind, &key, "metadata.resourceVersion: must be specified for an update".into()));
+            return Err(invalid(
+                kind,
+                &key,
+                "metadata.resourceVersion: Invalid value: 0: must be specified for an update".into(),
+            ));
         };
         if Some(sent_rv) != rv_of(old.meta()) {
             let message = format!(
@@ -257,13 +276,15 @@ impl World {
             validate_meta(kind, &key, obj.meta())?;
             if old.meta().deletion_timestamp.is_some() {
                 let before: Vec<&String> = old.meta().finalizers.iter().flatten().collect();
-                if obj.meta().finalizers.iter().flatten().any(|f| !before.contains(&f)) {
-                    return Err(ClusterError::Forbidden {
-                        verb: operator::cluster::Verb::Update,
-                        kind,
-                        key,
-                        message: "no new finalizers can be added if the object is being deleted".into(),
-                    });
+                let added: Vec<&String> =
+                    obj.meta().finalizers.iter().flatten().filter(|f| !before.contains(f)).collect();
+                if !added.is_empty() {
+                    let quoted: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
+                    let message = format!(
+                        "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                        quoted.join(", ")
+                    );
+                    return Err(ClusterError::Invalid { kind, key, message });
                 }
             }
         }
@@ -309,9 +330,11 @@ impl World {
         let graceful = kind == Kind::Pod || old.meta().finalizers.as_ref().is_some_and(|f| !f.is_empty());
         if graceful {
             let rv = self.next_rv();
+            // As kube-apiserver does, marking an object for deletion bumps its generation.
             let marked = old.with_meta(|m| {
                 m.deletion_timestamp = Some(k8s_seconds(now));
                 m.resource_version = Some(rv.clone());
+                m.generation = m.generation.map(|g| g + 1);
             });
             self.of_kind(kind).insert(key.clone(), marked.clone());
             self.record(now, ChangeType::Modified, marked.clone(), Some(old));
@@ -604,7 +627,7 @@ mod tests {
         );
         let mut more = (*o.get::<Backup>().unwrap()).clone();
         more.metadata.finalizers = Some(vec!["f".into(), "g".into()]);
-        assert!(matches!(w.update(Obj::wrap(more), Subresource::Main, T0), Err(ClusterError::Forbidden { .. })));
+        assert!(matches!(w.update(Obj::wrap(more), Subresource::Main, T0), Err(ClusterError::Invalid { .. })));
         let mut done = (*o.get::<Backup>().unwrap()).clone();
         done.metadata.finalizers = Some(vec![]);
         w.update(Obj::wrap(done), Subresource::Main, T0).unwrap();

@@ -102,12 +102,9 @@ pub fn serve(args: &ServeArgs, wall: impl Fn() -> DateTime<Utc>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match crate::cli::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("ERROR cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let name = display_name(&args.scenario);
     runtime.block_on(async {

@@ -31,12 +31,19 @@ pub fn resources(group: &str, version: &str) -> Option<Value> {
         .iter()
         .filter(|r| r.group == group && r.version == version)
         .flat_map(|r| {
+            // Collections of the typed kinds can be deleted at once; Leases and Events cannot here.
+            let verbs: &[&str] = match r.res {
+                super::resources::Res::Typed(_) => {
+                    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+                }
+                super::resources::Res::Dyn(_) => &["create", "delete", "get", "list", "patch", "update", "watch"],
+            };
             let mut out = vec![json!({
                 "name": r.plural,
                 "singularName": r.singular,
                 "namespaced": true,
                 "kind": r.kind,
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+                "verbs": verbs,
                 "shortNames": r.short_names,
             })];
             if r.status {

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::discovery;
 use super::event_view;
 use super::request::{ApiRequest, ListQuery, Route, Target, route};
-use super::resources::{DynKind, Res};
+use super::resources::{DynKind, Res, ResourceInfo};
+use super::status::{self, Cause};
 use super::table;
 use crate::api::Response;
 use crate::engine::{Actor, State};
@@ -23,12 +24,30 @@ pub enum ApiReply {
         status: u16,
         body: Value,
     },
+    /// An answer with `Warning` headers (unknown fields the schema dropped).
+    Warned {
+        status: u16,
+        body: Value,
+        warnings: Vec<String>,
+    },
     /// A watch: the stream of JSON lines follows on this channel until the watch ends.
     Watch(tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>),
 }
 
 fn reply(status: u16, body: Value) -> ApiReply {
     ApiReply::Json { status, body }
+}
+
+fn answer((status, body): (u16, Value)) -> ApiReply {
+    ApiReply::Json { status, body }
+}
+
+/// `reply` with the warnings, if any.
+fn warned(reply: ApiReply, warnings: Vec<String>) -> ApiReply {
+    match reply {
+        ApiReply::Json { status, body } if !warnings.is_empty() => ApiReply::Warned { status, body, warnings },
+        other => other,
+    }
 }
 
 /// A `metav1.Status` failure.
@@ -40,25 +59,51 @@ pub fn failure(code: u16, reason: &str, message: impl Into<String>, kind: &str, 
     )
 }
 
-fn from_cluster_error(e: &ClusterError, after_apply: bool) -> ApiReply {
-    let (kind, name) = match e {
-        ClusterError::NotFound { kind, key }
-        | ClusterError::AlreadyExists { kind, key }
-        | ClusterError::Conflict { kind, key, .. }
-        | ClusterError::Invalid { kind, key, .. }
-        | ClusterError::Forbidden { kind, key, .. }
-        | ClusterError::Transient { kind, key, .. } => (kind.as_str(), key.name.clone()),
+/// The answer to a refused request on `info`'s objects, worded as kube-apiserver words it.
+fn from_cluster_error(e: &ClusterError, after_apply: bool, info: &ResourceInfo) -> ApiReply {
+    match e {
+        ClusterError::NotFound { key, .. } => answer(status::not_found(info, &key.name)),
+        ClusterError::AlreadyExists { key, .. } => answer(status::already_exists(info, &key.name)),
+        ClusterError::Conflict { key, .. } => answer(status::conflict(info, &key.name)),
+        ClusterError::Invalid { key, message, .. } => {
+            let (code, mut body) = status::invalid(info, &key.name, &[cause_of(message)]);
+            // kube-apiserver names the resource, not the kind, when an update lacks its resourceVersion.
+            if message.starts_with("metadata.resourceVersion:") {
+                body["details"]["kind"] = json!(info.plural);
+                body["message"] = json!(body["message"].as_str().unwrap_or_default().replacen(
+                    &status::qualified_kind(info),
+                    &status::resource(info),
+                    1
+                ));
+            }
+            answer((code, body))
+        }
+        ClusterError::Forbidden { kind, key, .. } => failure(403, "Forbidden", e.to_string(), kind.as_str(), &key.name),
+        ClusterError::Transient { kind, key, .. } => {
+            let (code, reason) = if after_apply { (504, "Timeout") } else { (500, "InternalError") };
+            failure(code, reason, e.to_string(), kind.as_str(), &key.name)
+        }
+    }
+}
+
+/// The cause in a `field: problem` message (the world's and the decoder's), with serde's type errors and missing
+/// fields read as the API server states them.
+fn cause_of(message: &str) -> Cause {
+    let Some((field, problem)) = message.split_once(": ").filter(|(f, _)| !f.contains(' ')) else {
+        return Cause { field: String::new(), reason: "FieldValueInvalid", message: message.into() };
     };
-    let (code, reason) = match e {
-        ClusterError::NotFound { .. } => (404, "NotFound"),
-        ClusterError::AlreadyExists { .. } => (409, "AlreadyExists"),
-        ClusterError::Conflict { .. } => (409, "Conflict"),
-        ClusterError::Invalid { .. } => (422, "Invalid"),
-        ClusterError::Forbidden { .. } => (403, "Forbidden"),
-        ClusterError::Transient { .. } if after_apply => (504, "Timeout"),
-        ClusterError::Transient { .. } => (500, "InternalError"),
+    if let Some(c) = status::type_cause(field, problem) {
+        return c;
+    }
+    if let Some(missing) = problem.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        let path = if field == "." || field.is_empty() { missing.to_string() } else { format!("{field}.{missing}") };
+        return Cause::required(path, "");
+    }
+    let (reason, problem) = match problem.strip_prefix("Forbidden: ") {
+        Some(_) => ("FieldValueForbidden", problem),
+        None => ("FieldValueInvalid", problem),
     };
-    failure(code, reason, e.to_string(), kind, &name)
+    Cause { field: field.into(), reason, message: problem.into() }
 }
 
 fn from_dyn_error(e: &DynError, kind: &str) -> ApiReply {
@@ -115,25 +160,36 @@ fn verb_of(req: &ApiRequest, target: &Target) -> Verb {
     }
 }
 
+/// Why a patch was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    #[error("the patch cannot be read: {0}")]
+    Unreadable(String),
+    #[error("the JSON patch does not apply: {0}")]
+    DoesNotApply(String),
+    #[error("unsupported patch content type {0:?}")]
+    Unsupported(String),
+}
+
 /// Applies a PATCH body to `doc` by its content type.
-pub fn apply_patch(doc: &mut Value, content_type: Option<&str>, body: &[u8]) -> Result<(), String> {
+pub fn apply_patch(doc: &mut Value, content_type: Option<&str>, body: &[u8]) -> Result<(), PatchError> {
     let ct = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
     match ct {
         "application/json-patch+json" => {
             let patch: json_patch::Patch =
-                serde_json::from_slice(body).map_err(|e| format!("invalid JSON patch: {e}"))?;
-            json_patch::patch(doc, &patch).map_err(|e| format!("JSON patch does not apply: {e}"))
+                serde_json::from_slice(body).map_err(|e| PatchError::Unreadable(format!("invalid JSON patch: {e}")))?;
+            json_patch::patch(doc, &patch).map_err(|e| PatchError::DoesNotApply(e.to_string()))
         }
         // Strategic merge and server-side apply are taken as merge patches: the objects served here have no list
         // fields whose merge keys would make a difference to what clients send.
         "application/merge-patch+json" | "application/strategic-merge-patch+json" | "application/apply-patch+yaml" => {
             let patch: Value = serde_json::from_slice(body)
                 .or_else(|_| serde_saphyr::from_slice::<Value>(body).map_err(|e| e.to_string()))
-                .map_err(|e| format!("invalid patch: {e}"))?;
+                .map_err(PatchError::Unreadable)?;
             crate::steps::merge_patch(doc, &patch);
             Ok(())
         }
-        other => Err(format!("unsupported patch content type {other:?}")),
+        other => Err(PatchError::Unsupported(other.to_string())),
     }
 }
 
@@ -149,13 +205,9 @@ fn place(mut v: Value, target: &Target) -> Result<Value, ApiReply> {
     if let Some(ns) = &target.namespace {
         match meta.get("namespace").and_then(Value::as_str) {
             Some(given) if given != ns => {
-                return Err(failure(
-                    400,
-                    "BadRequest",
-                    format!("the namespace of the object ({given}) does not match the namespace of the request ({ns})"),
-                    target.info.kind,
-                    "",
-                ));
+                return Err(answer(status::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                )));
             }
             _ => {
                 meta.insert("namespace".into(), Value::String(ns.clone()));
@@ -165,13 +217,9 @@ fn place(mut v: Value, target: &Target) -> Result<Value, ApiReply> {
     if let Some(name) = &target.name {
         match meta.get("name").and_then(Value::as_str) {
             Some(given) if given != name => {
-                return Err(failure(
-                    400,
-                    "BadRequest",
-                    format!("the name of the object ({given}) does not match the name of the request ({name})"),
-                    target.info.kind,
-                    name,
-                ));
+                return Err(answer(status::bad_request(format!(
+                    "the name of the object ({given}) does not match the name on the URL ({name})"
+                ))));
             }
             _ => {
                 meta.insert("name".into(), Value::String(name.clone()));
@@ -179,6 +227,63 @@ fn place(mut v: Value, target: &Target) -> Result<Value, ApiReply> {
         }
     }
     Ok(v)
+}
+
+/// Decodes the object a write sends, as kube-apiserver would: the kind, name and labels validated (with the API
+/// server's messages), type errors refused with their field, empty metadata maps and lists dropped, and the fields
+/// the schema does not know dropped with a warning each (refused under `fieldValidation=Strict`).
+fn decode(req: &ApiRequest, target: &Target, kind: Kind, v: &Value) -> Result<(Obj, Vec<String>), ApiReply> {
+    let info = target.info;
+    let name = v["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    if let Some(sent) = v["kind"].as_str()
+        && sent != info.kind
+    {
+        return Err(answer(status::wrong_kind(info, sent, &name)));
+    }
+    let mut causes = Vec::new();
+    if name.is_empty() {
+        causes.push(Cause::required("metadata.name", "name or generateName is required"));
+    } else {
+        causes.extend(status::name_causes(&name));
+    }
+    if let Some(labels) = v["metadata"]["labels"].as_object() {
+        let labels: Labels =
+            labels.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect();
+        causes.extend(status::label_causes(&labels));
+    }
+    if kind == Kind::Pod && v["spec"]["containers"].as_array().is_none_or(Vec::is_empty) {
+        causes.push(Cause::required("spec.containers", ""));
+    }
+    if !causes.is_empty() {
+        return Err(answer(status::invalid(info, &name, &causes)));
+    }
+    let obj = from_json(kind, v.clone()).map_err(|m| answer(status::invalid(info, &name, &[cause_of(&m)])))?;
+    let obj = obj.with_meta(|m| {
+        m.labels.take_if(|l| l.is_empty());
+        m.annotations.take_if(|a| a.is_empty());
+        m.finalizers.take_if(|f| f.is_empty());
+        m.owner_references.take_if(|r| r.is_empty());
+    });
+    let unknown = status::unknown_fields(v, &to_json(&obj));
+    match req.query.get("fieldValidation").map(String::as_str) {
+        Some("Strict") if !unknown.is_empty() => Err(answer(status::strict_decoding(info, &unknown))),
+        Some("Ignore") => Ok((obj, Vec::new())),
+        _ => Ok((obj, unknown.iter().map(|p| status::unknown_field_warning(p)).collect())),
+    }
+}
+
+/// The continue token of a page that ended at `last` (opaque to clients: hex of `namespace/name`).
+fn page_token(last: &ObjectKey) -> String {
+    format!("{}/{}", last.namespace, last.name).bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The key a continue token starts after; `None` if it is not one of ours.
+fn page_start(token: &str) -> Option<ObjectKey> {
+    let bytes: Option<Vec<u8>> =
+        (0..token.len()).step_by(2).map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let (ns, name) = text.split_once('/')?;
+    Some(ObjectKey::new(ns, name))
 }
 
 impl State {
@@ -220,9 +325,16 @@ impl State {
         }
     }
 
-    fn list_query(req: &ApiRequest) -> Result<ListQuery, ApiReply> {
-        ListQuery::parse(&req.query, req.accept.as_deref())
-            .map_err(|e| failure(400, "BadRequest", e.to_string(), "", ""))
+    fn list_query(req: &ApiRequest, info: &ResourceInfo) -> Result<ListQuery, ApiReply> {
+        let q =
+            ListQuery::parse(&req.query, req.accept.as_deref()).map_err(|e| answer(status::bad_request(e.problem)))?;
+        let supported = super::selector::supported_fields(info.kind, info.group);
+        if let Some(f) =
+            q.fields.fields().find(|f| !["metadata.name", "metadata.namespace"].contains(f) && !supported.contains(f))
+        {
+            return Err(answer(status::bad_request(format!("field label not supported: {f}"))));
+        }
+        Ok(q)
     }
 
     /// Serves a request for a typed object and counts its failure, as the simulated operator's are counted.
@@ -263,39 +375,38 @@ impl State {
                 format_args!("{kind} {key}"),
                 format_args!("-> {} (injected)", e.class()),
             );
-            return from_cluster_error(&e, false);
+            return from_cluster_error(&e, false, target.info);
         }
         let answer = match (req.method.as_str(), &target.name) {
             ("GET", Some(_)) => match self.world.get(kind, &key) {
                 Some(o) => reply(200, to_json(o)),
-                None => from_cluster_error(&ClusterError::NotFound { kind, key: key.clone() }, false),
+                None => answer(status::not_found(target.info, &key.name)),
             },
-            ("GET", None) => match Self::list_query(req) {
+            ("GET", None) => match Self::list_query(req, target.info) {
                 Err(r) => r,
                 Ok(q) if q.watch => self.watch(Res::Typed(kind), target.namespace.clone(), q),
                 Ok(q) => self.list_typed(kind, target, &q),
             },
-            ("POST", None) => match body_json(req) {
+            ("POST", None) => match body_json(req).and_then(|b| place(b, target)) {
                 Err(r) => r,
-                Ok(body) => self.write_typed(kind, target, Verb::Create, body, |st, v| {
-                    from_json(kind, v)
-                        .map_err(|m| ClusterError::Invalid { kind, key: key.clone(), message: m })
-                        .and_then(|o| st.world.create(o, st.now))
-                }),
+                Ok(body) => self.create_typed(req, target, kind, body),
             },
             ("PUT", Some(_)) => {
                 let sub = if target.status { Subresource::Status } else { Subresource::Main };
-                match body_json(req) {
+                match body_json(req).and_then(|b| place(b, target)) {
                     Err(r) => r,
-                    Ok(body) => self.write_typed(kind, target, verb, body, |st, v| {
-                        from_json(kind, v)
-                            .map_err(|m| ClusterError::Invalid { kind, key: key.clone(), message: m })
-                            .and_then(|o| st.world.update(o, sub, st.now))
-                    }),
+                    Ok(v) => match decode(req, target, kind, &v) {
+                        Err(r) => r,
+                        Ok((obj, warnings)) => warned(
+                            self.write_typed(kind, target, verb, v, |st, _| st.world.update(obj, sub, st.now)),
+                            warnings,
+                        ),
+                    },
                 }
             }
             ("PATCH", Some(_)) => self.patch_typed(req, target, kind, &key),
-            ("DELETE", Some(_)) => self.delete_typed(req, kind, &key),
+            ("DELETE", Some(_)) => self.delete_typed(req, target, kind, &key),
+            ("DELETE", None) => self.delete_collection(req, target, kind),
             _ => failure(
                 405,
                 "MethodNotAllowed",
@@ -312,7 +423,7 @@ impl State {
                 format_args!("{kind} {key}"),
                 format_args!("-> Transient after apply (injected)"),
             );
-            return from_cluster_error(&transient("injected timeout after apply"), true);
+            return from_cluster_error(&transient("injected timeout after apply"), true, target.info);
         }
         answer
     }
@@ -322,19 +433,51 @@ impl State {
             Some(ns) => self.world.list(kind, ns, &Labels::new()),
             None => self.world.list_all(kind),
         };
-        let items: Vec<Value> = objs
+        let after = match q.continue_after.as_deref().map(page_start) {
+            Some(Some(key)) => Some(key),
+            Some(None) => return answer(status::bad_request("continue key is not valid: incorrect encoded start key")),
+            None => None,
+        };
+        let mut items: Vec<(ObjectKey, Value)> = objs
             .iter()
-            .filter(|o| {
-                q.labels.matches(o.meta().labels.as_ref()) && q.fields.matches(&o.key().namespace, &o.key().name)
-            })
-            .map(to_json)
+            .filter(|o| after.as_ref().is_none_or(|a| o.key() > *a) && q.labels.matches(o.meta().labels.as_ref()))
+            .map(|o| (o.key(), to_json(o)))
+            .filter(|(_, v)| q.fields.matches_json(v))
             .collect();
         let info = target.info;
+        let mut metadata = json!({"resourceVersion": self.world.resource_version().to_string()});
+        if let Some(limit) = q.limit
+            && items.len() > limit
+        {
+            let rest = items.split_off(limit);
+            metadata["continue"] = json!(page_token(&items[limit - 1].0));
+            if q.labels.0.is_empty() && q.fields.0.is_empty() {
+                metadata["remainingItemCount"] = json!(rest.len());
+            }
+        }
+        let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
         reply(
             200,
             json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(),
-                   "metadata": {"resourceVersion": self.world.resource_version().to_string()}, "items": items}),
+                   "metadata": metadata, "items": items}),
         )
+    }
+
+    /// Creates an object: its generated name drawn, decoded and validated as kube-apiserver does.
+    fn create_typed(&mut self, req: &ApiRequest, target: &Target, kind: Kind, mut v: Value) -> ApiReply {
+        let prefix = v["metadata"]["generateName"].as_str().filter(|g| !g.is_empty()).map(str::to_string);
+        if let Some(prefix) = prefix
+            && v["metadata"]["name"].as_str().is_none_or(str::is_empty)
+        {
+            let prefix: String = prefix.chars().take(58).collect();
+            v["metadata"]["name"] = json!(format!("{prefix}{}", crate::rng::suffix(&mut self.rngs.api, 5)));
+        }
+        match decode(req, target, kind, &v) {
+            Err(r) => r,
+            Ok((obj, warnings)) => {
+                warned(self.write_typed(kind, target, Verb::Create, v, |st, _| st.world.create(obj, st.now)), warnings)
+            }
+        }
     }
 
     /// Runs a write through the world, traces it, routes its changes, and answers.
@@ -368,48 +511,137 @@ impl State {
                 }
                 reply(if verb == Verb::Create { 201 } else { 200 }, to_json(&o))
             }
-            Err(e) => from_cluster_error(&e, false),
+            Err(e) => from_cluster_error(&e, false, target.info),
         }
     }
 
     fn patch_typed(&mut self, req: &ApiRequest, target: &Target, kind: Kind, key: &ObjectKey) -> ApiReply {
+        let content_type = req.content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim();
+        let custom = matches!(kind, Kind::Backup | Kind::Restore | Kind::BackupSchedule);
+        if custom && content_type == "application/strategic-merge-patch+json" {
+            return answer(status::unsupported_patch(true));
+        }
+        if content_type == "application/apply-patch+yaml" && req.query.get("fieldManager").is_none_or(String::is_empty)
+        {
+            return answer(status::apply_needs_field_manager());
+        }
         let Some(current) = self.world.get(kind, key).cloned() else {
-            return from_cluster_error(&ClusterError::NotFound { kind, key: key.clone() }, false);
+            return answer(status::not_found(target.info, &key.name));
         };
         let mut doc = to_json(&current);
-        if let Err(m) = apply_patch(&mut doc, req.content_type.as_deref(), &req.body) {
-            return failure(415, "UnsupportedMediaType", m, kind.as_str(), &key.name);
+        match apply_patch(&mut doc, req.content_type.as_deref(), &req.body) {
+            Ok(()) => {}
+            Err(PatchError::DoesNotApply(_)) => return answer(status::patch_does_not_apply()),
+            Err(PatchError::Unreadable(m)) => return answer(status::bad_request(m)),
+            Err(PatchError::Unsupported(_)) => return answer(status::unsupported_patch(custom)),
         }
         let sub = if target.status { Subresource::Status } else { Subresource::Main };
         let verb = if target.status { Verb::UpdateStatus } else { Verb::Update };
-        let key = key.clone();
-        self.write_typed(kind, target, verb, doc, |st, v| {
-            from_json(kind, v)
-                .map_err(|m| ClusterError::Invalid { kind, key: key.clone(), message: m })
-                .and_then(|o| st.world.update(o, sub, st.now))
-        })
+        match decode(req, target, kind, &doc) {
+            Err(r) => r,
+            Ok((obj, warnings)) => {
+                warned(self.write_typed(kind, target, verb, doc, |st, _| st.world.update(obj, sub, st.now)), warnings)
+            }
+        }
     }
 
-    fn delete_typed(&mut self, req: &ApiRequest, kind: Kind, key: &ObjectKey) -> ApiReply {
+    /// `deletecollection`: every object of the collection the selectors choose, deleted in the background; the
+    /// answer lists them as they were (or as they are, marked, when finalizers hold them).
+    fn delete_collection(&mut self, req: &ApiRequest, target: &Target, kind: Kind) -> ApiReply {
+        let q = match Self::list_query(req, target.info) {
+            Ok(q) => q,
+            Err(r) => return r,
+        };
+        let objs = match &target.namespace {
+            Some(ns) => self.world.list(kind, ns, &Labels::new()),
+            None => self.world.list_all(kind),
+        };
+        let mut items = Vec::new();
+        for o in objs {
+            let v = to_json(&o);
+            if !q.labels.matches(o.meta().labels.as_ref()) || !q.fields.matches_json(&v) {
+                continue;
+            }
+            let key = o.key();
+            let result = self.world.delete(kind, &key, &Precondition::default(), self.now);
+            let response = match &result {
+                Ok(d) => Response::Deleted(d.clone()),
+                Err(e) => Response::Failed(e.clone()),
+            };
+            self.trace_request(&Actor::External, Verb::Delete, kind, &key, &response);
+            match result {
+                Ok(Deletion::Pending(marked)) => items.push(to_json(&marked)),
+                Ok(Deletion::Gone) => items.push(v),
+                Err(_) => {}
+            }
+        }
+        self.commit(&Actor::External);
+        let info = target.info;
+        reply(
+            200,
+            json!({"kind": format!("{}List", info.kind), "apiVersion": info.api_version(),
+                   "metadata": {"resourceVersion": self.world.resource_version().to_string()}, "items": items}),
+        )
+    }
+
+    fn delete_typed(&mut self, req: &ApiRequest, target: &Target, kind: Kind, key: &ObjectKey) -> ApiReply {
         let opts: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let policy = opts["propagationPolicy"]
             .as_str()
             .or(req.query.get("propagationPolicy").map(String::as_str))
             .unwrap_or("Background");
-        match policy {
-            "Background" => {}
-            "Orphan" => self.orphan_dependents(kind, key),
+        let finalizer = match policy {
+            "Background" => None,
+            "Orphan" => Some("orphan"),
+            "Foreground" => Some("foregroundDeletion"),
             other => {
-                let message = format!(
-                    "propagationPolicy: {other:?} is not supported by the simulated API server (Background and Orphan are)"
-                );
-                return failure(422, "Invalid", message, kind.as_str(), &key.name);
+                let cause = Cause {
+                    field: "propagationPolicy".into(),
+                    reason: "FieldValueNotSupported",
+                    message: format!(
+                        "Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+                    ),
+                };
+                return answer(status::invalid(target.info, &key.name, &[cause]));
             }
-        }
+        };
         let pre = Precondition {
             uid: opts["preconditions"]["uid"].as_str().map(str::to_string),
             resource_version: opts["preconditions"]["resourceVersion"].as_str().map(str::to_string),
         };
+        let current = self.world.get(kind, key).cloned();
+        if let Some(current) = &current {
+            let m = current.meta();
+            let checks = [
+                ("UID", &pre.uid, m.uid.as_deref()),
+                ("ResourceVersion", &pre.resource_version, m.resource_version.as_deref()),
+            ];
+            for (what, wanted, found) in checks {
+                if let Some(wanted) = wanted
+                    && Some(wanted.as_str()) != found
+                {
+                    return answer(status::precondition(target.info, &key.name, what, wanted, found.unwrap_or("")));
+                }
+            }
+        }
+        // Orphan and Foreground propagation: the owner waits, with the collector's finalizer, for the collector to
+        // release or delete its dependents (kind Pod has graceful deletion of its own and is left to it).
+        let mut propagate = None;
+        if let (Some(finalizer), Some(current)) = (finalizer, &current)
+            && current.meta().deletion_timestamp.is_none()
+            && kind != Kind::Pod
+        {
+            let held = current.with_meta(|m| {
+                let f = m.finalizers.get_or_insert_with(Vec::new);
+                if !f.iter().any(|x| x == finalizer) {
+                    f.push(finalizer.into());
+                }
+            });
+            if let Err(e) = self.world.update(held, Subresource::Main, self.now) {
+                return from_cluster_error(&e, false, target.info);
+            }
+            propagate = current.meta().uid.clone().map(|uid| (uid, finalizer == "orphan"));
+        }
         let result = self.world.delete(kind, key, &pre, self.now);
         let response = match &result {
             Ok(d) => Response::Deleted(d.clone()),
@@ -417,6 +649,10 @@ impl State {
         };
         self.trace_request(&Actor::External, Verb::Delete, kind, key, &response);
         self.commit(&Actor::External);
+        if let Some((uid, orphan)) = propagate {
+            let d = crate::rng::draw(&mut self.rngs.kubelet, self.timing.gc.lo, self.timing.gc.hi);
+            self.after(d, crate::engine::Event::GcPropagate { kind, key: key.clone(), uid, orphan });
+        }
         match result {
             Ok(Deletion::Pending(o)) => reply(200, to_json(&o)),
             Ok(Deletion::Gone) => reply(
@@ -424,36 +660,8 @@ impl State {
                 json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                        "details": {"name": key.name, "kind": kind.as_str()}}),
             ),
-            Err(e) => from_cluster_error(&e, false),
+            Err(e) => from_cluster_error(&e, false, target.info),
         }
-    }
-
-    /// Orphan propagation: the dependents of `kind`/`key` lose their owner reference to it, so the garbage collector
-    /// leaves them.
-    fn orphan_dependents(&mut self, kind: Kind, key: &ObjectKey) {
-        let Some(uid) = self.world.get(kind, key).and_then(|o| o.meta().uid.clone()) else { return };
-        for dependent_kind in [Kind::Backup, Kind::Restore, Kind::BackupSchedule, Kind::Job, Kind::Pod] {
-            let owned: Vec<Obj> = self
-                .world
-                .list_all(dependent_kind)
-                .into_iter()
-                .filter(|o| o.meta().owner_references.iter().flatten().any(|r| r.uid == uid))
-                .collect();
-            for o in owned {
-                let orphan = o.with_meta(|m| {
-                    if let Some(refs) = m.owner_references.as_mut() {
-                        refs.retain(|r| r.uid != uid);
-                    }
-                });
-                let result = self.world.update(orphan, Subresource::Main, self.now);
-                let response = match &result {
-                    Ok(o) => Response::Written(o.clone()),
-                    Err(e) => Response::Failed(e.clone()),
-                };
-                self.trace_request(&Actor::Gc, Verb::Update, dependent_kind, &o.key(), &response);
-            }
-        }
-        self.commit(&Actor::Gc);
     }
 
     fn api_dynamic(&mut self, req: &ApiRequest, target: &Target, served: DynKind) -> ApiReply {
@@ -470,7 +678,7 @@ impl State {
                 Some(v) => reply(200, view(&v)),
                 None => from_dyn_error(&DynError::NotFound(key.clone()), name),
             },
-            ("GET", None) => match Self::list_query(req) {
+            ("GET", None) => match Self::list_query(req, target.info) {
                 Err(r) => r,
                 Ok(q) if q.watch => self.watch(Res::Dyn(served), target.namespace.clone(), q),
                 Ok(q) => {
@@ -478,8 +686,8 @@ impl State {
                         .world
                         .dyn_list(kind, target.namespace.as_deref())
                         .iter()
-                        .filter(|v| q.selects(v))
                         .map(|v| view(v))
+                        .filter(|v| q.selects(v))
                         .collect();
                     reply(
                         200,
@@ -508,7 +716,7 @@ impl State {
                     None if apply => {
                         let mut doc = json!({"apiVersion": target.info.api_version(), "kind": target.info.kind, "metadata": {"name": key.name, "namespace": key.namespace}});
                         match apply_patch(&mut doc, req.content_type.as_deref(), &req.body) {
-                            Err(m) => failure(415, "UnsupportedMediaType", m, name, &key.name),
+                            Err(m) => failure(415, "UnsupportedMediaType", m.to_string(), name, &key.name),
                             Ok(()) => match self.world.dyn_create(kind, unview(doc), self.now) {
                                 Ok(v) => reply(201, view(&v)),
                                 Err(e) => from_dyn_error(&e, name),
@@ -522,7 +730,7 @@ impl State {
                             .ok()
                             .and_then(|p| p["metadata"]["resourceVersion"].as_str().map(str::to_string));
                         match apply_patch(&mut doc, req.content_type.as_deref(), &req.body) {
-                            Err(m) => failure(415, "UnsupportedMediaType", m, name, &key.name),
+                            Err(m) => failure(415, "UnsupportedMediaType", m.to_string(), name, &key.name),
                             Ok(()) => {
                                 if sent_rv.is_none() {
                                     doc["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();

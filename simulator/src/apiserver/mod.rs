@@ -11,5 +11,6 @@ pub mod resources;
 pub mod selector;
 pub mod served;
 pub mod service;
+pub mod status;
 pub mod table;
 pub mod watch;

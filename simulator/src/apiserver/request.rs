@@ -81,6 +81,11 @@ pub struct ListQuery {
     pub resource_version: Option<u64>,
     pub timeout_secs: Option<u64>,
     pub bookmarks: bool,
+    /// `sendInitialEvents=true`: the current objects, then a bookmark marking their end (a streaming list).
+    pub initial_events: bool,
+    /// At most this many items per page (`limit`), from after `continue`.
+    pub limit: Option<usize>,
+    pub continue_after: Option<String>,
     /// Answer with Tables (kubectl), carrying this much of each object.
     pub table: Option<IncludeObject>,
 }
@@ -95,6 +100,9 @@ impl ListQuery {
             resource_version: query.get("resourceVersion").and_then(|v| v.parse().ok()).filter(|v| *v > 0),
             timeout_secs: query.get("timeoutSeconds").and_then(|v| v.parse().ok()),
             bookmarks: flag("allowWatchBookmarks"),
+            initial_events: flag("sendInitialEvents"),
+            limit: query.get("limit").and_then(|v| v.parse().ok()).filter(|l| *l > 0),
+            continue_after: query.get("continue").filter(|c| !c.is_empty()).cloned(),
             table: requested(accept, query.get("includeObject").map(String::as_str)),
         })
     }
@@ -105,8 +113,7 @@ impl ListQuery {
     pub fn selects(&self, object: &serde_json::Value) -> bool {
         let meta = &object["metadata"];
         let labels: Option<BTreeMap<String, String>> = serde_json::from_value(meta["labels"].clone()).ok();
-        self.fields.matches(meta["namespace"].as_str().unwrap_or(""), meta["name"].as_str().unwrap_or(""))
-            && self.labels.matches(labels.as_ref())
+        self.fields.matches_json(object) && self.labels.matches(labels.as_ref())
     }
 }
 

@@ -1,5 +1,5 @@
 //! Label and field selectors as the API server parses them: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`,
-//! `a` (exists), `!a` (does not exist); fields `metadata.name` and `metadata.namespace`.
+//! `a` (exists), `!a` (does not exist); fields `f=v`, `f==v` and `f!=v` on the fields each resource supports.
 
 use std::collections::BTreeMap;
 
@@ -76,8 +76,13 @@ impl LabelSelector {
                 Requirement::DoesNotExist(k.trim().into())
             } else if p.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
                 Requirement::Exists(p.into())
+            } else if let Some((_, found)) = p.split_once(char::is_whitespace) {
+                let found = found.split_whitespace().next().unwrap_or_default();
+                return Err(err(&format!(
+                    "unable to parse requirement: found '{found}', expected: in, notin, =, ==, !=, gt, lt"
+                )));
             } else {
-                return Err(err(&format!("cannot read {p:?}")));
+                return Err(err(&format!("unable to parse requirement: {p:?}")));
             };
             reqs.push(req);
         }
@@ -97,37 +102,86 @@ impl LabelSelector {
     }
 }
 
-/// A field selector on `metadata.name` and `metadata.namespace`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FieldSelector {
-    pub name: Option<String>,
-    pub namespace: Option<String>,
+/// One requirement of a field selector: `field=value` (or `==`) and `field!=value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldRequirement {
+    /// A dotted path into the object (`metadata.name`, `involvedObject.name`, `status.phase`).
+    pub field: String,
+    pub equals: bool,
+    pub value: String,
 }
+
+/// A parsed field selector (every requirement must hold). Which fields a resource supports is the server's
+/// business ([`supported_fields`]); a missing field reads as the empty string, as the API server's field sets do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldSelector(pub Vec<FieldRequirement>);
 
 impl FieldSelector {
     pub fn parse(text: &str) -> Result<FieldSelector, SelectorError> {
-        let mut f = FieldSelector::default();
+        let mut reqs = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once("==").or_else(|| part.split_once('=')).ok_or_else(|| SelectorError {
-                selector: text.into(),
-                problem: format!("{part:?} is not field=value"),
-            })?;
-            match k.trim() {
-                "metadata.name" => f.name = Some(v.trim().into()),
-                "metadata.namespace" => f.namespace = Some(v.trim().into()),
-                other => {
-                    return Err(SelectorError {
-                        selector: text.into(),
-                        problem: format!("field {other:?} is not supported"),
-                    });
-                }
-            }
+            let (field, equals, value) = if let Some((k, v)) = part.split_once("!=") {
+                (k, false, v)
+            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+                (k, true, v)
+            } else {
+                return Err(SelectorError {
+                    selector: text.into(),
+                    problem: format!("invalid selector: '{text}'; can't understand '{part}'"),
+                });
+            };
+            reqs.push(FieldRequirement { field: field.trim().into(), equals, value: v_trim(value) });
         }
-        Ok(f)
+        Ok(FieldSelector(reqs))
     }
 
-    pub fn matches(&self, namespace: &str, name: &str) -> bool {
-        self.name.as_deref().is_none_or(|n| n == name) && self.namespace.as_deref().is_none_or(|n| n == namespace)
+    /// The fields the selector names.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|r| r.field.as_str())
+    }
+
+    /// Whether `object` (as JSON, in the form the client reads it) satisfies every requirement.
+    pub fn matches_json(&self, object: &serde_json::Value) -> bool {
+        self.0.iter().all(|r| {
+            let actual = r.field.split('.').try_fold(object, |v, k| v.get(k)).and_then(|v| v.as_str()).unwrap_or("");
+            (actual == r.value) == r.equals
+        })
+    }
+}
+
+fn v_trim(v: &str) -> String {
+    v.trim().to_string()
+}
+
+/// The fields a resource can be selected on, besides `metadata.name` and `metadata.namespace` (kube-apiserver's
+/// field label conversions for the resources served here).
+pub fn supported_fields(kind: &str, group: &str) -> &'static [&'static str] {
+    match (group, kind) {
+        ("", "Event") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "Pod") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        ("batch", "Job") => &["status.successful"],
+        _ => &[],
     }
 }
 
@@ -162,9 +216,11 @@ mod tests {
     }
 
     #[test]
-    fn field_selectors_pick_names_and_namespaces() {
-        let f = FieldSelector::parse("metadata.name=demo").unwrap();
-        assert!(f.matches("any", "demo") && !f.matches("any", "other"));
-        assert!(FieldSelector::parse("spec.nodeName=x").is_err());
+    fn field_selectors_compare_dotted_fields_for_equality_or_inequality() {
+        let object = serde_json::json!({"metadata": {"name": "demo"}, "involvedObject": {"name": "b"}});
+        assert!(FieldSelector::parse("metadata.name=demo").unwrap().matches_json(&object));
+        assert!(!FieldSelector::parse("metadata.name!=demo").unwrap().matches_json(&object));
+        assert!(FieldSelector::parse("involvedObject.name==b,metadata.namespace=").unwrap().matches_json(&object));
+        assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

@@ -38,16 +38,24 @@ fn json_body(bytes: Vec<u8>) -> ResponseBody {
 }
 
 fn to_response(reply: ApiReply) -> http::Response<ResponseBody> {
-    let (status, body) = match reply {
-        ApiReply::Json { status, body } => (status, json_body(serde_json::to_vec(&body).unwrap_or_default())),
+    let (status, body, warnings) = match reply {
+        ApiReply::Json { status, body } => (status, json_body(serde_json::to_vec(&body).unwrap_or_default()), vec![]),
+        ApiReply::Warned { status, body, warnings } => {
+            (status, json_body(serde_json::to_vec(&body).unwrap_or_default()), warnings)
+        }
         ApiReply::Watch(rx) => {
             let frames = UnboundedReceiverStream::new(rx).map(|b| Ok::<_, BoxError>(Frame::data(b)));
-            (200, BoxBody::new(StreamBody::new(frames)))
+            (200, BoxBody::new(StreamBody::new(frames)), vec![])
         }
     };
     let mut response = http::Response::new(body);
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    for w in warnings {
+        if let Ok(value) = http::HeaderValue::from_str(&w) {
+            response.headers_mut().append(http::header::WARNING, value);
+        }
+    }
     response
 }
 

@@ -52,11 +52,11 @@ fn line(type_: &str, object: &Value) -> Bytes {
     Bytes::from(v)
 }
 
-fn gone(rv: u64) -> Bytes {
+fn gone(rv: u64, current: u64) -> Bytes {
     line(
         "ERROR",
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": format!("too old resource version: {rv}"), "reason": "Expired", "code": 410}),
+                "message": format!("too old resource version: {rv} ({current})"), "reason": "Expired", "code": 410}),
     )
 }
 
@@ -99,7 +99,11 @@ fn type_name(t: ChangeType) -> &'static str {
 fn matches(w: &Watcher, res: Res, v: &Value) -> bool {
     storage(w.res) == res
         && w.namespace.as_deref().is_none_or(|n| Some(n) == v["metadata"]["namespace"].as_str())
-        && w.query.selects(v)
+        && if w.res == Res::Dyn(DynKind::CoreEvent) {
+            w.query.selects(&event_view::to_core(v))
+        } else {
+            w.query.selects(v)
+        }
 }
 
 impl Watches {
@@ -132,7 +136,7 @@ impl State {
         };
         match w.query.resource_version {
             Some(rv) if rv < self.watches().floor => {
-                let _ = w.tx.send(gone(rv));
+                let _ = w.tx.send(gone(rv, self.world.resource_version()));
                 return ApiReply::Watch(rx);
             }
             Some(rv) => {
@@ -154,6 +158,14 @@ impl State {
                 };
                 for v in current.iter().filter(|v| matches(&w, storage(res), v)) {
                     let _ = w.tx.send(encode(&w, "ADDED", v, now));
+                }
+                // A streaming list: the initial objects end with a bookmark saying so.
+                if w.query.initial_events && bookmarks {
+                    let i = super::resources::info(res);
+                    let mark = json!({"kind": i.kind, "apiVersion": i.api_version(), "metadata": {
+                        "resourceVersion": self.world.resource_version().to_string(),
+                        "annotations": {"k8s.io/initial-events-end": "true"}}});
+                    let _ = w.tx.send(line("BOOKMARK", &mark));
                 }
             }
         }
@@ -288,6 +300,7 @@ impl State {
 
     /// The stall ends: the stalled watches fail with 410 Gone and close, so their clients relist.
     pub(crate) fn watches_unstall(&mut self, kinds: &[operator::cluster::Kind]) {
+        let current = self.world.resource_version();
         let Some(s) = self.serving.as_mut() else { return };
         let floor = s.floor;
         let covered = |res: Res| matches!(res, Res::Typed(k) if kinds.is_empty() || kinds.contains(&k));
@@ -295,7 +308,7 @@ impl State {
             s.watchers.iter().filter(|(_, w)| w.stalled && covered(w.res)).map(|(id, _)| *id).collect();
         for id in stalled {
             if let Some(w) = s.watchers.remove(&id) {
-                let _ = w.tx.send(gone(floor));
+                let _ = w.tx.send(gone(floor, current));
             }
         }
     }

@@ -37,6 +37,9 @@ enum Command {
     Schema,
     /// Serve a scenario's world over the Kubernetes API, in wall-clock time, to a real backup-operator and kubectl.
     Serve(simulator::apiserver::command::ServeArgs),
+    /// Compare `sim serve` with a real kube-apiserver: the same API interactions against both, normalised answers
+    /// compared, `N of M behaviours identical`; exits 1 on a difference not listed as known.
+    Fidelity(cli::FidelityArgs),
 }
 
 /// Restores the default action for SIGPIPE (Rust ignores it), so `sim run ... | head` ends quietly when the reader
@@ -61,6 +64,7 @@ fn main() -> Result<ExitCode> {
         Command::Merge(args) => cli::merge(&args),
         Command::Bench(args) => cli::bench(&args),
         Command::Check { paths } => cli::check(&paths),
+        Command::Fidelity(args) => cli::fidelity(&args),
         // The served world starts at the wall clock: its clients (the operator, kubectl) read that clock.
         Command::Serve(args) => simulator::apiserver::command::serve(&args, chrono::Utc::now),
         Command::Schema => {

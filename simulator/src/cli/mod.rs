@@ -3,10 +3,12 @@
 
 mod bench;
 mod explore;
+pub mod fidelity;
 mod merge;
 
 pub use bench::{BenchArgs, bench};
 pub use explore::{ExploreArgs, explore};
+pub use fidelity::{FidelityArgs, fidelity};
 pub use merge::{MergeArgs, merge};
 
 use clap::Args;
@@ -18,6 +20,15 @@ use std::rc::Rc;
 use crate::run::{Report, RunOptions, run as run_scenario};
 use crate::scenario::{self, model::Scenario};
 use crate::trace::{DigestSink, SharedSink, Tee, TraceSink, WriterSink};
+
+/// A single-threaded tokio runtime for a subcommand that talks HTTP (`serve`, `fidelity`); exit code 2 when it cannot
+/// start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        eprintln!("ERROR cannot start the async runtime: {e}");
+        ExitCode::from(2)
+    })
+}
 
 /// Exit codes, documented in `--help`.
 pub const EXIT_CODES: &str =
