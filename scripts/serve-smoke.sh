@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Serves scenarios/serve/seconds-schedule.yaml with `sim serve`, runs the real backup-operator against it, and
-# watches with kubectl: at least 3 Backups must be Complete within 40s in `kubectl get bks,bk -A`, and the serve must
-# end with the scenario's PASS verdict (no invariant violated).
+# watches with kubectl: at least 3 Backups must be Complete within 40s in `kubectl get bks,bk -A`, plain
+# `kubectl apply` must validate through the served API (a misspelt field refused), and the serve must end with the
+# scenario's PASS verdict (no invariant violated).
 #
 # Usage: scripts/serve-smoke.sh [--skip-build]      (needs kubectl; release binaries are built unless --skip-build)
 set -euo pipefail
@@ -46,6 +47,14 @@ done
 "${kubectl[@]}" get bks,bk -A
 "${kubectl[@]}" get jobs,pods -A
 [ "$complete" -ge 3 ] || { cat "$work/operator.out"; die "only $complete Backups Complete within 40s"; }
+
+# Plain `kubectl apply` (validation on) works against the served API: kubectl reads the served OpenAPI v3 documents,
+# finds that PATCH takes fieldValidation, and lets the server refuse a misspelt field, as a real server does.
+printf '%s\n' 'apiVersion: pingcap.com/v1alpha1' 'kind: Backup' 'metadata: {name: typo, namespace: test1}' \
+    'spec: {br: {cluster: c}, s3: {provider: aws, bucket: b, prefix: p}, notAField: 1}' > "$work/typo.yaml"
+if applied=$("${kubectl[@]}" apply -f "$work/typo.yaml" 2>&1); then die "kubectl apply accepted an unknown field"; fi
+grep -q 'strict decoding error: unknown field "spec.notAField"' <<<"$applied" || die "kubectl apply: $applied"
+echo "kubectl apply validates against the served API: $applied"
 
 # The serve ends by itself after its 45s with the verdict.
 wait "${pids[0]}" && verdict=0 || verdict=$?

@@ -299,6 +299,13 @@ impl State {
                     None => failure(404, "NotFound", format!("the server could not find {}", req.path), "", ""),
                 };
             }
+            Route::OpenApiIndex => return reply(200, super::openapi::index()),
+            Route::OpenApi { group, version } => {
+                return match super::openapi::document(&group, &version) {
+                    Some(doc) => reply(200, doc),
+                    None => failure(404, "NotFound", format!("the server could not find {}", req.path), "", ""),
+                };
+            }
             Route::NotFound => {
                 return failure(
                     404,

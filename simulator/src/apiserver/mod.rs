@@ -6,6 +6,7 @@ pub mod command;
 pub mod discovery;
 pub mod event_view;
 pub mod handler;
+pub mod openapi;
 pub mod request;
 pub mod resources;
 pub mod selector;

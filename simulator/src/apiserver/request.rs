@@ -36,8 +36,17 @@ pub enum Route {
     Version,
     CoreVersions,
     Groups,
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     Resource(Target),
+    /// `/openapi/v3`, or one group version's document under it (`api/v1`, `apis/group/version`).
+    OpenApiIndex,
+    OpenApi {
+        group: String,
+        version: String,
+    },
     NotFound,
 }
 
@@ -62,6 +71,11 @@ pub fn route(path: &str) -> Route {
     };
     match parts.as_slice() {
         ["version"] => Route::Version,
+        ["openapi", "v3"] => Route::OpenApiIndex,
+        ["openapi", "v3", "api", version] => Route::OpenApi { group: String::new(), version: version.to_string() },
+        ["openapi", "v3", "apis", group, version] => {
+            Route::OpenApi { group: group.to_string(), version: version.to_string() }
+        }
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,
         ["api", version] => Route::GroupVersion { group: String::new(), version: version.to_string() },

@@ -78,7 +78,8 @@ behaviours! {
     "watch-gone" => watch_gone,
     "watch-initial-events-bookmark" => watch_initial_events_bookmark,
     "discovery" => discovery,
-    "openapi" => openapi,
+    "openapi-v3" => openapi_v3,
+    "openapi-v2" => openapi_v2,
 }
 
 const PINGCAP: &str = "pingcap.com/v1alpha1";
@@ -557,9 +558,32 @@ async fn discovery(s: &Side, o: &mut Obs) {
     o.value("GET /apis/pingcap.com/v1alpha1", json!([a.code, resources]));
 }
 
-async fn openapi(s: &Side, o: &mut Obs) {
+/// What kubectl reads before it applies with validation: the v3 index names the group versions, and a custom
+/// resource's PATCH declares `fieldValidation` (so kubectl leaves validation to the server).
+async fn openapi_v3(s: &Side, o: &mut Obs) {
+    let index = s.get("/openapi/v3").await;
+    let listed: Vec<bool> = ["api/v1", "apis/batch/v1", "apis/pingcap.com/v1alpha1"]
+        .iter()
+        .map(|gv| index.body["paths"][gv]["serverRelativeURL"].as_str().is_some_and(|u| u.starts_with("/openapi/v3/")))
+        .collect();
+    o.value("GET /openapi/v3", json!([index.code, listed]));
+    let doc = s.get("/openapi/v3/apis/pingcap.com/v1alpha1").await;
+    let patch = &doc.body["paths"]["/apis/pingcap.com/v1alpha1/namespaces/{namespace}/backups/{name}"]["patch"];
+    let takes = |name: &str| {
+        patch["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == name || p["$ref"].as_str().is_some_and(|r| r.ends_with(&format!("/{name}"))))
+    };
+    o.value(
+        "the Backup PATCH operation",
+        json!([doc.code, patch["x-kubernetes-group-version-kind"], takes("fieldValidation"), takes("fieldManager")]),
+    );
+}
+
+async fn openapi_v2(s: &Side, o: &mut Obs) {
     o.value("GET /openapi/v2", json!(s.get("/openapi/v2").await.code));
-    o.value("GET /openapi/v3", json!(s.get("/openapi/v3").await.code));
 }
 
 fn urlencode(s: &str) -> String {

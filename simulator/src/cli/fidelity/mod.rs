@@ -20,7 +20,7 @@ pub const KNOWN: &[(&str, &str)] = &[
         "finalizers",
         "kube-apiserver lists the cause of a finalizer added while deleting twice in details.causes; the simulator once",
     ),
-    ("openapi", "no OpenAPI documents are served: kubectl apply needs --validate=false against sim serve"),
+    ("openapi-v2", "only OpenAPI v3 is served (kubectl reads v3; v2 is a protobuf document clients fall back to)"),
 ];
 
 #[derive(Args, Debug)]
