@@ -129,7 +129,8 @@ async fn run(args: &FidelityArgs) -> ExitCode {
         }
         record.push(json!({"behaviour": b.name, "real": obs_json(&on_real), "sim": obs_json(&on_sim)}));
     }
-    println!("{same} of {} behaviours identical ({unexplained} unexplained differences)", chosen.len());
+    let plural = if unexplained == 1 { "" } else { "s" };
+    println!("{same} of {} behaviours identical ({unexplained} unexplained difference{plural})", chosen.len());
     if let Some(path) = &args.observations
         && let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&record).expect("JSON values serialise"))
     {
