@@ -2,10 +2,11 @@
 //! delete, with the API faults of the scenario, the world's own rules (names, resourceVersions, finalizers,
 //! subresources) and the same tracing, stats and invariant checks as the simulated operator's requests.
 
-use operator::api::{Backup, BackupSchedule, Restore};
 use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, Verb};
 use serde_json::{Value, json};
 
+pub use super::decode::to_json;
+use super::decode::{cause_of, decode};
 use super::discovery;
 use super::event_view;
 use super::request::{ApiRequest, ListQuery, Route, Target, route};
@@ -86,26 +87,6 @@ fn from_cluster_error(e: &ClusterError, after_apply: bool, info: &ResourceInfo) 
     }
 }
 
-/// The cause in a `field: problem` message (the world's and the decoder's), with serde's type errors and missing
-/// fields read as the API server states them.
-fn cause_of(message: &str) -> Cause {
-    let Some((field, problem)) = message.split_once(": ").filter(|(f, _)| !f.contains(' ')) else {
-        return Cause { field: String::new(), reason: "FieldValueInvalid", message: message.into() };
-    };
-    if let Some(c) = status::type_cause(field, problem) {
-        return c;
-    }
-    if let Some(missing) = problem.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
-        let path = if field == "." || field.is_empty() { missing.to_string() } else { format!("{field}.{missing}") };
-        return Cause::required(path, "");
-    }
-    let (reason, problem) = match problem.strip_prefix("Forbidden: ") {
-        Some(_) => ("FieldValueForbidden", problem),
-        None => ("FieldValueInvalid", problem),
-    };
-    Cause { field: field.into(), reason, message: problem.into() }
-}
-
 fn from_dyn_error(e: &DynError, kind: &str) -> ApiReply {
     match e {
         DynError::NotFound(key) => failure(404, "NotFound", e.to_string(), kind, &key.name),
@@ -120,32 +101,6 @@ pub fn stored(kind: DynKind) -> DynKind {
     match kind {
         DynKind::CoreEvent => DynKind::Event,
         other => other,
-    }
-}
-
-/// The JSON of a typed object, as the API serves it.
-pub fn to_json(o: &Obj) -> Value {
-    match o {
-        Obj::Backup(a) => serde_json::to_value(&**a),
-        Obj::Restore(a) => serde_json::to_value(&**a),
-        Obj::Schedule(a) => serde_json::to_value(&**a),
-        Obj::Job(a) => serde_json::to_value(&**a),
-        Obj::Pod(a) => serde_json::to_value(&**a),
-    }
-    .unwrap_or(Value::Null)
-}
-
-/// A typed object from request JSON.
-fn from_json(kind: Kind, v: Value) -> Result<Obj, String> {
-    fn typed<K: operator::cluster::Object>(v: Value) -> Result<Obj, String> {
-        serde_path_to_error::deserialize::<_, K>(v).map(Obj::wrap).map_err(|e| format!("{}: {}", e.path(), e.inner()))
-    }
-    match kind {
-        Kind::Backup => typed::<Backup>(v),
-        Kind::Restore => typed::<Restore>(v),
-        Kind::BackupSchedule => typed::<BackupSchedule>(v),
-        Kind::Job => typed::<k8s_openapi::api::batch::v1::Job>(v),
-        Kind::Pod => typed::<k8s_openapi::api::core::v1::Pod>(v),
     }
 }
 
@@ -227,49 +182,6 @@ fn place(mut v: Value, target: &Target) -> Result<Value, ApiReply> {
         }
     }
     Ok(v)
-}
-
-/// Decodes the object a write sends, as kube-apiserver would: the kind, name and labels validated (with the API
-/// server's messages), type errors refused with their field, empty metadata maps and lists dropped, and the fields
-/// the schema does not know dropped with a warning each (refused under `fieldValidation=Strict`).
-fn decode(req: &ApiRequest, target: &Target, kind: Kind, v: &Value) -> Result<(Obj, Vec<String>), ApiReply> {
-    let info = target.info;
-    let name = v["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    if let Some(sent) = v["kind"].as_str()
-        && sent != info.kind
-    {
-        return Err(answer(status::wrong_kind(info, sent, &name)));
-    }
-    let mut causes = Vec::new();
-    if name.is_empty() {
-        causes.push(Cause::required("metadata.name", "name or generateName is required"));
-    } else {
-        causes.extend(status::name_causes(&name));
-    }
-    if let Some(labels) = v["metadata"]["labels"].as_object() {
-        let labels: Labels =
-            labels.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect();
-        causes.extend(status::label_causes(&labels));
-    }
-    if kind == Kind::Pod && v["spec"]["containers"].as_array().is_none_or(Vec::is_empty) {
-        causes.push(Cause::required("spec.containers", ""));
-    }
-    if !causes.is_empty() {
-        return Err(answer(status::invalid(info, &name, &causes)));
-    }
-    let obj = from_json(kind, v.clone()).map_err(|m| answer(status::invalid(info, &name, &[cause_of(&m)])))?;
-    let obj = obj.with_meta(|m| {
-        m.labels.take_if(|l| l.is_empty());
-        m.annotations.take_if(|a| a.is_empty());
-        m.finalizers.take_if(|f| f.is_empty());
-        m.owner_references.take_if(|r| r.is_empty());
-    });
-    let unknown = status::unknown_fields(v, &to_json(&obj));
-    match req.query.get("fieldValidation").map(String::as_str) {
-        Some("Strict") if !unknown.is_empty() => Err(answer(status::strict_decoding(info, &unknown))),
-        Some("Ignore") => Ok((obj, Vec::new())),
-        _ => Ok((obj, unknown.iter().map(|p| status::unknown_field_warning(p)).collect())),
-    }
 }
 
 /// The continue token of a page that ended at `last` (opaque to clients: hex of `namespace/name`).
@@ -403,7 +315,7 @@ impl State {
                 match body_json(req).and_then(|b| place(b, target)) {
                     Err(r) => r,
                     Ok(v) => match decode(req, target, kind, &v) {
-                        Err(r) => r,
+                        Err(e) => answer(e),
                         Ok((obj, warnings)) => warned(
                             self.write_typed(kind, target, verb, v, |st, _| st.world.update(obj, sub, st.now)),
                             warnings,
@@ -480,7 +392,7 @@ impl State {
             v["metadata"]["name"] = json!(format!("{prefix}{}", crate::rng::suffix(&mut self.rngs.api, 5)));
         }
         match decode(req, target, kind, &v) {
-            Err(r) => r,
+            Err(e) => answer(e),
             Ok((obj, warnings)) => {
                 warned(self.write_typed(kind, target, Verb::Create, v, |st, _| st.world.create(obj, st.now)), warnings)
             }
@@ -545,7 +457,7 @@ impl State {
         let sub = if target.status { Subresource::Status } else { Subresource::Main };
         let verb = if target.status { Verb::UpdateStatus } else { Verb::Update };
         match decode(req, target, kind, &doc) {
-            Err(r) => r,
+            Err(e) => answer(e),
             Ok((obj, warnings)) => {
                 warned(self.write_typed(kind, target, verb, doc, |st, _| st.world.update(obj, sub, st.now)), warnings)
             }

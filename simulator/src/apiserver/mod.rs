@@ -3,6 +3,7 @@
 //! the world's own semantics and the scenario's API faults. The production operator runs unchanged against it.
 
 pub mod command;
+pub mod decode;
 pub mod discovery;
 pub mod event_view;
 pub mod handler;
