@@ -31,5 +31,6 @@ pub mod steps;
 pub mod storage;
 pub mod time;
 pub mod trace;
+pub mod validation;
 pub mod world;
 pub mod zoo;

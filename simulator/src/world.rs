@@ -5,7 +5,6 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use operator::api::names::{dns1123_subdomain_problem, label_value_problem};
 use operator::api::{Backup, BackupSchedule, Restore};
 use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition};
 use serde_json::Value;
@@ -137,8 +136,11 @@ fn validate_meta(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), C
     if key.namespace.is_empty() {
         return Err(invalid(kind, key, "metadata.namespace: must be set".into()));
     }
-    if let Some(problem) = dns1123_subdomain_problem(&key.name) {
-        return Err(invalid(kind, key, format!("metadata.name: {problem}")));
+    let rules = crate::validation::name_causes(&key.name).into_iter();
+    if let Some(c) =
+        rules.chain(crate::validation::label_causes(meta.labels.as_ref().unwrap_or(&BTreeMap::new()))).next()
+    {
+        return Err(invalid(kind, key, format!("{}: {}", c.field, c.message)));
     }
     if kind == Kind::Job && key.name.len() > 63 {
         return Err(invalid(
@@ -146,11 +148,6 @@ fn validate_meta(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), C
             key,
             format!("metadata.name: must be no more than 63 characters, got {}", key.name.len()),
         ));
-    }
-    for (k, v) in meta.labels.iter().flatten() {
-        if let Some(problem) = label_value_problem(v) {
-            return Err(invalid(kind, key, format!("metadata.labels[{k}]: {problem}")));
-        }
     }
     Ok(())
 }
@@ -396,8 +393,8 @@ impl World {
     /// creationTimestamp).
     pub fn dyn_create(&mut self, kind: DynKind, mut value: Value, now: SimTime) -> Result<Arc<Value>, DynError> {
         let key = dyn_key(&value);
-        if let Some(problem) = dns1123_subdomain_problem(&key.name) {
-            return Err(DynError::Invalid { key, message: format!("metadata.name: {problem}") });
+        if let Some(c) = crate::validation::name_causes(&key.name).into_iter().next() {
+            return Err(DynError::Invalid { key, message: format!("{}: {}", c.field, c.message) });
         }
         if self.dynamic.contains_key(&(kind, key.clone())) {
             return Err(DynError::AlreadyExists(key));

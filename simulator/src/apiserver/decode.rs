@@ -71,12 +71,12 @@ pub fn decode(req: &ApiRequest, target: &Target, kind: Kind, v: &Value) -> Resul
     if name.is_empty() {
         causes.push(Cause::required("metadata.name", "name or generateName is required"));
     } else {
-        causes.extend(status::name_causes(&name));
+        causes.extend(crate::validation::name_causes(&name));
     }
     if let Some(labels) = v["metadata"]["labels"].as_object() {
         let labels: Labels =
             labels.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect();
-        causes.extend(status::label_causes(&labels));
+        causes.extend(crate::validation::label_causes(&labels));
     }
     if kind == Kind::Pod && v["spec"]["containers"].as_array().is_none_or(Vec::is_empty) {
         causes.push(Cause::required("spec.containers", ""));

@@ -1,35 +1,11 @@
 //! The `metav1.Status` failures the served API answers, worded as kube-apiserver words them (the resource or the
-//! qualified kind, the name in quotes, causes with their field), and the validation of names and labels with the API
-//! server's messages, so that kubectl and client libraries print what they would print against a real cluster.
+//! qualified kind, the name in quotes, causes with their field), so that kubectl and client libraries print what
+//! they would print against a real cluster.
 
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 use super::resources::ResourceInfo;
-
-/// One cause of an `Invalid` failure.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cause {
-    pub field: String,
-    /// `FieldValueInvalid`, `FieldValueRequired`, `FieldValueTypeInvalid`, `FieldValueForbidden`.
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl Cause {
-    pub fn invalid(field: impl Into<String>, value: &str, problem: &str) -> Cause {
-        Cause {
-            field: field.into(),
-            reason: "FieldValueInvalid",
-            message: format!("Invalid value: {value:?}: {problem}"),
-        }
-    }
-
-    pub fn required(field: impl Into<String>, detail: &str) -> Cause {
-        let message = if detail.is_empty() { "Required value".into() } else { format!("Required value: {detail}") };
-        Cause { field: field.into(), reason: "FieldValueRequired", message }
-    }
-}
+pub use crate::validation::Cause;
 
 /// A Status failure with the given body fields.
 fn status(code: u16, reason: &str, message: String, details: Option<Value>) -> (u16, Value) {
@@ -143,71 +119,6 @@ pub fn apply_needs_field_manager() -> (u16, Value) {
     status(422, "Invalid", message, Some(d))
 }
 
-const DNS1123_SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
-const NAME_PART: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-
-fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.').all(|part| {
-            let b = part.as_bytes();
-            !b.is_empty()
-                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
-        })
-}
-
-/// `[A-Za-z0-9]` at both ends, `[-A-Za-z0-9_.]` inside.
-fn is_qualified_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-}
-
-/// The problems of an object name (`metadata.name`), as the API server states them.
-pub fn name_causes(name: &str) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    if name.len() > 253 {
-        causes.push(Cause::invalid("metadata.name", name, "must be no more than 253 characters"));
-    }
-    if !is_dns1123_subdomain(name) {
-        causes.push(Cause::invalid("metadata.name", name, DNS1123_SUBDOMAIN));
-    }
-    causes
-}
-
-/// The problems of `metadata.labels`, keys then values, as the API server states them.
-pub fn label_causes(labels: &BTreeMap<String, String>) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    for (key, value) in labels {
-        let (prefix, name) = match key.split_once('/') {
-            Some((p, n)) => (Some(p), n),
-            None => (None, key.as_str()),
-        };
-        if let Some(p) = prefix
-            && !is_dns1123_subdomain(p)
-        {
-            causes.push(Cause::invalid("metadata.labels", key, &format!("prefix part {DNS1123_SUBDOMAIN}")));
-        }
-        if name.len() > 63 {
-            causes.push(Cause::invalid("metadata.labels", key, "name part must be no more than 63 characters"));
-        }
-        if !is_qualified_part(name) {
-            causes.push(Cause::invalid("metadata.labels", key, NAME_PART));
-        }
-        if value.len() > 63 {
-            causes.push(Cause::invalid("metadata.labels", value, "must be no more than 63 characters"));
-        }
-        if !value.is_empty() && !is_qualified_part(value) {
-            causes.push(Cause::invalid("metadata.labels", value, LABEL_VALUE));
-        }
-    }
-    causes
-}
-
 /// The cause of a value of the wrong JSON type at `path`, read from serde's `invalid type: X, expected Y`; `None`
 /// when the message is another kind of problem.
 pub fn type_cause(path: &str, serde_message: &str) -> Option<Cause> {
@@ -318,19 +229,6 @@ mod tests {
         assert_eq!(body["message"], "Pod \"p\" is invalid: spec.containers: Required value");
         assert_eq!(body["details"]["kind"], "Pod");
         assert!(body["details"].get("group").is_none());
-    }
-
-    #[test]
-    fn names_and_labels_are_judged_by_the_api_servers_rules() {
-        assert!(name_causes("demo-1.x").is_empty());
-        assert_eq!(name_causes("F_Bad").len(), 1);
-        assert_eq!(name_causes(&"a".repeat(254)).len(), 1);
-        let ok = BTreeMap::from([("app.kubernetes.io/name".to_string(), "My_value.1".to_string())]);
-        assert!(label_causes(&ok).is_empty());
-        let bad = BTreeMap::from([("not ok!".to_string(), "v".to_string()), ("k".to_string(), "-x".to_string())]);
-        let causes = label_causes(&bad);
-        assert_eq!(causes.len(), 2);
-        assert!(causes[1].message.starts_with("Invalid value: \"not ok!\": name part must"), "{causes:?}");
     }
 
     #[test]
