@@ -18,7 +18,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p operator --bins -p simulator --bin sim \
  && mkdir -p /out \
- && cp target/release/backup-operator target/release/backup-manager target/release/sim /out/
+ && cp target/release/backup-operator target/release/backup-manager target/release/sim /out/ \
+ && strip --strip-debug /out/backup-operator /out/backup-manager /out/sim
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS backup-manager
 COPY --from=build /out/backup-manager /usr/local/bin/backup-manager

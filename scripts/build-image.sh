@@ -30,6 +30,7 @@ die() { echo "build-image.sh: $*" >&2; exit 1; }
 
 command -v umoci >/dev/null || die "umoci is not installed (Debian/Ubuntu: apt-get install umoci)"
 command -v ldd >/dev/null || die "ldd is not installed (Debian/Ubuntu: apt-get install libc-bin)"
+command -v strip >/dev/null || die "strip is not installed (Debian/Ubuntu: apt-get install binutils)"
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 [ -n "$version" ] || die "cannot read [workspace.package] version from Cargo.toml"
@@ -58,6 +59,9 @@ assemble_rootfs() {
     local name=$1 bin=$2 rootfs=$3
     mkdir -p "$rootfs/usr/local/bin" "$rootfs/etc/ssl/certs" "$rootfs/home/nonroot"
     install -m 0755 "$bin" "$rootfs/usr/local/bin/$name"
+    # The release profile keeps line tables for profiling; the image does not need them (symbols stay, so a panic's
+    # backtrace still names its functions), and they are most of a binary's size.
+    strip --strip-debug "$rootfs/usr/local/bin/$name"
     local lib
     for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
         mkdir -p "$rootfs$(dirname "$lib")"
@@ -121,6 +125,7 @@ for name in "${names[@]}"; do
     umoci gc --layout "$layout"
 
     check_version "$name" "$layout"
+    rm -rf "$bundle" "$work/check-$name"
     tar -C "$layout" -cf "$out/$name-$version.oci.tar" .
     size=$(du -sh "$layout" | cut -f1)
     echo "$name: OCI layout $layout (tag $version, $size), archive $out/$name-$version.oci.tar"

@@ -11,8 +11,15 @@
 #   4. backup-operator authenticates as its ServiceAccount (the real RBAC authorizer enforces the ClusterRole: a
 #      missing permission fails here), leads, and creates a Job for every Backup whose pod passes `restricted` in
 #      the Backup's namespace (`baseline` for the NFS-mounting local backup), without a single forbidden request;
-#   5. a second operator stands by and takes over when the leader is stopped.
-# Pods never run (no kubelet): Backups stop at Scheduled.
+#   5. a second operator stands by and takes over when the leader is stopped;
+#   6. with `sim kubelet` playing the kubelet (each Job pod runs the real backup-manager as a local process with its
+#      ServiceAccount's token, so the real RBAC authorizer enforces backup-manager's ClusterRole too, and the fake
+#      br/dumpling of operator/tests/fixtures/tools writing to a directory): a br Backup and a dumpling export reach
+#      Complete with their data written; deleting one cleans its data through the finalizer; a schedule every five
+#      seconds (a six-field cron) creates Backups tick after tick and its GC deletes and cleans all but maxBackups;
+#      deleting the namespace completes (the Backups left go with their data retained: the namespace refuses the
+#      clean Jobs, and the operator logs where the data is).
+# Before step 6 pods never run: the fixtures' Backups stop at Scheduled.
 #
 # Usage: scripts/e2e-real-apiserver.sh [--skip-build]   (needs kubectl, openssl, python3; Go to build the cluster)
 set -euo pipefail
@@ -28,15 +35,16 @@ fi
 command -v kubectl >/dev/null || die "kubectl is not installed (Debian/Ubuntu: apt-get install kubernetes-client)"
 command -v python3 >/dev/null || die "python3 is needed"
 if [ "${1:-}" != "--skip-build" ]; then
-    cargo build --release --locked -q -p operator -p simulator --bin backup-operator --bin sim
+    cargo build --release --locked -q -p operator -p simulator --bin backup-operator --bin backup-manager --bin sim
 fi
 
 work=$(mktemp -d)
 export TEST_CLUSTER_DIR=$work/cluster
 pids=()
 sim_pid=
+kubelet_pid=
 cleanup() {
-    for pid in "${pids[@]}" $sim_pid; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}" $sim_pid $kubelet_pid; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     scripts/test-cluster.sh stop || true
     rm -rf "$work"
@@ -159,4 +167,90 @@ until_true 30 grep -q "acquired the leader Lease" "$work/e2e-b.log" || die "the 
 holder=$("${k[@]}" -n backup-operator get lease backup-operator -o jsonpath='{.spec.holderIdentity}')
 [ "$holder" = e2e-b ] || die "the Lease names $holder, not e2e-b"
 echo "the standby took over the Lease"
+
+echo "-- 6. Backups run to the end (sim kubelet runs each Job pod's backup-manager)"
+ns=e2e-run
+storage=$work/storage
+mkdir -p "$storage"
+"${k[@]}" create namespace $ns >/dev/null
+"${k[@]}" label namespace $ns pod-security.kubernetes.io/enforce=restricted >/dev/null
+"${k[@]}" -n $ns create serviceaccount backup-manager >/dev/null
+"${k[@]}" -n $ns create rolebinding backup-manager --clusterrole=backup-manager \
+    --serviceaccount=$ns:backup-manager >/dev/null
+"${k[@]}" -n $ns create secret generic tidb-secret --from-literal=password=e2e-password >/dev/null
+target/release/sim kubelet --kubeconfig "$TEST_CLUSTER_DIR/admin.kubeconfig" --manager target/release/backup-manager \
+    --tools operator/tests/fixtures/tools --root "$work/kubelet" --namespace $ns >"$work/kubelet.log" 2>&1 &
+kubelet_pid=$!
+local_storage() { # PREFIX
+    printf '  local:\n    prefix: %s\n    volume: {name: storage, emptyDir: {}}\n' "$1"
+    printf '    volumeMount: {name: storage, mountPath: %s}\n' "$storage"
+}
+{
+    printf 'apiVersion: pingcap.com/v1alpha1\nkind: Backup\nmetadata: {name: br-local, namespace: %s}\n' $ns
+    printf 'spec:\n  cleanPolicy: Delete\n  serviceAccount: backup-manager\n  br: {cluster: basic}\n'
+    local_storage br-local
+    printf -- '---\napiVersion: pingcap.com/v1alpha1\nkind: Backup\nmetadata: {name: export-local, namespace: %s}\n' $ns
+    printf 'spec:\n  cleanPolicy: Delete\n  serviceAccount: backup-manager\n'
+    printf '  from: {host: basic-tidb.%s, port: 4000, user: root, secretName: tidb-secret}\n' $ns
+    printf '  dumpling: {tableFilter: ["test.*"]}\n'
+    local_storage export-local
+    printf -- '---\napiVersion: pingcap.com/v1alpha1\nkind: BackupSchedule\nmetadata: {name: every-5s, namespace: %s}\n' $ns
+    printf 'spec:\n  schedule: "*/5 * * * * *"\n  maxBackups: 2\n  backupTemplate:\n'
+    printf '    cleanPolicy: Delete\n    serviceAccount: backup-manager\n    br: {cluster: basic}\n'
+    local_storage scheduled | sed 's/^/  /'
+} >"$work/run.yaml"
+"${k[@]}" apply -f "$work/run.yaml" >"$work/run.out" 2>&1 || { cat "$work/run.out" "$work/run.yaml"; die "the step-6 manifests were refused"; }
+phase() { "${k[@]}" -n $ns get backup "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
+complete() { [ "$(phase br-local)" = Complete ] && [ "$(phase export-local)" = Complete ]; }
+show() {
+    "${k[@]}" -n $ns get backups,jobs,pods >&2 || true
+    tail -30 "$work/kubelet.log" >&2
+    tail -20 "$work/e2e-b.log" >&2
+    for log in "$work"/kubelet/$ns/*/log; do [ -f "$log" ] && { echo "== $log" >&2; tail -5 "$log" >&2; }; done
+    find "$storage" >&2
+}
+until_true 90 complete || { show; die "the br Backup and the dumpling export did not reach Complete"; }
+[ -f "$storage/br-local/backupmeta" ] || { show; die "the br Backup's data is not in $storage/br-local"; }
+[ -f "$storage/export-local/metadata" ] || { show; die "the export's data is not in $storage/export-local"; }
+echo "a br Backup and a dumpling export are Complete; their data is in $storage"
+"${k[@]}" -n $ns delete backup br-local --timeout=90s >/dev/null || { show; die "deleting Backup br-local did not complete"; }
+[ -z "$(ls -A "$storage/br-local" 2>/dev/null)" ] || { show; die "Backup br-local is gone but its data is not"; }
+echo "Backup br-local deleted: its clean Job removed its data, then the finalizer let it go"
+# The schedule: every Backup it ever made, and the ones deleted by GC (their data cleaned).
+seen=()
+gc_done() {
+    local now name
+    now=$("${k[@]}" -n $ns get backups -l tidb.pingcap.com/backup-schedule=every-5s -o name)
+    for name in $now; do
+        [[ " ${seen[*]} " == *" ${name#*/} "* ]] || seen+=("${name#*/}")
+    done
+    local gone=0
+    for name in "${seen[@]}"; do
+        grep -qx "backup.pingcap.com/$name" <<<"$now" || gone=$((gone + 1))
+    done
+    [ "${#seen[@]}" -ge 5 ] && [ "$gone" -ge 2 ]
+}
+until_true 120 gc_done || { show; die "the schedule did not make 5 Backups with 2 deleted by GC (saw: ${seen[*]})"; }
+"${k[@]}" -n $ns patch backupschedule every-5s --type merge -p '{"spec":{"pause":true}}' >/dev/null
+left=$("${k[@]}" -n $ns get backups -l tidb.pingcap.com/backup-schedule=every-5s -o name)
+for name in "${seen[@]}"; do
+    if ! grep -qx "backup.pingcap.com/$name" <<<"$left"; then
+        [ -z "$(ls -A "$storage/scheduled/$name" 2>/dev/null)" ] || { show; die "GC deleted $name but left its data"; }
+    fi
+done
+kept=$(echo "$left" | grep -c . || true)
+# maxBackups retained, and at most one more in flight when the pause came.
+[ "$kept" -le 3 ] || { show; die "the schedule keeps $kept Backups with maxBackups 2"; }
+echo "the schedule made ${#seen[@]} Backups tick after tick; GC deleted and cleaned all but $kept (maxBackups 2)"
+"${k[@]}" delete namespace $ns --timeout=120s >/dev/null || { show; die "deleting namespace $ns did not complete"; }
+# A namespace being deleted refuses the clean Jobs and the Events alike: the operator lets each Backup go with its
+# data retained, and says where in its log.
+grep -q 'reason="CleanSkipped".*export-local is retained' "$work/e2e-b.log" ||
+    { show; die "the operator did not log where the data of export-local is retained"; }
+[ -f "$storage/export-local/metadata" ] || die "the data of export-local was not retained"
+echo "namespace $ns deleted: the data of its remaining Backups is retained, and the operator's log says where"
+kill "$kubelet_pid" 2>/dev/null || true
+if grep -iE "forbidden|is not allowed" "$work/e2e-b.log" "$work"/kubelet/$ns/*/log | grep -v "because it is being terminated"; then
+    die "the operator or backup-manager was refused a request"
+fi
 echo "PASS"

@@ -101,10 +101,6 @@ async fn fake_api() -> (Fake, SocketAddr) {
 /// loaded CI machine is slow, and a healthy run never waits for it.
 const PROCESS_BOUND: Duration = Duration::from_secs(120);
 
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
-}
-
 /// The operator process and the file its stderr goes to (a file, not a pipe: a pipe nobody reads fills up and
 /// blocks the child's logging, and so its exit).
 struct Operator {
@@ -112,7 +108,11 @@ struct Operator {
     stderr: std::path::PathBuf,
 }
 
-fn start(api: SocketAddr, metrics: SocketAddr, identity: &str) -> Operator {
+/// Starts the operator with its metrics server on a port the kernel picks (`--metrics-addr=127.0.0.1:0`): a port
+/// chosen by the test and released before the child binds it can be taken by another test in between, and then the
+/// test reads another process's `/readyz` (seen: "ready" with no watches, or never ready). [`metrics_addr`] reads
+/// the bound address from the child's log.
+fn start(api: SocketAddr, identity: &str) -> Operator {
     let dir = std::env::temp_dir().join(format!("backup-operator-process-{}-{}", std::process::id(), api.port()));
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = dir.join("kubeconfig");
@@ -129,7 +129,7 @@ fn start(api: SocketAddr, metrics: SocketAddr, identity: &str) -> Operator {
         // A lease long enough that a loaded machine never lets it lapse between renewals.
         .args(["run", "--log-format=json", "--lease-duration=15s", "--connect-timeout=5s"])
         .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .arg(format!("--metrics-addr={metrics}"))
+        .arg("--metrics-addr=127.0.0.1:0")
         .arg(format!("--identity={identity}"))
         .env_remove("RUST_LOG")
         .env_remove("POD_NAMESPACE")
@@ -151,7 +151,7 @@ async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((head.split_whitespace().nth(1)?.parse().ok()?, body.to_string()))
 }
 
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+async fn wait_until(op: &Operator, what: &str, mut check: impl AsyncFnMut() -> bool) {
     let started = Instant::now();
     while started.elapsed() < PROCESS_BOUND {
         if check().await {
@@ -159,7 +159,7 @@ async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("timed out waiting until {what}");
+    panic!("timed out waiting until {what}; the operator's log:\n{}", stderr_of(op));
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -188,6 +188,25 @@ fn stderr_of(op: &Operator) -> String {
     std::fs::read_to_string(&op.stderr).unwrap()
 }
 
+/// The address the child's metrics server bound, from its log line `serving /metrics, /healthz and /readyz`.
+async fn metrics_addr(op: &Operator) -> SocketAddr {
+    let found = |logs: String| {
+        logs.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find_map(|v| {
+            let fields = if v["fields"].is_object() { &v["fields"] } else { &v };
+            let serving = fields["message"].as_str().is_some_and(|m| m.starts_with("serving /metrics"));
+            serving.then(|| fields["addr"].as_str().and_then(|a| a.parse().ok())).flatten()
+        })
+    };
+    let started = Instant::now();
+    while started.elapsed() < PROCESS_BOUND {
+        if let Some(addr) = found(stderr_of(op)) {
+            return addr;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the operator never logged its metrics address; its log:\n{}", stderr_of(op));
+}
+
 fn holder(fake: &Fake) -> Option<String> {
     fake.lease.lock().unwrap().as_ref().and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
 }
@@ -195,14 +214,15 @@ fn holder(fake: &Fake) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_leads_becomes_ready_and_stops_on_sigterm_releasing_the_lease() {
     let (fake, api) = fake_api().await;
-    let metrics = free_port();
-    let mut op = start(api, metrics, "replica-a");
-    wait_until("it holds the Lease", async || holder(&fake).as_deref() == Some("replica-a")).await;
-    wait_until("it is ready", async || get(metrics, "/readyz").await.is_some_and(|(c, _)| c == 200)).await;
+    let mut op = start(api, "replica-a");
+    let metrics = metrics_addr(&op).await;
+    wait_until(&op, "it holds the Lease", async || holder(&fake).as_deref() == Some("replica-a")).await;
+    wait_until(&op, "it is ready", async || get(metrics, "/readyz").await.is_some_and(|(c, _)| c == 200)).await;
     let (_, text) = get(metrics, "/metrics").await.unwrap();
     assert!(text.contains("backup_operator_leader 1"), "{text}");
-    let watches = fake.requests.lock().unwrap().iter().filter(|r| r.contains("watch=true")).count();
-    assert!(watches >= 8, "the controllers watch their eight caches ({watches})");
+    // Ready means every cache was listed; the watches that follow may still be on their way.
+    let watches = || fake.requests.lock().unwrap().iter().filter(|r| r.contains("watch=true")).count();
+    wait_until(&op, "the controllers watch their eight caches", async || watches() >= 8).await;
 
     signal(&op.child, "TERM");
     let status = wait_exit(&mut op.child, PROCESS_BOUND).await;
@@ -219,17 +239,26 @@ async fn it_leads_becomes_ready_and_stops_on_sigterm_releasing_the_lease() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn it_exits_non_zero_in_one_line_when_another_replica_takes_the_lease() {
     let (fake, api) = fake_api().await;
-    let metrics = free_port();
-    let mut op = start(api, metrics, "replica-a");
-    wait_until("it holds the Lease", async || holder(&fake).as_deref() == Some("replica-a")).await;
-    {
-        let mut lease = fake.lease.lock().unwrap();
-        let l = lease.as_mut().unwrap();
-        l["spec"]["holderIdentity"] = json!("replica-b");
-        l["spec"]["renewTime"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-        l["spec"]["leaseDurationSeconds"] = json!(3600);
-    }
+    let mut op = start(api, "replica-a");
+    // Acquired as the process sees it, not only written: a Lease taken over between the write and the process
+    // noticing it leaves the process a standby, which is right, but not what this test is about.
+    wait_until(&op, "it acquired the Lease", async || stderr_of(&op).contains("acquired the leader Lease")).await;
+    // replica-b takes the Lease and keeps renewing it, as a live replica does: a single write could be undone by a
+    // renewal of replica-a already in flight (it rewrites renewTime and leaseDurationSeconds), and a loaded machine
+    // could then see the Lease expire and let replica-a take it back.
+    let renewing = fake.lease.clone();
+    let replica_b = tokio::spawn(async move {
+        loop {
+            if let Some(l) = renewing.lock().unwrap().as_mut() {
+                l["spec"]["holderIdentity"] = json!("replica-b");
+                l["spec"]["renewTime"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+                l["spec"]["leaseDurationSeconds"] = json!(3600);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
     let status = wait_exit(&mut op.child, PROCESS_BOUND).await;
+    replica_b.abort();
     let logs = stderr_of(&op);
     assert_eq!(status.code(), Some(1), "{logs}");
     let last = logs.lines().last().unwrap();

@@ -114,10 +114,12 @@ impl Cluster for SimClient {
         let mut st = self.shared.state.borrow_mut();
         let name = st.actor_name(&self.actor);
         let now = st.now;
+        // Events are objects in the namespace too: a namespace being deleted refuses them.
+        let refused = st.world.is_terminating(&event.key.namespace);
         st.trace.record(
             now,
             &name,
-            "event",
+            if refused { "event-refused" } else { "event" },
             format_args!("{} {}", event.kind, event.key),
             format_args!("{} {}: {}", event.type_, event.reason, event.message),
         );

@@ -48,6 +48,7 @@ impl State {
     /// garbage collector and the finalizers order what follows).
     fn delete_namespace(&mut self, namespace: &str) {
         let now = self.now;
+        self.world.terminate_namespace(namespace);
         for kind in [Kind::BackupSchedule, Kind::Restore, Kind::Backup, Kind::Job, Kind::Pod] {
             let keys: Vec<ObjectKey> =
                 self.world.iter_kind(kind).map(|o| o.key()).filter(|k| k.namespace == namespace).collect();

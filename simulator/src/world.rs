@@ -6,9 +6,9 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use operator::api::{Backup, BackupSchedule, Restore};
-use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition};
+use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, Verb};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::apiserver::resources::DynKind;
@@ -92,6 +92,9 @@ pub struct World {
     uids: u64,
     changes: Vec<Change>,
     dyn_changes: Vec<DynChange>,
+    /// Namespaces being deleted: kube-apiserver's namespace lifecycle refuses every create in them until they are
+    /// empty (then they are gone, and a later create makes them anew, as a user recreating one would).
+    terminating: BTreeSet<String>,
 }
 
 /// A change to a dynamic object (for watches served over HTTP).
@@ -113,6 +116,13 @@ pub enum DynError {
     Conflict { key: ObjectKey, message: String },
     #[error("{key} is invalid: {message}")]
     Invalid { key: ObjectKey, message: String },
+    #[error("{key} is forbidden: {message}")]
+    Forbidden { key: ObjectKey, message: String },
+}
+
+/// kube-apiserver's words for a create in a namespace being deleted.
+fn terminating_message(namespace: &str) -> String {
+    format!("unable to create new content in namespace {namespace} because it is being terminated")
 }
 
 fn dyn_key(value: &Value) -> ObjectKey {
@@ -159,6 +169,33 @@ fn rv_of(meta: &ObjectMeta) -> Option<&str> {
 impl World {
     pub fn new() -> Self {
         World::default()
+    }
+
+    /// The namespace controller starts deleting `namespace`: creates there are refused from now on.
+    pub fn terminate_namespace(&mut self, namespace: &str) {
+        self.terminating.insert(namespace.to_string());
+    }
+
+    /// Whether `namespace` is being deleted and still holds objects (a create there is refused).
+    pub fn is_terminating(&self, namespace: &str) -> bool {
+        self.terminating.contains(namespace)
+            && (self.objects.values().any(|ix| ix.values().any(|o| o.key().namespace == namespace))
+                || self.dynamic.keys().any(|(_, k)| k.namespace == namespace))
+    }
+
+    /// Whether the namespace controller deleted `namespace` (it may be empty, and so gone, by now).
+    pub fn namespace_deleted(&self, namespace: &str) -> bool {
+        self.terminating.contains(namespace)
+    }
+
+    /// Refuses a create in a terminating namespace; a deleted namespace that is empty is gone, and the create makes
+    /// it anew.
+    fn admit_create(&mut self, namespace: &str) -> Result<(), String> {
+        if self.is_terminating(namespace) {
+            return Err(terminating_message(namespace));
+        }
+        self.terminating.remove(namespace);
+        Ok(())
     }
 
     /// The changes recorded since the last call, in order.
@@ -215,6 +252,9 @@ impl World {
         validate_meta(kind, &key, obj.meta())?;
         if self.get(kind, &key).is_some() {
             return Err(ClusterError::AlreadyExists { kind, key });
+        }
+        if let Err(message) = self.admit_create(&key.namespace) {
+            return Err(ClusterError::Forbidden { verb: Verb::Create, kind, key, message });
         }
         self.uids += 1;
         let uid = format!("{:08x}-0000-4000-8000-{:012x}", self.uids, self.uids);
@@ -398,6 +438,11 @@ impl World {
         }
         if self.dynamic.contains_key(&(kind, key.clone())) {
             return Err(DynError::AlreadyExists(key));
+        }
+        if !key.namespace.is_empty()
+            && let Err(message) = self.admit_create(&key.namespace)
+        {
+            return Err(DynError::Forbidden { key, message });
         }
         self.uids += 1;
         let uid = format!("{:08x}-0000-4000-8000-{:012x}", self.uids, self.uids);

@@ -347,7 +347,9 @@ impl Cluster for KubeCluster {
             secondary: None,
         };
         if let Err(e) = recorder.publish(&kube_event, &reference).await {
-            tracing::warn!(object = %event.key, reason = event.reason, error = %error_chain(&e), "failed to publish an Event");
+            // The Event's words go to the log instead (a namespace being deleted refuses Events, and a
+            // CleanSkipped names the data it leaves in storage).
+            tracing::warn!(object = %event.key, reason = event.reason, note = %event.message, error = %error_chain(&e), "failed to publish an Event");
         }
     }
 }

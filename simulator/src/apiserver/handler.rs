@@ -93,6 +93,7 @@ fn from_dyn_error(e: &DynError, kind: &str) -> ApiReply {
         DynError::AlreadyExists(key) => failure(409, "AlreadyExists", e.to_string(), kind, &key.name),
         DynError::Conflict { key, .. } => failure(409, "Conflict", e.to_string(), kind, &key.name),
         DynError::Invalid { key, .. } => failure(422, "Invalid", e.to_string(), kind, &key.name),
+        DynError::Forbidden { key, .. } => failure(403, "Forbidden", e.to_string(), kind, &key.name),
     }
 }
 

@@ -40,6 +40,9 @@ enum Command {
     /// Compare `sim serve` with a real kube-apiserver: the same API interactions against both, normalised answers
     /// compared, `N of M behaviours identical`; exits 1 on a difference not listed as known.
     Fidelity(cli::FidelityArgs),
+    /// Play the kubelet for a real API server without nodes (scripts/test-cluster.sh): run the operator's Job pods
+    /// as local backup-manager processes with their ServiceAccount tokens and report their phases.
+    Kubelet(cli::KubeletArgs),
 }
 
 /// Restores the default action for SIGPIPE (Rust ignores it), so `sim run ... | head` ends quietly when the reader
@@ -55,7 +58,7 @@ fn die_quietly_on_closed_pipe() {
 
 fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Kubelet(_)) {
         die_quietly_on_closed_pipe();
     }
     Ok(match cli.command {
@@ -65,6 +68,7 @@ fn main() -> Result<ExitCode> {
         Command::Bench(args) => cli::bench(&args),
         Command::Check { paths } => cli::check(&paths),
         Command::Fidelity(args) => cli::fidelity(&args),
+        Command::Kubelet(args) => cli::kubelet(&args),
         // The served world starts at the wall clock: its clients (the operator, kubectl) read that clock.
         Command::Serve(args) => simulator::apiserver::command::serve(&args, chrono::Utc::now),
         Command::Schema => {

@@ -4,11 +4,13 @@
 mod bench;
 mod explore;
 pub mod fidelity;
+mod kubelet;
 mod merge;
 
 pub use bench::{BenchArgs, bench};
 pub use explore::{ExploreArgs, explore};
 pub use fidelity::{FidelityArgs, fidelity};
+pub use kubelet::{KubeletArgs, kubelet};
 pub use merge::{MergeArgs, merge};
 
 use clap::Args;
