@@ -506,7 +506,7 @@ async fn transient_errors_keep_the_cause_in_the_message() {
     let err = live(&api).create(&backup()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "create Backup test1/demo failed transiently (it may or may not have applied): HTTP 500 InternalError: etcdserver: leader changed"
+        "create Backup test1/demo failed (it may or may not have applied): HTTP 500 InternalError: etcdserver: leader changed"
     );
     let api = MockApi::serve(|_| {
         Reply::Fail(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"))

@@ -63,7 +63,7 @@ fn providers() -> Vec<(&'static str, StorageProvider)> {
         ("s3 (ceph, endpoint)", s3("ceph", Some("http://10.0.0.1:30074"))),
         ("gcs", gcs),
         ("azblob", azblob),
-        ("local", StorageProvider { local: Some(local), ..Default::default() }),
+        ("local", StorageProvider { local: Some(Box::new(local)), ..Default::default() }),
     ]
 }
 

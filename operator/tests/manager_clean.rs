@@ -39,7 +39,7 @@ fn local(root: &Path, prefix: &str) -> StorageProvider {
         "volumeMount": {"name": "nfs", "mountPath": root.display().to_string()}
     }))
     .unwrap();
-    StorageProvider { local: Some(local), ..Default::default() }
+    StorageProvider { local: Some(Box::new(local)), ..Default::default() }
 }
 
 fn write_files(root: &Path, keys: &[&str]) {

@@ -59,8 +59,9 @@ pub enum ClusterError {
     /// Refused by policy, for example a create in a namespace that is being terminated.
     #[error("{verb} {kind} {key} is forbidden: {message}")]
     Forbidden { verb: Verb, kind: Kind, key: ObjectKey, message: String },
-    /// A timeout, 5xx or broken connection: a write may or may not have been applied.
-    #[error("{verb} {kind} {key} failed transiently (it may or may not have applied): {message}")]
+    /// A timeout, 5xx, broken connection or an authorization refusal (retried: RBAC can be fixed while the operator
+    /// runs); a write may or may not have been applied.
+    #[error("{verb} {kind} {key} failed{}: {message}", if verb.is_write() { " (it may or may not have applied)" } else { "" })]
     Transient { verb: Verb, kind: Kind, key: ObjectKey, message: String },
 }
 
