@@ -17,7 +17,7 @@ fn one_day(c: &mut Criterion) {
     group.bench_function("one-day-all-faults", |b| {
         b.iter(|| {
             seed += 1;
-            black_box(run(&scenario, RunOptions { seed: Some(seed), trace: None }))
+            black_box(run(&scenario, RunOptions { seed: Some(seed), trace: None, timeline: false }))
         })
     });
     group.finish();

@@ -34,6 +34,10 @@ impl State {
                     format_args!("rv={}", o.resource_version()),
                 );
             }
+            if self.trace.has_timeline() {
+                let name = self.actor_name(actor);
+                self.trace.change(&name, &change);
+            }
             self.informers_on_change(&change);
             self.publish_change(&change);
             self.checker.on_change(&self.world, &self.storage, &change, &self.actor_name(actor), &mut self.trace);

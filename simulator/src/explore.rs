@@ -71,7 +71,7 @@ pub fn explore(scenario: &Scenario, options: &Options, on_done: &(dyn Fn(u64, u6
                         break;
                     }
                     let seed = start + i;
-                    let report = run(scenario, RunOptions { seed: Some(seed), trace: None });
+                    let report = run(scenario, RunOptions { seed: Some(seed), trace: None, timeline: false });
                     simulated_ms.fetch_add(report.simulated.as_millis() as u64, Ordering::Relaxed);
                     let counts = wanted.is_none_or(|id| report.violations.iter().any(|v| v.invariant == id));
                     if !report.violations.is_empty() && counts {

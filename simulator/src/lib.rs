@@ -30,6 +30,7 @@ pub mod stats;
 pub mod steps;
 pub mod storage;
 pub mod time;
+pub mod timeline;
 pub mod trace;
 pub mod validation;
 pub mod world;

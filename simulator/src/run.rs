@@ -38,6 +38,8 @@ pub struct Report {
     pub stats: Stats,
     pub trace_lines: u64,
     pub simulated: Duration,
+    /// The run's timeline page (HTML), when it was asked for.
+    pub timeline: Option<String>,
 }
 
 impl Report {
@@ -53,6 +55,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Where trace lines go (`None`: nowhere, fastest).
     pub trace: Option<Box<dyn TraceSink>>,
+    /// Gather the run's timeline and render it into the report.
+    pub timeline: bool,
 }
 
 fn settings_for(scenario: &Scenario) -> Settings {
@@ -177,7 +181,11 @@ pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool
     let enabled = options.trace.is_some();
     let sink = options.trace.unwrap_or_else(|| Box::new(crate::trace::NullSink));
     let scenario_rc = Rc::new(scenario.clone());
-    let mut st = State::new(scenario_rc, seed, Trace::new(sink, enabled), settings_for(scenario));
+    let mut trace = Trace::new(sink, enabled);
+    if options.timeline {
+        trace.attach_timeline();
+    }
+    let mut st = State::new(scenario_rc, seed, trace, settings_for(scenario));
     st.trace.record(st.now, "sim", "seed", format_args!("{seed}"), format_args!("scenario={}", scenario.name));
 
     if with_operator {
@@ -246,6 +254,7 @@ pub fn finish(engine: &Engine, scenario: &Scenario, end: crate::time::SimTime) -
     let shared = engine.shared.clone();
     let mut st = shared.state.borrow_mut();
     st.now = end;
+    let start = st.start;
     let State { checker, world, storage, trace, world_rng, .. } = &mut *st;
     checker.at_end(world, storage, end, trace);
     let expect = &scenario.expect;
@@ -296,6 +305,26 @@ pub fn finish(engine: &Engine, scenario: &Scenario, end: crate::time::SimTime) -
     } else {
         failures.is_empty()
     };
+    let timeline = trace.take_timeline().map(|t| {
+        let verdict = match (passed, scenario.canary) {
+            (true, true) => "PASS: the canary failed as it must".to_string(),
+            (true, false) if !expect.violated.is_empty() => {
+                let ids: Vec<String> = expect.violated.iter().map(|i| i.to_string()).collect();
+                format!("PASS: violated as expected ({})", ids.join(", "))
+            }
+            (true, false) => "PASS: every expectation held".to_string(),
+            (false, _) => "FAIL".to_string(),
+        };
+        let header = crate::timeline::Header {
+            scenario: &scenario.name,
+            seed: world_rng.seed(),
+            start,
+            end,
+            verdict: &verdict,
+            failures: &failures,
+        };
+        t.render(&header)
+    });
     let report = Report {
         scenario: scenario.name.clone(),
         seed: world_rng.seed(),
@@ -307,6 +336,7 @@ pub fn finish(engine: &Engine, scenario: &Scenario, end: crate::time::SimTime) -
         stats: st.stats.clone(),
         trace_lines: st.trace.lines,
         simulated: end.since(st.start),
+        timeline,
     };
     let trace = std::mem::replace(&mut st.trace, Trace::new(Box::new(crate::trace::NullSink), false));
     drop(st);

@@ -36,7 +36,7 @@ impl Shrinker {
             return None;
         }
         self.runs += 1;
-        let report = run(s, RunOptions { seed: Some(self.seed), trace: None });
+        let report = run(s, RunOptions { seed: Some(self.seed), trace: None, timeline: false });
         report.violations.iter().find(|v| v.invariant == self.invariant).map(|v| (v.time, v.message.clone()))
     }
 

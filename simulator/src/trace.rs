@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use crate::time::SimTime;
+use crate::timeline::Timeline;
+use crate::world::Change;
 
 /// Where trace lines go.
 pub trait TraceSink {
@@ -113,17 +115,41 @@ impl TraceSink for Tee {
     }
 }
 
-/// The trace of one run.
+/// The trace of one run: lines to a sink and, when asked for, the same events to a timeline.
 pub struct Trace {
     sink: Box<dyn TraceSink>,
     enabled: bool,
     buf: String,
     pub lines: u64,
+    timeline: Option<Box<Timeline>>,
 }
 
 impl Trace {
     pub fn new(sink: Box<dyn TraceSink>, enabled: bool) -> Self {
-        Trace { sink, enabled, buf: String::with_capacity(256), lines: 0 }
+        Trace { sink, enabled, buf: String::with_capacity(256), lines: 0, timeline: None }
+    }
+
+    /// Also gathers a timeline of the run (which needs the records, so it enables them).
+    pub fn attach_timeline(&mut self) {
+        self.enabled = true;
+        self.timeline = Some(Box::default());
+    }
+
+    /// Whether a timeline is gathered (then changes are worth reporting with [`Trace::change`]).
+    pub fn has_timeline(&self) -> bool {
+        self.timeline.is_some()
+    }
+
+    /// A change of the world by `actor`, for the timeline.
+    pub fn change(&mut self, actor: &str, change: &Change) {
+        if let Some(t) = &mut self.timeline {
+            t.change(actor, change);
+        }
+    }
+
+    /// The timeline gathered so far, taken out of the trace.
+    pub fn take_timeline(&mut self) -> Option<Timeline> {
+        self.timeline.take().map(|t| *t)
     }
 
     pub fn enabled(&self) -> bool {
@@ -144,11 +170,17 @@ impl Trace {
             return;
         }
         self.buf.clear();
-        let _ = write!(self.buf, "{} {actor} {action} {object}", t.stamp());
+        let _ = write!(self.buf, "{} {actor} {action} ", t.stamp());
+        let object_at = self.buf.len();
+        let _ = write!(self.buf, "{object}");
         let before = self.buf.len();
         let _ = write!(self.buf, " {detail}");
         if self.buf.len() == before + 1 {
             self.buf.pop();
+        }
+        if let Some(timeline) = &mut self.timeline {
+            let detail = self.buf.get(before + 1..).unwrap_or("");
+            timeline.record(t, actor, action, &self.buf[object_at..before], detail);
         }
         self.sink.line(&self.buf);
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 fn basic() -> simulator::run::Report {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/schedule/basic.yaml");
     let scenario = simulator::scenario::load(&path).expect("the basic scenario is valid");
-    run(&scenario, RunOptions { seed: None, trace: None })
+    run(&scenario, RunOptions { seed: None, trace: None, timeline: false })
 }
 
 /// Issue 11: 27 writes per Backup life and about 16 live reads per Backup before; at most 14 and 5 after.

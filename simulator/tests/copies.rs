@@ -40,7 +40,7 @@ fn a_shrink_drops_the_copies_a_violation_does_not_need() {
     s.timing.backup = simulator::scenario::model::Span::fixed(Duration::from_secs(90 * 60));
     let seed = (1..20)
         .find(|&seed| {
-            run(&s, RunOptions { seed: Some(seed), trace: None })
+            run(&s, RunOptions { seed: Some(seed), trace: None, timeline: false })
                 .violations
                 .iter()
                 .any(|v| v.invariant == InvariantId::RetentionSafety)

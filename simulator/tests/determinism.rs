@@ -9,7 +9,7 @@ use std::rc::Rc;
 fn trace_of(path: &str, seed: u64) -> Vec<u8> {
     let scenario = simulator::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap();
     let buf = Rc::new(RefCell::new(WriterSink(Vec::new())));
-    run(&scenario, RunOptions { seed: Some(seed), trace: Some(Box::new(SharedSink(buf.clone()))) });
+    run(&scenario, RunOptions { seed: Some(seed), trace: Some(Box::new(SharedSink(buf.clone()))), timeline: false });
     std::mem::take(&mut buf.borrow_mut().0)
 }
 
@@ -34,8 +34,8 @@ fn the_zoo_reproduces_the_same_violation_from_its_seed() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/zoo/schedule-reset-stale-informer.yaml"),
     )
     .unwrap();
-    let first = run(&scenario, RunOptions { seed: None, trace: None });
-    let again = run(&scenario, RunOptions { seed: None, trace: None });
+    let first = run(&scenario, RunOptions { seed: None, trace: None, timeline: false });
+    let again = run(&scenario, RunOptions { seed: None, trace: None, timeline: false });
     assert!(first.passed);
     assert_eq!(first.violations, again.violations);
 }

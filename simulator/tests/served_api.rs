@@ -43,7 +43,7 @@ fn with_served_api<F: Future<Output = ()>>(test: impl FnOnce(kube::Client) -> F)
     let scenario = simulator::scenario::parse(WORLD, "served_api.rs").expect("valid scenario");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
     runtime.block_on(async {
-        let (served, handle) = Served::new(&scenario, RunOptions { seed: None, trace: None });
+        let (served, handle) = Served::new(&scenario, RunOptions { seed: None, trace: None, timeline: false });
         let client = kube::Client::new(ApiService::new(handle), "default");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let world = served.run(

@@ -21,7 +21,7 @@ fn serve_to_production_controllers(path: &str, settings: Settings) -> Report {
     let scenario = scenario(path);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
     runtime.block_on(async {
-        let (served, handle) = Served::new(&scenario, RunOptions { seed: None, trace: None });
+        let (served, handle) = Served::new(&scenario, RunOptions { seed: None, trace: None, timeline: false });
         let client = kube::Client::new(ApiService::new(handle), "default");
         let shared = Shared {
             client,
@@ -48,7 +48,7 @@ fn production_controllers_keep_every_invariant_of_the_basic_schedule() {
     let report = serve_to_production_controllers(path, Settings::default());
     assert!(report.passed, "{:?}\n{:?}", report.failures, report.violations);
     // The same ticks gave the same Backups as the simulator's own operator: every one completed, expired ones went.
-    let simulated = simulator::run::run(&scenario(path), RunOptions { seed: None, trace: None }).stats;
+    let simulated = simulator::run::run(&scenario(path), RunOptions { seed: None, trace: None, timeline: false }).stats;
     let (got, want) = (&report.stats, &simulated);
     assert!(got.backups_created >= 30, "{} Backups created", got.backups_created);
     assert_eq!(got.backups_created, want.backups_created, "Backups created");

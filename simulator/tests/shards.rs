@@ -52,8 +52,11 @@ fn shards_merged_print_the_summary_of_one_run_and_shrink_the_same_first_seed() {
     assert_eq!(findings_part(&merged_text, &merged_out), findings_part(&whole_text, &whole_out));
     assert!(merged_text.starts_with("merged 3 shard(s) of seeds 3..=9 of 2 scenario(s)\n"), "{merged_text}");
     assert!(merged_text.contains("schedule/basic: 7 seeds, 0 violating"), "{merged_text}");
-    let shrunk: Vec<_> = std::fs::read_dir(&merged_out).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(shrunk.len(), 1, "one shrunk scenario: {shrunk:?}");
+    let mut shrunk: Vec<_> = std::fs::read_dir(&merged_out).unwrap().map(|e| e.unwrap().path()).collect();
+    shrunk.sort();
+    let names: Vec<_> = shrunk.iter().map(|p| p.extension().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["html", "yaml"], "one shrunk scenario and its timeline page: {shrunk:?}");
+    assert_eq!(shrunk[0].file_stem(), shrunk[1].file_stem(), "the page sits beside its scenario");
 }
 
 #[test]

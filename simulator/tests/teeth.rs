@@ -25,11 +25,11 @@ fn every_zoo_story_catches_its_entry_and_the_operator_passes_the_same_story_clea
     for (path, story) in scenarios("zoo") {
         let Controllers::Zoo(entry) = &story.controllers else { panic!("{}: not a zoo entry", path.display()) };
         covered.insert(entry.clone());
-        let caught = run(&story, RunOptions { seed: None, trace: None });
+        let caught = run(&story, RunOptions { seed: None, trace: None, timeline: false });
         assert!(caught.passed, "{}: {:?}", path.display(), caught.failures);
         let mut twin = story.clone();
         twin.controllers = Controllers::Operator;
-        let clean = run(&twin, RunOptions { seed: None, trace: None });
+        let clean = run(&twin, RunOptions { seed: None, trace: None, timeline: false });
         assert!(clean.violations.is_empty(), "{} with the operator: {:?}", path.display(), clean.violations);
     }
     let missing: Vec<_> = ENTRIES.iter().map(|e| e.name).filter(|n| !covered.contains(*n)).collect();
@@ -59,7 +59,7 @@ fn the_operator_breaks_nothing_on_the_seeds_that_catch_the_zoo() {
 fn every_invariant_is_shown_broken_by_a_canary_or_a_zoo_story() {
     let mut broken = BTreeSet::new();
     for (path, s) in scenarios("harness").into_iter().chain(scenarios("zoo")) {
-        let report = run(&s, RunOptions { seed: None, trace: None });
+        let report = run(&s, RunOptions { seed: None, trace: None, timeline: false });
         assert!(report.passed, "{}: {:?}", path.display(), report.failures);
         broken.extend(report.counts.keys().copied());
     }

@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Write the trace to this file (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write the served run's timeline page (self-contained HTML) to this file when it ends.
+    #[arg(long, value_name = "FILE.html")]
+    pub timeline: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -125,7 +128,8 @@ pub fn serve(args: &ServeArgs, wall: impl Fn() -> DateTime<Utc>) -> ExitCode {
         if !args.scenario_start {
             scenario.start = wall().trunc_subsecs(3) + CLOCK_LEAD;
         }
-        let (served, handle) = Served::new(&scenario, RunOptions { seed: args.seed, trace });
+        let (served, handle) =
+            Served::new(&scenario, RunOptions { seed: args.seed, trace, timeline: args.timeline.is_some() });
         println!("seed {}", args.seed.unwrap_or(scenario.seed));
         if let Some(path) = &args.kubeconfig
             && let Err(e) = std::fs::write(path, kubeconfig(&address, &args.namespace))
@@ -153,6 +157,10 @@ pub fn serve(args: &ServeArgs, wall: impl Fn() -> DateTime<Utc>) -> ExitCode {
         } else {
             // No replay command: a served run depends on its client and the wall clock, so it does not replay.
             println!("FAIL {name} (seed {}, served): {}", report.seed, report.failures.join("; "));
+        }
+        if let Some(Err(e)) = args.timeline.as_deref().map(|t| crate::cli::write_timeline(t, &report)) {
+            eprintln!("ERROR {e}");
+            return ExitCode::from(2);
         }
         if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
     })

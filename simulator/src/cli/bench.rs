@@ -56,7 +56,7 @@ fn seed_times(s: &Scenario, seeds: u64, jobs: usize) -> (Vec<Duration>, Duration
                         break;
                     }
                     let t = Instant::now();
-                    run_scenario(s, RunOptions { seed: Some(seed), trace: None });
+                    run_scenario(s, RunOptions { seed: Some(seed), trace: None, timeline: false });
                     times.lock().expect("no worker panics holding the lock").push(t.elapsed());
                 }
             });

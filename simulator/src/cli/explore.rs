@@ -423,9 +423,16 @@ pub(crate) fn shrink_and_write(say: Say, shrinking: &Shrinking, target: &Target,
         eprintln!("ERROR {}: cannot write the shrunk scenario: {e}", file.display());
         return;
     }
+    let page = file.with_extension("html");
     let replays = scenario::load(&file)
         .map(|back| {
-            run_scenario(&back, RunOptions { seed: None, trace: None }).violations.iter().any(|v| v.invariant == id)
+            let report = run_scenario(&back, RunOptions { seed: None, trace: None, timeline: true });
+            if let Some(html) = &report.timeline
+                && let Err(e) = std::fs::write(&page, html)
+            {
+                eprintln!("ERROR {}: cannot write the timeline: {e}", page.display());
+            }
+            report.violations.iter().any(|v| v.invariant == id)
         })
         .unwrap_or(false);
     say.line(format_args!(
@@ -443,4 +450,5 @@ pub(crate) fn shrink_and_write(say: Say, shrinking: &Shrinking, target: &Target,
         "  replay: cargo run --release -p simulator --bin sim -- run {} --trace trace.log",
         file.display()
     ));
+    say.line(format_args!("  timeline: {}", page.display()));
 }

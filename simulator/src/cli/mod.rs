@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Write the full trace to this file (`-` for stdout); with several scenarios, one file each (FILE.NAME).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write the run's timeline page (self-contained HTML) to this file; with several scenarios, one file each
+    /// (NAME inserted before the extension).
+    #[arg(long, value_name = "FILE.html")]
+    pub timeline: Option<PathBuf>,
     /// Print API requests by verb and kind and writes per Backup after each scenario.
     #[arg(long)]
     pub stats: bool,
@@ -151,6 +155,25 @@ fn trace_sink(args: &RunArgs, name: &str, several: bool) -> Result<Option<Box<dy
     Ok(Some(Box::new(WriterSink(std::io::BufWriter::new(file)))))
 }
 
+/// Where one scenario's timeline goes: `FILE`, or with several scenarios `STEM.NAME.EXT`.
+fn timeline_path(path: &Path, name: &str, several: bool) -> PathBuf {
+    if !several {
+        return path.to_path_buf();
+    }
+    let name = name.replace(['/', '[', ']'], "-");
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}.{}{ext}", name.trim_end_matches('-')))
+}
+
+/// Writes a run's timeline page to `path`, saying where; the error names the file.
+pub(crate) fn write_timeline(path: &Path, report: &Report) -> Result<(), String> {
+    let Some(page) = &report.timeline else { return Ok(()) };
+    std::fs::write(path, page).map_err(|e| format!("{}: cannot write the timeline: {e}", path.display()))?;
+    println!("  timeline: {} ({} KB)", path.display(), page.len().div_ceil(1024));
+    Ok(())
+}
+
 /// `sim run`.
 pub fn run(args: &RunArgs) -> ExitCode {
     let (files, problems) = scenario_files(&args.paths);
@@ -194,9 +217,23 @@ pub fn run(args: &RunArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let report = run_scenario(&scenario, RunOptions { seed: args.seed, trace: sink });
+            let timeline = args.timeline.as_deref().map(|t| timeline_path(t, &label, files.len() > 1 || several));
+            // Refuse an unwritable file before the run, as the trace does.
+            if let Some(Err(e)) = timeline.as_deref().map(std::fs::File::create) {
+                eprintln!(
+                    "ERROR {}: cannot write the timeline: {e}",
+                    timeline.as_deref().unwrap_or(Path::new("")).display()
+                );
+                return ExitCode::from(2);
+            }
+            let options = RunOptions { seed: args.seed, trace: sink, timeline: timeline.is_some() };
+            let report = run_scenario(&scenario, options);
             let line = summary_line(path, &scenario, &report);
             println!("{}", if several { line.replacen(&display_name(path), &label, 1) } else { line });
+            if let Some(Err(e)) = timeline.map(|t| write_timeline(&t, &report)) {
+                eprintln!("ERROR {e}");
+                return ExitCode::from(2);
+            }
             if args.stats {
                 print!("{}", report.stats.render());
             }
@@ -244,7 +281,7 @@ pub fn check(paths: &[PathBuf]) -> ExitCode {
 pub fn run_with_digest(scenario: &Scenario, seed: u64, keep: usize) -> (Report, crate::trace::Digest256) {
     let digest = Rc::new(RefCell::new(DigestSink::new(keep)));
     let sink: Box<dyn TraceSink> = Box::new(Tee(vec![Box::new(SharedSink(digest.clone()))]));
-    let report = run_scenario(scenario, RunOptions { seed: Some(seed), trace: Some(sink) });
+    let report = run_scenario(scenario, RunOptions { seed: Some(seed), trace: Some(sink), timeline: false });
     let d = digest.borrow().digest();
     (report, d)
 }
