@@ -17,7 +17,7 @@ fn fixture(name: &str) -> String {
 /// One storage provider of each kind (and an S3-compatible store with an endpoint), each with its Secret.
 fn providers() -> Vec<(&'static str, StorageProvider)> {
     let s3 = |provider: &str, endpoint: Option<&str>| StorageProvider {
-        s3: Some(S3StorageProvider {
+        s3: Some(Box::new(S3StorageProvider {
             provider: provider.into(),
             region: Some("us-west-1".into()),
             endpoint: endpoint.map(Into::into),
@@ -26,11 +26,11 @@ fn providers() -> Vec<(&'static str, StorageProvider)> {
             secret_name: Some("s3-secret".into()),
             storage_class: Some("STANDARD_IA".into()),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let gcs = StorageProvider {
-        gcs: Some(GcsStorageProvider {
+        gcs: Some(Box::new(GcsStorageProvider {
             project_id: "gcp".into(),
             location: Some("us-west2".into()),
             bucket: Some("backup".into()),
@@ -38,18 +38,18 @@ fn providers() -> Vec<(&'static str, StorageProvider)> {
             secret_name: Some("gcp-secret".into()),
             object_acl: Some("private".into()),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let azblob = StorageProvider {
-        azblob: Some(AzblobStorageProvider {
+        azblob: Some(Box::new(AzblobStorageProvider {
             container: Some("my-container".into()),
             prefix: Some("my-folder".into()),
             secret_name: Some("azblob-secret".into()),
             access_tier: Some("Cool".into()),
             storage_account: Some("myaccount".into()),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let local: LocalStorageProvider = serde_json::from_value(serde_json::json!({
@@ -109,7 +109,7 @@ fn br_backups_have_golden_command_lines_for_every_provider() {
         manifest(
             "Backup",
             BackupSpec {
-                br: Some(br()),
+                br: Some(Box::new(br())),
                 table_filter: Some(vec!["db1.*".into(), "!db1.tmp_*".into()]),
                 storage,
                 ..Default::default()
@@ -125,7 +125,7 @@ fn dumpling_exports_have_golden_command_lines_for_every_provider() {
         manifest(
             "Backup",
             BackupSpec {
-                from: Some(tidb()),
+                from: Some(Box::new(tidb())),
                 dumpling: Some(DumplingConfig { options: Some(vec!["--threads=16".into()]), table_filter: None }),
                 table_filter: Some(vec!["test.*".into()]),
                 storage,
@@ -142,7 +142,7 @@ fn br_restores_have_golden_command_lines_for_every_provider() {
         manifest(
             "Restore",
             RestoreSpec {
-                br: Some(BrConfig { db: Some("sales".into()), on_line: Some(true), ..br() }),
+                br: Some(Box::new(BrConfig { db: Some("sales".into()), on_line: Some(true), ..br() })),
                 backup_type: Some(BackupType::Db),
                 storage,
                 ..Default::default()
@@ -227,15 +227,15 @@ fn rclone_options_are_reported_and_tool_flags_among_them_are_passed() {
     let text = manifest(
         "Backup",
         BackupSpec {
-            br: Some(br()),
+            br: Some(Box::new(br())),
             storage: StorageProvider {
-                s3: Some(S3StorageProvider {
+                s3: Some(Box::new(S3StorageProvider {
                     provider: "aws".into(),
                     bucket: Some("b".into()),
                     prefix: Some("p".into()),
                     options: Some(vec!["--s3.force-path-style=true".into(), "--s3-acl=private".into()]),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             ..Default::default()
@@ -262,7 +262,7 @@ fn dry_runs_name_secrets_but_never_carry_values() {
     let inline = manifest(
         "Backup",
         BackupSpec {
-            br: Some(BrConfig { options: Some(vec!["--s3.secret-access-key=inline-secret".into()]), ..br() }),
+            br: Some(Box::new(BrConfig { options: Some(vec!["--s3.secret-access-key=inline-secret".into()]), ..br() })),
             storage: providers().remove(0).1,
             ..Default::default()
         },

@@ -346,7 +346,7 @@ async fn clean_deletes_exactly_the_prefix_over_a_real_s3_api() {
     std::fs::create_dir(dir.path().join("backup")).unwrap();
     let endpoint = s3_server(dir.path(), "AKIDTEST", "s3cr3t-key").await;
     let storage = StorageProvider {
-        s3: Some(S3StorageProvider {
+        s3: Some(Box::new(S3StorageProvider {
             provider: "minio".into(),
             region: Some("us-east-1".into()),
             endpoint: Some(endpoint.clone()),
@@ -354,7 +354,7 @@ async fn clean_deletes_exactly_the_prefix_over_a_real_s3_api() {
             prefix: Some("demo".into()),
             secret_name: Some("s3-secret".into()),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let creds = Credentials::default().with(AWS_ACCESS_KEY_ID, "AKIDTEST").with(AWS_SECRET_ACCESS_KEY, "s3cr3t-key");

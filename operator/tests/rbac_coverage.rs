@@ -120,7 +120,7 @@ fn restore_fixture(name: &str) -> Restore {
     let mut r = Restore::new(
         name,
         RestoreSpec {
-            br: Some(BrConfig { cluster: "mycluster".into(), ..Default::default() }),
+            br: Some(Box::new(BrConfig { cluster: "mycluster".into(), ..Default::default() })),
             storage: br_template().storage,
             ..Default::default()
         },

@@ -36,7 +36,7 @@ use super::tools::{BrConfig, TidbAccessConfig};
 #[serde(rename_all = "camelCase")]
 pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<ResourceRequirements>,
+    pub resources: Option<Box<ResourceRequirements>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,
     /// TiDB to import into with lightning (used when `br` is not set).
@@ -53,7 +53,7 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_size: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub br: Option<BrConfig>,
+    pub br: Option<Box<BrConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_filter: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub affinity: Option<Affinity>,
+    pub affinity: Option<Box<Affinity>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<Vec<Toleration>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,7 +69,7 @@ pub struct RestoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_security_context: Option<PodSecurityContext>,
+    pub pod_security_context: Option<Box<PodSecurityContext>>,
 }
 
 /// The phases a Restore moves through; `Complete` and `Failed` are final.

@@ -61,7 +61,8 @@ pub struct BackupScheduleSpec {
     /// Keep Backups younger than this (Go duration, e.g. `72h`); wins over `maxBackups`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_reserved_time: Option<String>,
-    pub backup_template: BackupSpec,
+    // Boxed, as BackupSpec's larger parts are (see there).
+    pub backup_template: Box<BackupSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct StorageProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s3: Option<S3StorageProvider>,
+    pub s3: Option<Box<S3StorageProvider>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gcs: Option<GcsStorageProvider>,
+    pub gcs: Option<Box<GcsStorageProvider>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azblob: Option<AzblobStorageProvider>,
+    pub azblob: Option<Box<AzblobStorageProvider>>,
     // Boxed: a `Volume` is 3 KiB, and every Backup, Restore and schedule template would carry it inline (and every
     // reconcile future that holds one). Not a doc comment: it would become the CRD field's description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,12 +259,12 @@ mod tests {
 
     fn s3(bucket: &str, prefix: &str) -> StorageProvider {
         StorageProvider {
-            s3: Some(S3StorageProvider {
+            s3: Some(Box::new(S3StorageProvider {
                 provider: "aws".into(),
                 bucket: Some(bucket.into()),
                 prefix: Some(prefix.into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }
     }
@@ -273,17 +273,17 @@ mod tests {
     fn urls_per_provider() {
         assert_eq!(s3("backup", "/test1-demo1/").location().unwrap().url(), "s3://backup/test1-demo1");
         let gcs = StorageProvider {
-            gcs: Some(GcsStorageProvider {
+            gcs: Some(Box::new(GcsStorageProvider {
                 project_id: "gcp".into(),
                 bucket: Some("backup".into()),
                 prefix: Some("test1-demo1".into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(gcs.location().unwrap().url(), "gcs://backup/test1-demo1");
         let legacy = StorageProvider {
-            s3: Some(S3StorageProvider { path: Some("s3://b/p/q".into()), ..Default::default() }),
+            s3: Some(Box::new(S3StorageProvider { path: Some("s3://b/p/q".into()), ..Default::default() })),
             ..Default::default()
         };
         assert_eq!(legacy.location().unwrap().url(), "s3://b/p/q");

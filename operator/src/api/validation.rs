@@ -175,13 +175,13 @@ mod tests {
 
     fn template() -> BackupSpec {
         BackupSpec {
-            br: Some(BrConfig { cluster: "mycluster".into(), ..Default::default() }),
+            br: Some(Box::new(BrConfig { cluster: "mycluster".into(), ..Default::default() })),
             storage: StorageProvider {
-                s3: Some(S3StorageProvider {
+                s3: Some(Box::new(S3StorageProvider {
                     provider: "aws".into(),
                     bucket: Some("backup".into()),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
             ..Default::default()
@@ -200,7 +200,7 @@ mod tests {
             time_zone: Some("Nowhere/Land".into()),
             max_reserved_time: Some("-3h".into()),
             max_backups: Some(-1),
-            backup_template: BackupSpec { br: Some(BrConfig::default()), ..Default::default() },
+            backup_template: Box::new(BackupSpec { br: Some(Box::new(BrConfig::default())), ..Default::default() }),
             ..Default::default()
         };
         let s = BackupSchedule::new("demo", spec);

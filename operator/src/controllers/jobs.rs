@@ -304,9 +304,9 @@ mod tests {
     #[test]
     fn storage_credentials_are_only_secret_references() {
         let storage = StorageProvider {
-            s3: Some(S3StorageProvider { secret_name: Some("s3".into()), ..Default::default() }),
-            gcs: Some(GcsStorageProvider { secret_name: Some("gcs".into()), ..Default::default() }),
-            azblob: Some(AzblobStorageProvider { secret_name: Some("az".into()), ..Default::default() }),
+            s3: Some(Box::new(S3StorageProvider { secret_name: Some("s3".into()), ..Default::default() })),
+            gcs: Some(Box::new(GcsStorageProvider { secret_name: Some("gcs".into()), ..Default::default() })),
+            azblob: Some(Box::new(AzblobStorageProvider { secret_name: Some("az".into()), ..Default::default() })),
             ..Default::default()
         };
         let env = storage_env(&storage);

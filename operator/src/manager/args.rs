@@ -328,14 +328,14 @@ mod tests {
     #[test]
     fn lightning_gets_provider_options_in_the_url_query() {
         let storage = StorageProvider {
-            s3: Some(S3StorageProvider {
+            s3: Some(Box::new(S3StorageProvider {
                 provider: "ceph".into(),
                 endpoint: Some("http://10.0.0.1:30074".into()),
                 bucket: Some("b".into()),
                 prefix: Some("p".into()),
                 region: Some("us east".into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         let url = storage_url_with_options(&storage.location().unwrap(), &storage);

@@ -139,7 +139,7 @@ impl Object {
             Object::Backup(b) => {
                 let mut env = storage_env(&b.spec.storage);
                 if b.spec.br.is_none() {
-                    env.extend(tidb_env(b.spec.from.as_ref()));
+                    env.extend(tidb_env(b.spec.from.as_deref()));
                 }
                 env
             }

@@ -26,15 +26,15 @@ pub fn t(m: i64) -> DateTime<Utc> {
 
 pub fn br_template() -> BackupSpec {
     BackupSpec {
-        br: Some(BrConfig { cluster: "mycluster".into(), ..Default::default() }),
+        br: Some(Box::new(BrConfig { cluster: "mycluster".into(), ..Default::default() })),
         storage: StorageProvider {
-            s3: Some(S3StorageProvider {
+            s3: Some(Box::new(S3StorageProvider {
                 provider: "aws".into(),
                 bucket: Some("backup".into()),
                 prefix: Some("test1-demo1".into()),
                 secret_name: Some("s3-secret".into()),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         },
         ..Default::default()
@@ -121,7 +121,7 @@ impl ScheduleBuilder {
             BackupScheduleSpec {
                 schedule: "*/10 * * * *".into(),
                 max_reserved_time: Some("1h".into()),
-                backup_template: br_template(),
+                backup_template: Box::new(br_template()),
                 ..Default::default()
             },
         );

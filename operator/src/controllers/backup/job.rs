@@ -28,13 +28,13 @@ fn base(backup: &Backup, role: &'static str) -> JobRequest {
         owner_label: labels::BACKUP,
         owner_name: name,
         env,
-        resources: spec.resources.clone(),
+        resources: spec.resources.as_deref().cloned(),
         service_account: spec.service_account.clone(),
         image_pull_secrets: spec.image_pull_secrets.clone(),
-        affinity: spec.affinity.clone(),
+        affinity: spec.affinity.as_deref().cloned(),
         tolerations: spec.tolerations.clone(),
         priority_class_name: spec.priority_class_name.clone(),
-        pod_security_context: spec.pod_security_context.clone(),
+        pod_security_context: spec.pod_security_context.as_deref().cloned(),
         volumes,
         mounts,
         ..Default::default()
@@ -55,7 +55,7 @@ pub fn job_for(backup: &Backup, attempt: u32, settings: &Settings) -> Job {
     } else {
         req.args = vec!["export".into(), ns_arg, name_arg];
         req.tool = Some(("dumpling", image(&settings.dumpling_image)));
-        req.env.extend(tidb_env(spec.from.as_ref()));
+        req.env.extend(tidb_env(spec.from.as_deref()));
     }
     req.attempt = attempt;
     req.env.push(EnvVar { name: ATTEMPT_ENV.into(), value: Some(attempt.to_string()), ..Default::default() });
@@ -81,14 +81,14 @@ mod tests {
         let mut b = Backup::new(
             "demo",
             BackupSpec {
-                br: Some(BrConfig { cluster: "mycluster".into(), ..Default::default() }),
+                br: Some(Box::new(BrConfig { cluster: "mycluster".into(), ..Default::default() })),
                 storage: StorageProvider {
-                    s3: Some(S3StorageProvider {
+                    s3: Some(Box::new(S3StorageProvider {
                         provider: "aws".into(),
                         bucket: Some("backup".into()),
                         secret_name: Some("s3-secret".into()),
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 },
                 ..Default::default()
@@ -135,8 +135,11 @@ mod tests {
     fn dumpling_backups_export() {
         let mut b = backup();
         b.spec.br = None;
-        b.spec.from =
-            Some(crate::api::TidbAccessConfig { host: "tidb".into(), secret_name: "pw".into(), ..Default::default() });
+        b.spec.from = Some(Box::new(crate::api::TidbAccessConfig {
+            host: "tidb".into(),
+            secret_name: "pw".into(),
+            ..Default::default()
+        }));
         let job = job_for(&b, 0, &Settings::default());
         let c = &job.spec.unwrap().template.spec.unwrap().containers[0];
         assert_eq!(c.args.as_ref().unwrap()[0], "export");

@@ -291,7 +291,8 @@ async fn perform<C: Cluster>(
             Ok(Next::Continue)
         }
         Step::CreateJob { attempt } => {
-            match create_job(cluster, state, job::job_for(&state.backup, attempt, settings)).await? {
+            // Boxed: a Job is kilobytes, and inline its future would size (and be copied with) every reconcile.
+            match Box::pin(create_job(cluster, state, job::job_for(&state.backup, attempt, settings))).await? {
                 Some(created) => {
                     state.job = Some(created);
                     state.pods.clear();
@@ -414,22 +415,24 @@ async fn perform<C: Cluster>(
             }
             Ok(Next::Continue)
         }
-        Step::CreateCleanJob => match create_job(cluster, state, job::clean_job_for(&state.backup, settings)).await {
-            Ok(Some(created)) => {
-                state.clean_job = Some(created);
-                state.clean_pods.clear();
-                Ok(Next::Continue)
+        Step::CreateCleanJob => {
+            match Box::pin(create_job(cluster, state, job::clean_job_for(&state.backup, settings))).await {
+                Ok(Some(created)) => {
+                    state.clean_job = Some(created);
+                    state.clean_pods.clear();
+                    Ok(Next::Continue)
+                }
+                Ok(None) => Ok(Next::Done(Action::requeue(settings.resync))),
+                Err(BackupError::CreateJob { source: ClusterError::Forbidden { message, .. }, .. }) => {
+                    let path = state.backup.status.as_ref().and_then(|s| s.backup_path.clone()).unwrap_or_default();
+                    let msg = format!("cannot create the clean Job ({message}); the data at {path} is retained");
+                    event(cluster, state, EventType::Warning, "CleanSkipped", msg).await;
+                    state.backup = write_meta(cluster, state, remove_finalizer).await?;
+                    Ok(Next::Done(Action::await_change()))
+                }
+                Err(e) => Err(e),
             }
-            Ok(None) => Ok(Next::Done(Action::requeue(settings.resync))),
-            Err(BackupError::CreateJob { source: ClusterError::Forbidden { message, .. }, .. }) => {
-                let path = state.backup.status.as_ref().and_then(|s| s.backup_path.clone()).unwrap_or_default();
-                let msg = format!("cannot create the clean Job ({message}); the data at {path} is retained");
-                event(cluster, state, EventType::Warning, "CleanSkipped", msg).await;
-                state.backup = write_meta(cluster, state, remove_finalizer).await?;
-                Ok(Next::Done(Action::await_change()))
-            }
-            Err(e) => Err(e),
-        },
+        }
         Step::MarkCleaning => {
             let job = state.clean_job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
             let next = write_status(cluster, state, |s| {

@@ -52,7 +52,7 @@ pub fn backup_for(schedule: &BackupSchedule, tick: DateTime<Utc>) -> Backup {
             }]),
             ..Default::default()
         },
-        spec,
+        spec: *spec,
         status: None,
     }
 }
@@ -98,18 +98,18 @@ mod tests {
             "demo",
             BackupScheduleSpec {
                 schedule: "*/10 * * * *".into(),
-                backup_template: crate::api::BackupSpec {
+                backup_template: Box::new(crate::api::BackupSpec {
                     storage: StorageProvider {
-                        s3: Some(S3StorageProvider {
+                        s3: Some(Box::new(S3StorageProvider {
                             provider: "aws".into(),
                             bucket: Some("b".into()),
                             prefix: Some("test1-demo1".into()),
                             ..Default::default()
-                        }),
+                        })),
                         ..Default::default()
                     },
                     ..Default::default()
-                },
+                }),
                 ..Default::default()
             },
         );
