@@ -34,13 +34,11 @@ impl State {
                     format_args!("rv={}", o.resource_version()),
                 );
             }
-            if self.trace.has_timeline() {
-                let name = self.actor_name(actor);
-                self.trace.change(&name, &change);
-            }
+            let name = self.actor_name(actor);
+            self.trace.change(&name, &change);
             self.informers_on_change(&change);
             self.publish_change(&change);
-            self.checker.on_change(&self.world, &self.storage, &change, &self.actor_name(actor), &mut self.trace);
+            self.checker.on_change(&self.world, &self.storage, &change, &name, &mut self.trace);
             let writer = match actor {
                 Actor::Controller(_) | Actor::External => crate::stats::Writer::Operator,
                 Actor::Manager(_) => crate::stats::Writer::Manager,

@@ -158,9 +158,8 @@ pub fn serve(args: &ServeArgs, wall: impl Fn() -> DateTime<Utc>) -> ExitCode {
             // No replay command: a served run depends on its client and the wall clock, so it does not replay.
             println!("FAIL {name} (seed {}, served): {}", report.seed, report.failures.join("; "));
         }
-        if let Some(Err(e)) = args.timeline.as_deref().map(|t| crate::cli::write_timeline(t, &report)) {
-            eprintln!("ERROR {e}");
-            return ExitCode::from(2);
+        if let Some(Err(code)) = args.timeline.as_deref().map(|t| crate::cli::save_timeline(t, &report)) {
+            return code;
         }
         if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
     })

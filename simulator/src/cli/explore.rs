@@ -424,13 +424,13 @@ pub(crate) fn shrink_and_write(say: Say, shrinking: &Shrinking, target: &Target,
         return;
     }
     let page = file.with_extension("html");
+    let mut page_written = false;
     let replays = scenario::load(&file)
         .map(|back| {
             let report = run_scenario(&back, RunOptions { seed: None, trace: None, timeline: true });
-            if let Some(html) = &report.timeline
-                && let Err(e) = std::fs::write(&page, html)
-            {
-                eprintln!("ERROR {}: cannot write the timeline: {e}", page.display());
+            match crate::cli::write_timeline(&page, &report) {
+                Ok(written) => page_written = written.is_some(),
+                Err(e) => eprintln!("ERROR {e}"),
             }
             report.violations.iter().any(|v| v.invariant == id)
         })
@@ -450,5 +450,7 @@ pub(crate) fn shrink_and_write(say: Say, shrinking: &Shrinking, target: &Target,
         "  replay: cargo run --release -p simulator --bin sim -- run {} --trace trace.log",
         file.display()
     ));
-    say.line(format_args!("  timeline: {}", page.display()));
+    if page_written {
+        say.line(format_args!("  timeline: {}", page.display()));
+    }
 }

@@ -166,11 +166,24 @@ fn timeline_path(path: &Path, name: &str, several: bool) -> PathBuf {
     path.with_file_name(format!("{stem}.{}{ext}", name.trim_end_matches('-')))
 }
 
-/// Writes a run's timeline page to `path`, saying where; the error names the file.
-pub(crate) fn write_timeline(path: &Path, report: &Report) -> Result<(), String> {
-    let Some(page) = &report.timeline else { return Ok(()) };
+/// Writes a run's timeline page to `path` and returns its size in KB (`None`: the run drew none); the error names
+/// the file.
+pub(crate) fn write_timeline(path: &Path, report: &Report) -> Result<Option<usize>, String> {
+    let Some(page) = &report.timeline else { return Ok(None) };
     std::fs::write(path, page).map_err(|e| format!("{}: cannot write the timeline: {e}", path.display()))?;
-    println!("  timeline: {} ({} KB)", path.display(), page.len().div_ceil(1024));
+    Ok(Some(page.len().div_ceil(1024)))
+}
+
+/// Writes the page as `sim run` and `sim serve` do: says where, or the error and exit code 2.
+pub(crate) fn save_timeline(path: &Path, report: &Report) -> Result<(), ExitCode> {
+    match write_timeline(path, report) {
+        Ok(Some(kb)) => println!("  timeline: {} ({kb} KB)", path.display()),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("ERROR {e}");
+            return Err(ExitCode::from(2));
+        }
+    }
     Ok(())
 }
 
@@ -219,20 +232,18 @@ pub fn run(args: &RunArgs) -> ExitCode {
             };
             let timeline = args.timeline.as_deref().map(|t| timeline_path(t, &label, files.len() > 1 || several));
             // Refuse an unwritable file before the run, as the trace does.
-            if let Some(Err(e)) = timeline.as_deref().map(std::fs::File::create) {
-                eprintln!(
-                    "ERROR {}: cannot write the timeline: {e}",
-                    timeline.as_deref().unwrap_or(Path::new("")).display()
-                );
+            if let Some(t) = &timeline
+                && let Err(e) = std::fs::File::create(t)
+            {
+                eprintln!("ERROR {}: cannot write the timeline: {e}", t.display());
                 return ExitCode::from(2);
             }
             let options = RunOptions { seed: args.seed, trace: sink, timeline: timeline.is_some() };
             let report = run_scenario(&scenario, options);
             let line = summary_line(path, &scenario, &report);
             println!("{}", if several { line.replacen(&display_name(path), &label, 1) } else { line });
-            if let Some(Err(e)) = timeline.map(|t| write_timeline(&t, &report)) {
-                eprintln!("ERROR {e}");
-                return ExitCode::from(2);
+            if let Some(Err(code)) = timeline.map(|t| save_timeline(&t, &report)) {
+                return code;
             }
             if args.stats {
                 print!("{}", report.stats.render());
