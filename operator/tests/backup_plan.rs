@@ -323,3 +323,50 @@ fn on_failure_policy_cleans_only_failed_backups() {
         .build();
     assert_eq!(Seen::of(&failed, t(5), &s).fresh().pods_live().plan(), Step::CreateCleanJob);
 }
+
+/// Records what a `ReportUnsupported` step writes, as the controller does.
+fn with_unsupported_recorded(b: &Backup, message: Option<&str>) -> Backup {
+    let mut recorded = b.clone();
+    let status = recorded.status.get_or_insert_with(Default::default);
+    operator::api::unsupported::record(&mut status.conditions, t(0), message);
+    recorded
+}
+
+#[test]
+fn tidb_fields_not_acted_on_are_reported_once_and_the_backup_still_runs() {
+    // Issue 15: a Backup migrated from TiDB Operator keeps its fields; those we ignore are named, not refused.
+    let s = Settings::default();
+    let b = BackupBuilder::new("demo")
+        .spec(|sp| {
+            sp.clean_option = Some(Default::default());
+            sp.use_kms = Some(true);
+        })
+        .build();
+    let Step::ReportUnsupported { message: Some(message) } = Seen::of(&b, t(0), &s).plan() else { panic!() };
+    assert_eq!(message, "kept as stored but not acted on by this operator: spec.cleanOption, spec.useKMS");
+    let reported = with_unsupported_recorded(&b, Some(&message));
+    assert_eq!(Seen::of(&reported, t(1), &s).fresh().never_had_job().plan(), Step::CreateJob { attempt: 0 });
+
+    let mut fixed = reported.clone();
+    fixed.spec.clean_option = None;
+    fixed.spec.use_kms = None;
+    assert_eq!(Seen::of(&fixed, t(2), &s).plan(), Step::ReportUnsupported { message: None });
+    let cleared = with_unsupported_recorded(&fixed, None);
+    assert_eq!(Seen::of(&cleared, t(3), &s).fresh().never_had_job().plan(), Step::CreateJob { attempt: 0 });
+}
+
+#[test]
+fn a_tidb_log_backup_is_reported_and_refused_not_run_as_a_snapshot() {
+    let s = Settings::default();
+    let b = BackupBuilder::new("log")
+        .spec(|sp| {
+            sp.backup_mode = Some("log".into());
+            sp.log_subcommand = Some("log-start".into());
+        })
+        .build();
+    let Step::ReportUnsupported { message: Some(message) } = Seen::of(&b, t(0), &s).plan() else { panic!() };
+    assert!(message.ends_with("spec.logSubcommand"), "{message}");
+    let reported = with_unsupported_recorded(&b, Some(&message));
+    let Step::MarkInvalid { message } = Seen::of(&reported, t(1), &s).plan() else { panic!() };
+    assert_eq!(message, "spec.backupMode: \"log\" is not supported; only snapshot backups are");
+}

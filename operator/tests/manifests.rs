@@ -36,10 +36,25 @@ fn backups_round_trip_and_validate() {
 
 #[test]
 fn schedules_round_trip_and_validate() {
-    for name in ["s3-backup-schedule.yaml", "gcs-backup-schedule.yaml"] {
+    for name in ["s3-backup-schedule.yaml", "gcs-backup-schedule.yaml", "pitr-backup-schedule.yaml"] {
         let s: BackupSchedule = round_trip(name);
         assert_eq!(validation::schedule(&s), vec![], "{name}");
     }
+}
+
+#[test]
+fn a_pitr_schedule_keeps_its_log_and_compact_templates_and_names_them_unsupported() {
+    // Issue 15: TiDB Operator's integrated PITR schedule, applied unchanged.
+    let s: BackupSchedule = round_trip("pitr-backup-schedule.yaml");
+    assert_eq!(
+        operator::api::unsupported::schedule(&s),
+        [
+            "spec.logBackupTemplate",
+            "spec.compactBackupTemplate",
+            "spec.compactInterval",
+            "spec.backupTemplate.cleanOption"
+        ]
+    );
 }
 
 #[test]

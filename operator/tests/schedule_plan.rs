@@ -320,3 +320,30 @@ fn in_sync_is_learned_only_from_live_reads_naming_the_newest_backup() {
     own.newest_known = true;
     assert_eq!(sync_point(&own), None, "not until the status write names it");
 }
+
+#[test]
+fn a_tidb_pitr_schedule_reports_its_log_and_compact_templates_and_still_takes_snapshots() {
+    // Issue 15: a BackupSchedule applied unchanged from TiDB Operator keeps logBackupTemplate and
+    // compactBackupTemplate; they are named in the Unsupported condition, and snapshot backups go on.
+    let s = ScheduleBuilder::new("demo")
+        .spec(|sp| {
+            sp.log_backup_template = Some(sp.backup_template.clone());
+            sp.compact_backup_template = Some(Default::default());
+            sp.compact_interval = Some("1h".into());
+        })
+        .build();
+    let now = t(10) + chrono::Duration::seconds(1);
+    let Step::ReportUnsupported { message: Some(message) } = plan(&observe(&s, &[], false, now)) else { panic!() };
+    assert_eq!(
+        message,
+        "kept as stored but not acted on by this operator: spec.logBackupTemplate, spec.compactBackupTemplate, \
+         spec.compactInterval"
+    );
+    let mut reported = s.clone();
+    let status = reported.status.get_or_insert_with(Default::default);
+    operator::api::unsupported::record(&mut status.conditions, now, Some(&message));
+    assert_eq!(
+        plan(&observe(&reported, &[], true, now)),
+        Step::CreateBackup { run: NextRun { tick: t(10), first_skipped: None } }
+    );
+}

@@ -38,7 +38,7 @@ pub fn of_field(kind: Kind, field: &str) -> Option<&'static Value> {
 }
 
 fn crd_schema<K: kube::CustomResourceExt>(meta: &Value) -> Value {
-    let crd = K::crd();
+    let crd = operator::api::crd::crd::<K>();
     let props = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.clone());
     let mut schema = serde_json::to_value(props).expect("a CRD schema serializes");
     if let Some(p) = schema.get_mut("properties").and_then(Value::as_object_mut) {

@@ -1,7 +1,7 @@
 //! The `Backup` custom resource: one backup run as a Job, tracked in its status, cleaned per `cleanPolicy`.
 
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration,
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
@@ -11,18 +11,22 @@ use std::time::Duration;
 
 use super::condition::Condition;
 use super::duration::parse_duration;
+use super::kept::{BrOperation, CleanOption, LogSubCommandStatuses};
 use super::progress::Progress;
 use super::storage::StorageProvider;
 use super::tools::{BrConfig, DumplingConfig, TidbAccessConfig};
 
-/// What to back up; only meaningful with BR.
+/// What to back up; only meaningful with BR. `raw` and `tiflash-replica` are TiDB Operator's too: accepted and
+/// kept, and reported invalid (this operator does not run them).
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum BackupType {
     #[default]
     Full,
     Db,
     Table,
+    Raw,
+    TiflashReplica,
 }
 
 impl BackupType {
@@ -32,6 +36,8 @@ impl BackupType {
             BackupType::Full => "full",
             BackupType::Db => "db",
             BackupType::Table => "table",
+            BackupType::Raw => "raw",
+            BackupType::TiflashReplica => "tiflash-replica",
         }
     }
 }
@@ -165,6 +171,35 @@ pub struct BackupSpec {
     pub pod_security_context: Option<Box<PodSecurityContext>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_retry_policy: Option<BackoffRetryPolicy>,
+    // TiDB Operator's fields this operator keeps but does not act on (see `unsupported.rs`, which reports them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_volumes: Option<Vec<Volume>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_volume_mounts: Option<Vec<VolumeMount>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calc_size_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean_option: Option<Box<CleanOption>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_ts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federal_volume_backup_phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_subcommand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_stop: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_truncate_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_gc_schedule: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "useKMS")]
+    pub use_kms: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_attributes_class_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_backup_init_job_max_active_seconds: Option<i32>,
 }
 
 /// The phases a Backup moves through. `Complete` and `Failed` are final for the backup itself; deletion then
@@ -187,6 +222,19 @@ pub enum BackupPhase {
     Clean,
     /// The clean Job failed or got stuck; it is retried.
     CleanFailed,
+    // TiDB Operator's other phases (log and volume-snapshot backups): read and kept as stored, never written here.
+    Prepare,
+    Paused,
+    Stopped,
+    Restart,
+    Repeatable,
+    RetryFailed,
+    VolumeBackupInitialized,
+    VolumeBackupInitializeFailed,
+    VolumeBackupSnapshotsCreated,
+    VolumeBackupInitializeComplete,
+    VolumeBackupComplete,
+    VolumeBackupFailed,
 }
 
 impl BackupPhase {
@@ -201,6 +249,18 @@ impl BackupPhase {
             BackupPhase::Cleaning => "Cleaning",
             BackupPhase::Clean => "Clean",
             BackupPhase::CleanFailed => "CleanFailed",
+            BackupPhase::Prepare => "Prepare",
+            BackupPhase::Paused => "Paused",
+            BackupPhase::Stopped => "Stopped",
+            BackupPhase::Restart => "Restart",
+            BackupPhase::Repeatable => "Repeatable",
+            BackupPhase::RetryFailed => "RetryFailed",
+            BackupPhase::VolumeBackupInitialized => "VolumeBackupInitialized",
+            BackupPhase::VolumeBackupInitializeFailed => "VolumeBackupInitializeFailed",
+            BackupPhase::VolumeBackupSnapshotsCreated => "VolumeBackupSnapshotsCreated",
+            BackupPhase::VolumeBackupInitializeComplete => "VolumeBackupInitializeComplete",
+            BackupPhase::VolumeBackupComplete => "VolumeBackupComplete",
+            BackupPhase::VolumeBackupFailed => "VolumeBackupFailed",
         }
     }
 }
@@ -258,6 +318,21 @@ pub struct BackupStatus {
     pub progresses: Option<Vec<Progress>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_retry_status: Option<Vec<BackoffRetryRecord>>,
+    // Written by TiDB Operator (log and incremental backups); kept as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_backup_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_backup_size_readable: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint_ts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_success_truncate_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_sub_command_statuses: Option<LogSubCommandStatuses>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_synced: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub br_operations: Option<Vec<BrOperation>>,
 }
 
 impl BackupSpec {
@@ -298,6 +373,8 @@ impl Backup {
             // A cleaning phase is only reached from a finished or stopped backup.
             Some(BackupPhase::Cleaning | BackupPhase::Clean | BackupPhase::CleanFailed) => true,
             Some(BackupPhase::Invalid) => true,
+            // TiDB Operator's final phases of log and volume-snapshot backups.
+            Some(BackupPhase::Stopped | BackupPhase::VolumeBackupComplete | BackupPhase::VolumeBackupFailed) => true,
             _ => false,
         }
     }
@@ -310,5 +387,40 @@ impl Backup {
     /// Failed attempts recorded so far.
     pub fn retry_records(&self) -> &[BackoffRetryRecord] {
         self.status.as_ref().and_then(|s| s.backoff_retry_status.as_deref()).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_phase_tidb_operator_writes_is_read_and_written_back_unchanged() {
+        // A migrated object in a phase this operator never writes must not make every list of Backups fail.
+        for name in [
+            "Scheduled",
+            "Running",
+            "Complete",
+            "Clean",
+            "Repeatable",
+            "Failed",
+            "RetryFailed",
+            "CleanFailed",
+            "Invalid",
+            "Prepare",
+            "Paused",
+            "Stopped",
+            "Restart",
+            "VolumeBackupInitialized",
+            "VolumeBackupInitializeFailed",
+            "VolumeBackupSnapshotsCreated",
+            "VolumeBackupInitializeComplete",
+            "VolumeBackupComplete",
+            "VolumeBackupFailed",
+        ] {
+            let phase: BackupPhase = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(phase.as_str(), name);
+            assert_eq!(serde_json::to_value(phase).unwrap(), serde_json::json!(name));
+        }
     }
 }

@@ -29,6 +29,9 @@ pub struct Condition {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    // TiDB Operator records the log subcommand a condition is about; kept as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 impl Condition {
@@ -40,6 +43,7 @@ impl Condition {
             last_transition_time: Some(to_k8s(now)),
             reason: reason.map(str::to_string),
             message: message.map(str::to_string),
+            command: None,
         }
     }
 }

@@ -3,12 +3,60 @@
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
+use serde_json::Value;
 
 use super::{Backup, BackupSchedule, Restore};
 
 /// Backup, Restore and BackupSchedule CRDs, in that order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Backup::crd(), Restore::crd(), BackupSchedule::crd()]
+    vec![crd::<Backup>(), crd::<Restore>(), crd::<BackupSchedule>()]
+}
+
+/// Fields whose schema is a Kubernetes type (a pod's `affinity`, a `Volume`, ...): their own description is kept,
+/// the descriptions inside them are not. `kubectl explain` of the core type says what each part means, and inside
+/// the CRDs they would make them megabytes (the BackupSchedule CRD holds three Backup specs).
+const KUBERNETES_TYPED: [&str; 10] = [
+    "additionalVolumeMounts",
+    "additionalVolumes",
+    "affinity",
+    "env",
+    "imagePullSecrets",
+    "podSecurityContext",
+    "resources",
+    "tolerations",
+    "volume",
+    "volumeMount",
+];
+
+/// The CRD of `K` as installed: generated from the type, without the descriptions inside Kubernetes' types.
+pub fn crd<K: CustomResourceExt>() -> CustomResourceDefinition {
+    let mut crd = K::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            let mut value = serde_json::to_value(&*schema).expect("a CRD schema serializes");
+            trim(&mut value, false);
+            *schema = serde_json::from_value(value).expect("a trimmed CRD schema is still a schema");
+        }
+    }
+    crd
+}
+
+/// Drops the descriptions of `schema`'s nodes inside a Kubernetes type (`inside`) and below.
+fn trim(schema: &mut Value, inside: bool) {
+    let Some(node) = schema.as_object_mut() else { return };
+    if inside {
+        node.remove("description");
+    }
+    if let Some(Value::Object(props)) = node.get_mut("properties") {
+        for (name, child) in props.iter_mut() {
+            trim(child, inside || KUBERNETES_TYPED.contains(&name.as_str()));
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = node.get_mut(key) {
+            trim(child, inside);
+        }
+    }
 }
 
 /// The CRDs as one multi-document YAML stream.

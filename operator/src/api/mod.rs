@@ -8,6 +8,7 @@ pub mod condition;
 pub mod crd;
 pub mod cron;
 pub mod duration;
+pub mod kept;
 pub mod labels;
 pub mod names;
 pub mod progress;
@@ -16,6 +17,7 @@ pub mod schedule;
 pub mod storage;
 pub mod time;
 pub mod tools;
+pub mod unsupported;
 pub mod validation;
 
 pub use backup::{

@@ -1,7 +1,7 @@
 //! The `Restore` custom resource: one restore (BR, or lightning when `br` is absent) run as a Job.
 
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration,
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResource;
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backup::BackupType;
 use super::condition::Condition;
+use super::kept::{BrOperation, ReplicationConfig};
 use super::progress::Progress;
 use super::storage::StorageProvider;
 use super::tools::{BrConfig, TidbAccessConfig};
@@ -70,6 +71,44 @@ pub struct RestoreSpec {
     pub priority_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_security_context: Option<Box<PodSecurityContext>>,
+    // `snapshot` only (TiDB Operator's `pitr` and `volume-snapshot` restores are reported invalid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_mode: Option<String>,
+    // TiDB Operator's fields this operator keeps but does not act on (see `unsupported.rs`, which reports them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_volumes: Option<Vec<Volume>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_volume_mounts: Option<Vec<VolumeMount>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_limit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federal_volume_restore_phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_restore_start_ts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr_full_backup_storage_provider: Option<Box<StorageProvider>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitr_restored_ts: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_config: Option<Box<ReplicationConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "tolerateSingleTiKVOutage")]
+    pub tolerate_single_tikv_outage: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "useKMS")]
+    pub use_kms: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "volumeAZ")]
+    pub volume_az: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_attributes_class_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_strategy: Option<String>,
 }
 
 /// The phases a Restore moves through; `Complete` and `Failed` are final.
@@ -80,6 +119,19 @@ pub enum RestorePhase {
     Running,
     Complete,
     Failed,
+    // TiDB Operator's other phases (PITR, volume-snapshot and warm-up restores): read and kept, never written here.
+    VolumeComplete,
+    CleanVolumeComplete,
+    WarmUpStarted,
+    WarmUpComplete,
+    DataComplete,
+    TikvComplete,
+    RetryFailed,
+    PruneScheduled,
+    PruneRunning,
+    PruneComplete,
+    PruneFailed,
+    SnapshotRestore,
 }
 
 impl RestorePhase {
@@ -90,6 +142,18 @@ impl RestorePhase {
             RestorePhase::Running => "Running",
             RestorePhase::Complete => "Complete",
             RestorePhase::Failed => "Failed",
+            RestorePhase::VolumeComplete => "VolumeComplete",
+            RestorePhase::CleanVolumeComplete => "CleanVolumeComplete",
+            RestorePhase::WarmUpStarted => "WarmUpStarted",
+            RestorePhase::WarmUpComplete => "WarmUpComplete",
+            RestorePhase::DataComplete => "DataComplete",
+            RestorePhase::TikvComplete => "TikvComplete",
+            RestorePhase::RetryFailed => "RetryFailed",
+            RestorePhase::PruneScheduled => "PruneScheduled",
+            RestorePhase::PruneRunning => "PruneRunning",
+            RestorePhase::PruneComplete => "PruneComplete",
+            RestorePhase::PruneFailed => "PruneFailed",
+            RestorePhase::SnapshotRestore => "SnapshotRestore",
         }
     }
 }
@@ -120,6 +184,11 @@ pub struct RestoreStatus {
     /// Progress of each step of the running tool, written by backup-manager.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progresses: Option<Vec<Progress>>,
+    // Written by TiDB Operator; kept as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub br_operations: Option<Vec<BrOperation>>,
 }
 
 impl Restore {

@@ -5,8 +5,13 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use k8s_openapi::api::core::v1::LocalObjectReference;
+
 use super::backup::BackupSpec;
 use super::condition::Condition;
+use super::kept::Opaque;
+use super::storage::StorageProvider;
+use super::tools::BrConfig;
 
 /// BackupSchedule spec: TiDB Operator's field names, plus `timeZone` (as CronJob).
 // Each printcolumn(...) repeats the same keys by design; clippy reads them as duplicated attributes.
@@ -67,6 +72,23 @@ pub struct BackupScheduleSpec {
     pub storage_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_size: Option<String>,
+    // TiDB Operator's PITR and compaction fields, kept but not acted on yet (see `unsupported.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup_template: Option<Box<BackupSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_backup_template: Option<Box<Opaque>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_interval: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_compact_start_ts: Option<String>,
+    #[serde(flatten)]
+    pub storage: StorageProvider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub br: Option<Box<BrConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_attributes_class_name: Option<String>,
 }
 
 /// BackupSchedule status. `lastBackup` names the newest Backup that exists; `lastBackupTime` is the cron tick of
@@ -83,6 +105,17 @@ pub struct BackupScheduleStatus {
     pub all_backup_clean_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<Condition>>,
+    // Written by TiDB Operator for PITR schedules; kept as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup_start_ts: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_compact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_compact_execution_ts: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_compact_progress: Option<Time>,
 }
 
 impl BackupSchedule {

@@ -49,6 +49,9 @@ pub struct S3StorageProvider {
     pub sse: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
+    // TiDB Operator's; kept, not acted on (reported in the `Unsupported` condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
 }
 
 /// Google Cloud Storage.
@@ -93,6 +96,9 @@ pub struct AzblobStorageProvider {
     pub secret_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    // TiDB Operator's; kept, not acted on (reported in the `Unsupported` condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sas_token: Option<String>,
 }
 
 /// A volume mounted into the Job's pod (for example an NFS persistent volume).

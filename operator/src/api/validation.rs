@@ -85,6 +85,10 @@ pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
                 BackupType::Table if !db || !table => {
                     p.push(format!("{at}.br"), "db and table must be set when backupType is table")
                 }
+                t @ (BackupType::Raw | BackupType::TiflashReplica) => p.push(
+                    format!("{at}.backupType"),
+                    format!("{:?} is not supported; only full, db and table backups are", t.as_str()),
+                ),
                 _ => {}
             }
             p.duration(format!("{at}.br.timeAgo"), br.time_ago.as_deref());
@@ -141,6 +145,15 @@ pub fn restore(r: &Restore) -> Vec<FieldError> {
                 p.push("spec.to.secretName", "must name the Secret holding the TiDB password");
             }
         }
+    }
+    if let Some(t @ (BackupType::Raw | BackupType::TiflashReplica)) = r.spec.backup_type {
+        p.push("spec.backupType", format!("{:?} is not supported; only full, db and table restores are", t.as_str()));
+    }
+    if let Some(mode) = r.spec.restore_mode.as_deref()
+        && !mode.is_empty()
+        && mode != "snapshot"
+    {
+        p.push("spec.restoreMode", format!("{mode:?} is not supported; only snapshot restores are"));
     }
     p.duration("spec.tikvGCLifeTime".into(), r.spec.tikv_gc_life_time.as_deref());
     p.errors
@@ -232,5 +245,24 @@ mod tests {
         let mut spec = template();
         spec.br = None;
         assert_eq!(backup_spec("spec", &spec)[0].path, "spec.from");
+    }
+
+    #[test]
+    fn tidb_modes_and_types_this_operator_does_not_run_are_refused_by_name() {
+        let mut spec = template();
+        spec.backup_type = Some(BackupType::Raw);
+        assert_eq!(
+            backup_spec("spec", &spec)[0].to_string(),
+            "spec.backupType: \"raw\" is not supported; only full, db and table backups are"
+        );
+        let mut r = Restore::new("r", Default::default());
+        r.spec.br = Some(Box::new(BrConfig { cluster: "c".into(), ..Default::default() }));
+        r.spec.storage = template().storage;
+        assert_eq!(restore(&r), vec![]);
+        r.spec.restore_mode = Some("pitr".into());
+        assert_eq!(
+            restore(&r)[0].to_string(),
+            "spec.restoreMode: \"pitr\" is not supported; only snapshot restores are"
+        );
     }
 }

@@ -183,6 +183,14 @@ fn scope(kind: &'static str, name: &str, backup_type: BackupType, br: &BrConfig)
             format!("--db={}", field(&br.db).ok_or_else(|| missing("db"))?),
             format!("--table={}", field(&br.table).ok_or_else(|| missing("table"))?),
         ],
+        // Refused by validation before this; kept as an error should a caller skip it.
+        BackupType::Raw | BackupType::TiflashReplica => {
+            return Err(ArgsError::Invalid {
+                kind,
+                name: name.to_string(),
+                problems: format!("spec.backupType: {:?} is not supported", backup_type.as_str()),
+            });
+        }
     })
 }
 

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use crate::api::backup::{BackoffRetryRecord, Backup, BackupPhase, BackupStatus};
 use crate::api::condition::{Condition, set_condition};
 use crate::api::labels::{self, FINALIZER, component};
-use crate::api::names;
 use crate::api::time::to_k8s;
+use crate::api::{names, unsupported};
 use crate::cluster::{Cluster, ClusterError, Event, EventType, Labels, ObjectKey, Precondition};
 use crate::controllers::jobs::owned_by;
 use crate::controllers::{Action, MAX_STEPS, Settings};
@@ -272,6 +272,15 @@ async fn perform<C: Cluster>(
     match step {
         Step::Wait { requeue_after } => Ok(Next::Done(Action::after(requeue_after))),
         Step::Refresh => refresh(cluster, state).await,
+        Step::ReportUnsupported { message } => {
+            let next =
+                write_status(cluster, state, |s| unsupported::record(&mut s.conditions, now, message.as_deref()))
+                    .await?;
+            if let Some(message) = message {
+                event(cluster, state, EventType::Normal, unsupported::REASON, message).await;
+            }
+            Ok(next)
+        }
         Step::MarkInvalid { message } => {
             let msg = message.clone();
             let next = write_status(cluster, state, |s| {

@@ -9,7 +9,7 @@ use crate::api::backup::{Backup, BackupPhase, CleanPolicy};
 use crate::api::condition::find_condition;
 use crate::api::labels::FINALIZER;
 use crate::api::time::opt_from_k8s;
-use crate::api::validation;
+use crate::api::{unsupported, validation};
 use crate::controllers::Settings;
 use crate::controllers::attempt::{AttemptState, attempt_state, job_finished, until};
 use crate::controllers::jobs::job_attempt;
@@ -62,6 +62,8 @@ pub struct Failure {
 /// The one next step.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
+    /// Report the fields kept but not acted on in the `Unsupported` condition and an Event (`None`: remove it).
+    ReportUnsupported { message: Option<String> },
     /// Record the spec problems in status (phase Invalid) and a Warning event; nothing runs until it is fixed.
     MarkInvalid { message: String },
     /// Add the finalizer before any data can be written, so it is always cleaned per policy.
@@ -142,6 +144,10 @@ fn wait(d: Option<Duration>) -> Step {
 pub fn plan(o: &Observed) -> Step {
     if o.backup.metadata.deletion_timestamp.is_some() {
         return plan_deletion(o);
+    }
+    let conditions = o.backup.status.as_ref().map_or(&None, |s| &s.conditions);
+    if let Some(message) = unsupported::pending(conditions, &unsupported::backup(o.backup)) {
+        return Step::ReportUnsupported { message };
     }
     let errors = validation::backup(o.backup);
     if !errors.is_empty() {

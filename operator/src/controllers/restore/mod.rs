@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::api::condition::{Condition, set_condition};
 use crate::api::labels::{self, component};
-use crate::api::names;
 use crate::api::restore::{Restore, RestorePhase, RestoreStatus};
+use crate::api::{names, unsupported};
 use crate::cluster::{Cluster, ClusterError, Event, EventType, Labels, ObjectKey};
 use crate::controllers::jobs::owned_by;
 use crate::controllers::{Action, MAX_STEPS, Settings};
@@ -157,6 +157,13 @@ async fn perform<C: Cluster>(
                 .map_err(|source| RestoreError::ListPods { key: state.key.clone(), source })?;
             state.pods = pods.into_iter().filter(|p| state.job.as_ref().is_some_and(|j| owned_by(p, j))).collect();
             state.pods_fresh = true;
+        }
+        Step::ReportUnsupported { message } => {
+            write_status(cluster, state, |s| unsupported::record(&mut s.conditions, now, message.as_deref())).await?;
+            if let Some(message) = message {
+                let event = Event::about(&state.restore, EventType::Normal, unsupported::REASON, message);
+                cluster.publish(event).await;
+            }
         }
         Step::MarkInvalid { message } => {
             write_status(cluster, state, |s| {

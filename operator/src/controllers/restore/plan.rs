@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::api::condition::find_condition;
 use crate::api::restore::{Restore, RestorePhase};
-use crate::api::validation;
+use crate::api::{unsupported, validation};
 use crate::controllers::Settings;
 use crate::controllers::attempt::{AttemptState, attempt_state, until};
 
@@ -28,6 +28,10 @@ pub struct Observed<'a> {
 /// The one next step.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
+    /// Report the fields kept but not acted on in the `Unsupported` condition and an Event (`None`: remove it).
+    ReportUnsupported {
+        message: Option<String>,
+    },
     MarkInvalid {
         message: String,
     },
@@ -51,6 +55,10 @@ pub enum Step {
 pub fn plan(o: &Observed) -> Step {
     if o.restore.metadata.deletion_timestamp.is_some() {
         return Step::Wait { requeue_after: None };
+    }
+    let conditions = o.restore.status.as_ref().map_or(&None, |s| &s.conditions);
+    if let Some(message) = unsupported::pending(conditions, &unsupported::restore(o.restore)) {
+        return Step::ReportUnsupported { message };
     }
     let errors = validation::restore(o.restore);
     if !errors.is_empty() {
@@ -84,5 +92,53 @@ pub fn plan(o: &Observed) -> Step {
         AttemptState::Starting { .. } | AttemptState::Running if needs_scheduled => Step::MarkScheduled,
         AttemptState::Starting { stuck_at } => Step::Wait { requeue_after: Some(until(stuck_at, o.now)) },
         AttemptState::Running => Step::Wait { requeue_after: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::storage::{S3StorageProvider, StorageProvider};
+    use crate::api::tools::BrConfig;
+    use chrono::TimeZone;
+
+    fn pitr_restore() -> Restore {
+        let mut r = Restore::new("pitr", Default::default());
+        r.spec.br = Some(Box::new(BrConfig { cluster: "demo1".into(), ..Default::default() }));
+        r.spec.storage = StorageProvider {
+            s3: Some(Box::new(S3StorageProvider {
+                provider: "aws".into(),
+                bucket: Some("b".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        r.spec.restore_mode = Some("pitr".into());
+        r.spec.pitr_restored_ts = Some("2026-01-02 03:04:05+0000".into());
+        r
+    }
+
+    #[test]
+    fn a_tidb_pitr_restore_is_reported_and_refused_not_run_as_a_snapshot_restore() {
+        // Issue 15: until PITR restores are supported, one must never run as a plain snapshot restore.
+        let settings = Settings::default();
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let r = pitr_restore();
+        let seen = |restore| Observed {
+            restore,
+            restore_fresh: true,
+            job: None,
+            pods: vec![],
+            pods_fresh: false,
+            now,
+            settings: &settings,
+        };
+        let Step::ReportUnsupported { message: Some(message) } = plan(&seen(&r)) else { panic!() };
+        assert_eq!(message, "kept as stored but not acted on by this operator: spec.pitrRestoredTs");
+        let mut reported = r.clone();
+        let status = reported.status.get_or_insert_with(Default::default);
+        unsupported::record(&mut status.conditions, now, Some(&message));
+        let Step::MarkInvalid { message } = plan(&seen(&reported)) else { panic!() };
+        assert_eq!(message, "spec.restoreMode: \"pitr\" is not supported; only snapshot restores are");
     }
 }

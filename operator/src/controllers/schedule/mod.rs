@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::api::condition::{Condition, set_condition};
 use crate::api::time::{rfc3339, to_k8s};
-use crate::api::{Backup, BackupSchedule};
+use crate::api::{Backup, BackupSchedule, unsupported};
 use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
 use crate::controllers::{Action, MAX_STEPS, Settings};
 
@@ -250,6 +250,15 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             }
             state.confirmed_blocked = Some(tick);
             Ok(Next::Continue)
+        }
+        Step::ReportUnsupported { message } => {
+            let next =
+                write_status(cluster, state, |s| unsupported::record(&mut s.conditions, now, message.as_deref()))
+                    .await?;
+            if let Some(message) = message {
+                event(cluster, state, EventType::Normal, unsupported::REASON, message).await;
+            }
+            Ok(next)
         }
         Step::MarkInvalid { message } => {
             let msg = message.clone();

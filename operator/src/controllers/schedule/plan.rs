@@ -15,8 +15,8 @@ use crate::api::condition::find_condition;
 use crate::api::cron::CronSchedule;
 use crate::api::duration::parse_duration;
 use crate::api::time::{from_k8s, opt_from_k8s};
-use crate::api::validation;
 use crate::api::{Backup, BackupSchedule};
+use crate::api::{unsupported, validation};
 use crate::controllers::attempt::until;
 
 use super::next_run::{NextRun, next_run, next_tick};
@@ -73,6 +73,10 @@ pub struct StatusUpdate {
 /// The one next step.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
+    /// Report the fields kept but not acted on in the `Unsupported` condition and an Event (`None`: remove it).
+    ReportUnsupported {
+        message: Option<String>,
+    },
     /// Record the spec problems in a condition and a Warning event.
     MarkInvalid {
         message: String,
@@ -169,6 +173,10 @@ pub fn sync_point(o: &Observed) -> Option<DateTime<Utc>> {
 /// Decides the next step for a schedule.
 pub fn plan(o: &Observed) -> Step {
     let s = o.schedule;
+    let conditions = s.status.as_ref().map_or(&None, |st| &st.conditions);
+    if let Some(message) = unsupported::pending(conditions, &unsupported::schedule(s)) {
+        return Step::ReportUnsupported { message };
+    }
     let errors = validation::schedule(s);
     let invalid = find_condition(&s.status.as_ref().and_then(|st| st.conditions.clone()), "Invalid").cloned();
     if !errors.is_empty() {
