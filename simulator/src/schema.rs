@@ -2,8 +2,8 @@
 //! Kubernetes' own `ObjectMeta` for metadata), as the API server does with `fieldValidation=Strict`: an unknown or
 //! mistyped field is an error naming its path.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use operator::api::{Backup, BackupSchedule, Restore};
 use operator::cluster::Kind;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -22,7 +22,11 @@ pub fn of_kind(kind: Kind) -> Option<&'static Value> {
     static SCHEMAS: OnceLock<[Value; 3]> = OnceLock::new();
     let [backup, restore, schedule] = SCHEMAS.get_or_init(|| {
         let meta = object_meta();
-        [crd_schema::<Backup>(&meta), crd_schema::<Restore>(&meta), crd_schema::<BackupSchedule>(&meta)]
+        let crds = operator::api::crd::installed();
+        [Kind::Backup, Kind::Restore, Kind::BackupSchedule].map(|kind| {
+            let crd = crds.iter().find(|c| c.spec.names.kind == kind.as_str()).expect("a CRD of each kind");
+            crd_schema(crd, &meta)
+        })
     });
     match kind {
         Kind::Backup => Some(backup),
@@ -37,8 +41,8 @@ pub fn of_field(kind: Kind, field: &str) -> Option<&'static Value> {
     of_kind(kind)?.get("properties")?.get(field)
 }
 
-fn crd_schema<K: kube::CustomResourceExt>(meta: &Value) -> Value {
-    let crd = operator::api::crd::crd::<K>();
+/// The schema of `crd`'s objects: the CRDs as installed (`operator/deploy/crds.yaml`, equal to the generated ones).
+fn crd_schema(crd: &CustomResourceDefinition, meta: &Value) -> Value {
     let props = crd.spec.versions[0].schema.as_ref().and_then(|s| s.open_api_v3_schema.clone());
     let mut schema = serde_json::to_value(props).expect("a CRD schema serializes");
     if let Some(p) = schema.get_mut("properties").and_then(Value::as_object_mut) {
