@@ -79,8 +79,12 @@ impl State {
         let failed_now = pods.iter().filter(|p| phase(p) == "Failed").count() as i32;
         let failed = previously_failed.max(failed_now);
         let backoff_limit = job.spec.as_ref().and_then(|s| s.backoff_limit).unwrap_or(6);
+        if !succeeded && failed <= backoff_limit && active > 0 {
+            return;
+        }
         let now = to_k8s(self.now.to_utc());
-        let mut job = (*job).clone();
+        let original = job;
+        let mut job = (*original).clone();
         let status = job.status.get_or_insert_with(JobStatus::default);
         if succeeded {
             status.succeeded = Some(1);
@@ -105,23 +109,23 @@ impl State {
                 ..Default::default()
             });
             self.write_job(job);
-        } else if active == 0 {
+        } else {
             status.failed = Some(failed).filter(|f| *f > 0);
             status.active = Some(1);
             if status.start_time.is_none() {
                 status.start_time = Some(now);
             }
-            let template = job.clone();
             self.write_job(job);
-            self.create_pod(&template);
+            // The pod comes from the spec, which the status write did not touch.
+            self.create_pod(&original);
         }
     }
 
     fn create_pod(&mut self, job: &Job) {
-        let spec = job.spec.clone().unwrap_or_default();
-        let template = spec.template.metadata.unwrap_or_default();
+        let template = job.spec.as_ref().map(|s| &s.template);
+        let meta = template.and_then(|t| t.metadata.as_ref());
         let job_name = job.metadata.name.clone().unwrap_or_default();
-        let mut pod_labels = template.labels.unwrap_or_default();
+        let mut pod_labels = meta.and_then(|m| m.labels.clone()).unwrap_or_default();
         // The labels kube-controller-manager's Job controller puts on its pods (both generations of them).
         let uid = job.metadata.uid.clone().unwrap_or_default();
         for (key, value) in [
@@ -133,15 +137,16 @@ impl State {
             pod_labels.insert(key.into(), value.clone());
         }
         let name = format!("{job_name}-{}", suffix(&mut self.rngs.jobs, 5));
+        let pod_spec = template.and_then(|t| t.spec.clone());
         let container_name =
-            spec.template.spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()).unwrap_or_default();
+            pod_spec.as_ref().and_then(|s| s.containers.first()).map(|c| c.name.clone()).unwrap_or_default();
         let pod = Pod {
             metadata: ObjectMeta {
                 name: Some(name),
                 generate_name: Some(format!("{job_name}-")),
                 namespace: job.metadata.namespace.clone(),
                 labels: Some(pod_labels),
-                annotations: template.annotations,
+                annotations: meta.and_then(|m| m.annotations.clone()),
                 owner_references: Some(vec![OwnerReference {
                     api_version: "batch/v1".into(),
                     kind: "Job".into(),
@@ -152,7 +157,7 @@ impl State {
                 }]),
                 ..Default::default()
             },
-            spec: spec.template.spec,
+            spec: pod_spec,
             status: Some(PodStatus {
                 phase: Some("Pending".into()),
                 container_statuses: Some(vec![container(&container_name, waiting("ContainerCreating"))]),

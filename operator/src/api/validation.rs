@@ -36,11 +36,13 @@ impl Problems {
         self.errors.push(FieldError { path: path.into(), problem: problem.into() });
     }
 
-    fn duration(&mut self, path: String, value: Option<&str>) {
+    /// Checks the Go duration at `{at}.{field}`; the path is only formatted for a problem (validation runs on
+    /// every reconcile).
+    fn duration(&mut self, at: &str, field: &str, value: Option<&str>) {
         if let Some(v) = value
             && let Err(e) = parse_duration(v)
         {
-            self.push(path, e.to_string());
+            self.push(format!("{at}.{field}"), e.to_string());
         }
     }
 }
@@ -91,7 +93,7 @@ pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
                 ),
                 _ => {}
             }
-            p.duration(format!("{at}.br.timeAgo"), br.time_ago.as_deref());
+            p.duration(at, "br.timeAgo", br.time_ago.as_deref());
         }
         (None, None) => p.push(format!("{at}.from"), "must be set when br is not (dumpling exports from a TiDB)"),
         (None, Some(from)) => {
@@ -109,13 +111,12 @@ pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
     {
         p.push(format!("{at}.backupMode"), format!("{mode:?} is not supported; only snapshot backups are"));
     }
-    p.duration(format!("{at}.tikvGCLifeTime"), spec.tikv_gc_life_time.as_deref());
+    p.duration(at, "tikvGCLifeTime", spec.tikv_gc_life_time.as_deref());
     if let Some(policy) = &spec.backoff_retry_policy {
-        let at = format!("{at}.backoffRetryPolicy");
-        p.duration(format!("{at}.minRetryDuration"), policy.min_retry_duration.as_deref());
-        p.duration(format!("{at}.retryTimeout"), policy.retry_timeout.as_deref());
+        p.duration(at, "backoffRetryPolicy.minRetryDuration", policy.min_retry_duration.as_deref());
+        p.duration(at, "backoffRetryPolicy.retryTimeout", policy.retry_timeout.as_deref());
         if policy.max_retry_times.is_some_and(|n| n < 0) {
-            p.push(format!("{at}.maxRetryTimes"), "must not be negative");
+            p.push(format!("{at}.backoffRetryPolicy.maxRetryTimes"), "must not be negative");
         }
     }
     p.errors
@@ -155,7 +156,7 @@ pub fn restore(r: &Restore) -> Vec<FieldError> {
     {
         p.push("spec.restoreMode", format!("{mode:?} is not supported; only snapshot restores are"));
     }
-    p.duration("spec.tikvGCLifeTime".into(), r.spec.tikv_gc_life_time.as_deref());
+    p.duration("spec", "tikvGCLifeTime", r.spec.tikv_gc_life_time.as_deref());
     p.errors
 }
 
@@ -171,7 +172,7 @@ pub fn schedule(s: &BackupSchedule) -> Vec<FieldError> {
             p.push(path, e.to_string());
         }
     }
-    p.duration("spec.maxReservedTime".into(), s.spec.max_reserved_time.as_deref());
+    p.duration("spec", "maxReservedTime", s.spec.max_reserved_time.as_deref());
     if s.spec.max_backups.is_some_and(|n| n < 0) {
         p.push("spec.maxBackups", "must not be negative");
     }

@@ -83,19 +83,21 @@ impl GcNotStarved {
         let mut backups = schedule_backups(ctx.world, uid);
         backups.sort_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
         let mut out = Vec::new();
-        for (i, b) in backups.iter().enumerate() {
-            if b.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
+        // Newest first, keeping the finish times of the Complete Backups seen so far (the newer ones) sorted: one
+        // pass, not one per Backup. The messages are reversed at the end, oldest Backup first.
+        let mut newer_complete: Vec<SimTime> = Vec::new();
+        for b in backups.iter().rev() {
             let key = ObjectKey::of(&**b);
-            let mut newer_complete: Vec<SimTime> = backups[i + 1..]
-                .iter()
-                .filter(|n| n.is_complete())
-                .filter_map(|n| self.finished.get(&ObjectKey::of(&**n)))
-                .copied()
-                .collect();
-            newer_complete.sort();
-            let Some(due) = self.expired_at(schedule, b, &newer_complete) else { continue };
+            let due = match b.metadata.deletion_timestamp {
+                None => self.expired_at(schedule, b, &newer_complete),
+                Some(_) => None,
+            };
+            if b.is_complete()
+                && let Some(t) = self.finished.get(&key).copied()
+            {
+                newer_complete.insert(newer_complete.partition_point(|x| *x <= t), t);
+            }
+            let Some(due) = due else { continue };
             if ctx.now.0 - due.0 <= GC_BOUND.as_millis() as i64 || self.excused_between(due, ctx.now) {
                 continue;
             }
@@ -110,6 +112,7 @@ impl GcNotStarved {
                 ));
             }
         }
+        out.reverse();
         out
     }
 }
