@@ -59,6 +59,13 @@ pub fn set_condition(conditions: &mut Option<Vec<Condition>>, new: Condition) {
     }
 }
 
+/// Removes the condition of `type_`, if present.
+pub fn remove_condition(conditions: &mut Option<Vec<Condition>>, type_: &str) {
+    if let Some(list) = conditions {
+        list.retain(|c| c.type_ != type_);
+    }
+}
+
 /// The condition of `type_`, if present.
 pub fn find_condition<'a>(conditions: &'a Option<Vec<Condition>>, type_: &str) -> Option<&'a Condition> {
     conditions.as_ref()?.iter().find(|c| c.type_ == type_)
@@ -80,5 +87,8 @@ mod tests {
         assert_eq!(find_condition(&conds, "Invalid").unwrap().last_transition_time, Some(to_k8s(t0)));
         set_condition(&mut conds, Condition::new("Invalid", t1, Some("BadSpec"), Some("y")));
         assert_eq!(find_condition(&conds, "Invalid").unwrap().last_transition_time, Some(to_k8s(t1)));
+        remove_condition(&mut conds, "Invalid");
+        assert_eq!(find_condition(&conds, "Invalid"), None);
+        remove_condition(&mut None, "Invalid");
     }
 }

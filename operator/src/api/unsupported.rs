@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::backup::{Backup, BackupSpec};
-use super::condition::{Condition, find_condition, set_condition};
+use super::condition::{Condition, find_condition, remove_condition, set_condition};
 use super::restore::Restore;
 use super::schedule::BackupSchedule;
 use super::storage::StorageProvider;
@@ -143,11 +143,7 @@ pub fn pending(conditions: &Option<Vec<Condition>>, fields: &[String]) -> Option
 pub fn record(conditions: &mut Option<Vec<Condition>>, now: DateTime<Utc>, message: Option<&str>) {
     match message {
         Some(m) => set_condition(conditions, Condition::new(CONDITION, now, Some(REASON), Some(m))),
-        None => {
-            if let Some(list) = conditions.as_mut() {
-                list.retain(|c| c.type_ != CONDITION);
-            }
-        }
+        None => remove_condition(conditions, CONDITION),
     }
 }
 

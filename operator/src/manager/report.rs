@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::api::backup::{Backup, BackupPhase, BackupStatus};
-use crate::api::condition::{Condition, set_condition};
+use crate::api::condition::{Condition, remove_condition, set_condition};
 use crate::api::duration::format_duration;
 use crate::api::progress::set_progress;
 use crate::api::restore::{Restore, RestorePhase, RestoreStatus};
@@ -135,9 +135,7 @@ fn attempt_failed(conditions: &mut Option<Vec<Condition>>, now: DateTime<Utc>, e
 
 /// A new attempt starts clean: an earlier attempt's failure is not left to be mistaken for its own.
 fn forget_earlier_attempt(conditions: &mut Option<Vec<Condition>>) {
-    if let Some(conds) = conditions {
-        conds.retain(|c| c.type_ != "AttemptFailed");
-    }
+    remove_condition(conditions, "AttemptFailed");
 }
 
 /// The last progress written, to pace the next write.

@@ -8,7 +8,7 @@ pub mod template;
 
 use std::sync::Arc;
 
-use crate::api::condition::{Condition, set_condition};
+use crate::api::condition::{Condition, remove_condition, set_condition};
 use crate::api::time::{rfc3339, to_k8s};
 use crate::api::{Backup, BackupSchedule, unsupported};
 use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
@@ -269,14 +269,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             event(cluster, state, EventType::Warning, "InvalidSpec", message).await;
             Ok(next)
         }
-        Step::MarkValid => {
-            write_status(cluster, state, |s| {
-                if let Some(c) = s.conditions.as_mut() {
-                    c.retain(|c| c.type_ != "Invalid");
-                }
-            })
-            .await
-        }
+        Step::MarkValid => write_status(cluster, state, |s| remove_condition(&mut s.conditions, "Invalid")).await,
         Step::SetStatus(update) => {
             write_status(cluster, state, |s| {
                 s.last_backup = update.last_backup.clone();
