@@ -21,6 +21,8 @@
 #      seconds (a six-field cron) creates Backups tick after tick and its GC deletes and cleans all but maxBackups;
 #      deleting the namespace completes (the Backups left go with their data retained: the namespace refuses the
 #      clean Jobs, and the operator logs where the data is).
+#   7. a log backup runs with the fake br: its checkpoint moves, it is paused, resumed and truncated, and deleting it
+#      stops its task before it goes.
 # Before step 6 pods never run: the fixtures' Backups stop at Scheduled.
 #
 # Usage: scripts/e2e-real-apiserver.sh [--skip-build]   (needs kubectl, openssl, python3; Go to build the cluster)
@@ -153,10 +155,14 @@ backups=$("${k[@]}" get backups.pingcap.com -A -o jsonpath='{range .items[*]}{.m
 [ -n "$backups" ] || die "no Backup among the fixtures"
 jobs_and_pods() {
     local b ns name
+    local job
     for b in $backups; do
         ns=${b%%/*} name=${b#*/}
-        "${k[@]}" -n "$ns" get job "backup-$name" >/dev/null 2>&1 || return 1
-        [ -n "$("${k[@]}" -n "$ns" get pods -l "job-name=backup-$name" -o name)" ] || return 1
+        # A log backup's first Job starts its task: backup-<name>-log-start.
+        job=backup-$name
+        "${k[@]}" -n "$ns" get job "$job" >/dev/null 2>&1 || job=backup-$name-log-start
+        "${k[@]}" -n "$ns" get job "$job" >/dev/null 2>&1 || return 1
+        [ -n "$("${k[@]}" -n "$ns" get pods -l "job-name=$job" -o name)" ] || return 1
     done
 }
 if ! until_true 60 jobs_and_pods; then
@@ -270,7 +276,59 @@ grep -q 'reason="CleanSkipped".*export-local is retained' "$work/e2e-b.log" ||
 [ -f "$storage/export-local/metadata" ] || die "the data of export-local was not retained"
 echo "namespace $ns deleted: the data of its remaining Backups is retained, and the operator's log says where"
 kill "$kubelet_pid" 2>/dev/null || true
-if grep -iE "forbidden|is not allowed" "$work/e2e-b.log" "$work"/kubelet/$ns/*/log | grep -v "because it is being terminated"; then
+
+echo "-- 7. A log backup: started, its checkpoint followed, paused, resumed, truncated, deleted (its task stopped first)"
+ns=e2e-log
+"${k[@]}" create namespace $ns >/dev/null
+"${k[@]}" label namespace $ns pod-security.kubernetes.io/enforce=restricted >/dev/null
+"${k[@]}" -n $ns create serviceaccount backup-manager >/dev/null
+"${k[@]}" -n $ns create rolebinding backup-manager --clusterrole=backup-manager \
+    --serviceaccount=$ns:backup-manager >/dev/null
+target/release/sim kubelet --kubeconfig "$TEST_CLUSTER_DIR/admin.kubeconfig" --manager target/release/backup-manager \
+    --tools operator/tests/fixtures/tools --root "$work/kubelet" --namespace $ns >"$work/kubelet-log.log" 2>&1 &
+kubelet_pid=$!
+{
+    printf 'apiVersion: pingcap.com/v1alpha1\nkind: Backup\nmetadata: {name: pitr-log, namespace: %s}\n' $ns
+    printf 'spec:\n  backupMode: log\n  serviceAccount: backup-manager\n  br: {cluster: basic}\n'
+    printf '  env: [{name: BACKUP_CHECKPOINT_INTERVAL, value: 1s}]\n'
+    local_storage pitr-log
+} >"$work/log.yaml"
+"${k[@]}" apply -f "$work/log.yaml" >/dev/null || die "the log Backup was refused"
+field() { "${k[@]}" -n $ns get backup pitr-log -o jsonpath="{.status.$1}" 2>/dev/null; }
+field_is() { [ "$(field "$1")" = "$2" ]; }
+show_log() {
+    "${k[@]}" -n $ns get backups,jobs,pods >&2 || true
+    "${k[@]}" -n $ns get backup pitr-log -o yaml >&2 || true
+    tail -30 "$work/kubelet-log.log" >&2
+    for log in "$work"/kubelet/$ns/*/log; do [ -f "$log" ] && { echo "== $log" >&2; tail -5 "$log" >&2; }; done
+}
+first=
+checkpoint_moves() {
+    [ "$(field phase)" = Running ] || return 1
+    local cp
+    cp=$(field logCheckpointTs)
+    [ -n "$cp" ] || return 1
+    [ -n "$first" ] || first=$cp
+    [ "$cp" != "$first" ]
+}
+until_true 90 checkpoint_moves || { show_log; die "the log backup did not run with a moving checkpoint"; }
+[ -f "$storage/pitr-log/.fake-log-task" ] || { show_log; die "no log backup task was started"; }
+echo "log backup Running from commitTs $(field commitTs); checkpoint $first -> $(field logCheckpointTs)"
+"${k[@]}" -n $ns patch backup pitr-log --type merge -p '{"spec":{"logSubcommand":"log-pause"}}' >/dev/null
+until_true 60 field_is phase Paused || { show_log; die "the log backup was not paused"; }
+"${k[@]}" -n $ns patch backup pitr-log --type merge -p '{"spec":{"logSubcommand":"log-start"}}' >/dev/null
+until_true 60 field_is phase Running || { show_log; die "the log backup was not resumed"; }
+until=$(field logCheckpointTs)
+"${k[@]}" -n $ns patch backup pitr-log --type merge -p "{\"spec\":{\"logTruncateUntil\":\"$until\"}}" >/dev/null
+until_true 60 field_is logSuccessTruncateUntil "$until" || { show_log; die "the log was not truncated"; }
+echo "paused, resumed, truncated to $until: $("${k[@]}" -n $ns get jobs -o name | tr '\n' ' ')"
+"${k[@]}" -n $ns delete backup pitr-log --timeout=90s >/dev/null || { show_log; die "deleting the log Backup did not complete"; }
+[ ! -f "$storage/pitr-log/.fake-log-task" ] || die "the log Backup is gone but its task still runs"
+echo "log Backup deleted: its stop Job stopped the task first"
+kill "$kubelet_pid" 2>/dev/null || true
+"${k[@]}" delete namespace $ns --timeout=120s >/dev/null || die "deleting namespace $ns did not complete"
+if grep -iE "forbidden|is not allowed" "$work/e2e-b.log" "$work"/kubelet/e2e-run/*/log "$work"/kubelet/e2e-log/*/log |
+    grep -v "because it is being terminated"; then
     die "the operator or backup-manager was refused a request"
 fi
 echo "PASS"

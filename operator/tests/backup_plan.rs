@@ -4,9 +4,11 @@ mod support;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use operator::api::log_backup::{LogCommand, LogSubcommand};
 use operator::api::{Backup, BackupPhase, CleanPolicy};
 use operator::controllers::Settings;
-use operator::controllers::backup::plan::{JobRole, Observed, Step, plan};
+use operator::controllers::backup::job::log_job_for;
+use operator::controllers::backup::plan::{JobRole, LogStep, Observed, Step, plan};
 use std::time::Duration;
 use support::builders::{BackupBuilder, JobBuilder, PodBuilder, t};
 
@@ -24,6 +26,7 @@ impl<'a> Seen<'a> {
             clean_job: None,
             clean_pods: vec![],
             clean_pods_fresh: false,
+            stop_job: None,
             never_had_job: false,
             now,
             settings,
@@ -52,6 +55,10 @@ impl<'a> Seen<'a> {
     fn clean(mut self, job: &'a Job, pods: Vec<&'a Pod>) -> Self {
         self.0.clean_job = Some(job);
         self.0.clean_pods = pods;
+        self
+    }
+    fn stop(mut self, job: &'a Job) -> Self {
+        self.0.stop_job = Some(job);
         self
     }
     fn clean_pods_live(mut self) -> Self {
@@ -355,18 +362,171 @@ fn tidb_fields_not_acted_on_are_reported_once_and_the_backup_still_runs() {
     assert_eq!(Seen::of(&cleared, t(3), &s).fresh().never_had_job().plan(), Step::CreateJob { attempt: 0 });
 }
 
-#[test]
-fn a_tidb_log_backup_is_reported_and_refused_not_run_as_a_snapshot() {
-    let s = Settings::default();
-    let b = BackupBuilder::new("log")
+/// A log Backup of TiDB Operator's documentation, as the cache shows it after its finalizer was added.
+fn log_backup(sub: Option<LogSubcommand>) -> Backup {
+    BackupBuilder::new("log")
+        .finalizer()
         .spec(|sp| {
             sp.backup_mode = Some("log".into());
-            sp.log_subcommand = Some("log-start".into());
+            sp.log_subcommand = sub;
         })
-        .build();
-    let Step::ReportUnsupported { message: Some(message) } = Seen::of(&b, t(0), &s).plan() else { panic!() };
-    assert!(message.ends_with("spec.logSubcommand"), "{message}");
-    let reported = with_unsupported_recorded(&b, Some(&message));
-    let Step::MarkInvalid { message } = Seen::of(&reported, t(1), &s).plan() else { panic!() };
-    assert_eq!(message, "spec.backupMode: \"log\" is not supported; only snapshot backups are");
+        .build()
+}
+
+fn with_status(b: &Backup, f: impl FnOnce(&mut operator::api::BackupStatus)) -> Backup {
+    let mut b = b.clone();
+    f(b.status.get_or_insert_with(Default::default));
+    b
+}
+
+fn log_job(b: &Backup, command: LogCommand, stop: bool) -> JobBuilder {
+    JobBuilder::from(log_job_for(b, command, stop, &Settings::default())).uid(&format!("job-{command}")).created(t(0))
+}
+
+#[test]
+fn a_log_backup_starts_its_task_with_a_finalizer_first_and_then_follows_it() {
+    let s = Settings::default();
+    let mut bare = log_backup(Some(LogSubcommand::Start));
+    bare.metadata.finalizers = None;
+    assert_eq!(Seen::of(&bare, t(0), &s).plan(), Step::AddFinalizer, "the task must be stopped before deletion");
+    let b = log_backup(Some(LogSubcommand::Start));
+    assert_eq!(Seen::of(&b, t(0), &s).plan(), Step::Refresh);
+    assert_eq!(Seen::of(&b, t(0), &s).fresh().plan(), Step::Log(LogStep::CreateJob { command: LogCommand::Start }));
+    let start = log_job(&b, LogCommand::Start, false).build();
+    assert_eq!(
+        Seen::of(&b, t(1), &s).job(&start).plan(),
+        Step::Log(LogStep::MarkScheduled { command: LogCommand::Start })
+    );
+    // backup-manager started the task: the same Job stays to follow its checkpoint.
+    let running = with_status(&b, |st| {
+        st.phase = Some(BackupPhase::Running);
+        st.commit_ts = Some("1000".into());
+    });
+    assert_eq!(Seen::of(&running, t(2), &s).job(&start).plan(), Step::Wait { requeue_after: None });
+    // The follower failed: another starts a minute later, not at once.
+    let failed = log_job(&b, LogCommand::Start, false).failed().build();
+    let failed = with_finished_at(failed, t(3));
+    assert_eq!(
+        Seen::of(&running, t(3), &s).job(&failed).plan(),
+        Step::Wait { requeue_after: Some(Duration::from_secs(60)) }
+    );
+    assert_eq!(
+        Seen::of(&running, t(4), &s).job(&failed).plan(),
+        Step::DeleteJob { role: JobRole::Backup, uid: Some("job-log-start".into()) }
+    );
+    assert_eq!(Seen::of(&running, t(4), &s).plan(), Step::Log(LogStep::CreateJob { command: LogCommand::Start }));
+}
+
+fn with_finished_at(mut job: Job, at: chrono::DateTime<chrono::Utc>) -> Job {
+    job.status.get_or_insert_with(Default::default).completion_time = Some(operator::api::time::to_k8s(at));
+    job
+}
+
+#[test]
+fn pause_resume_and_truncate_each_run_their_own_job_once_the_task_exists() {
+    let s = Settings::default();
+    let running = with_status(&log_backup(Some(LogSubcommand::Pause)), |st| {
+        st.phase = Some(BackupPhase::Running);
+        st.commit_ts = Some("1000".into());
+    });
+    assert_eq!(
+        Seen::of(&running, t(0), &s).fresh().plan(),
+        Step::Log(LogStep::CreateJob { command: LogCommand::Pause })
+    );
+    // A pause asked before the task exists waits for it.
+    let unstarted = log_backup(Some(LogSubcommand::Pause));
+    assert_eq!(Seen::of(&unstarted, t(0), &s).fresh().plan(), Step::Wait { requeue_after: None });
+    // Paused, then asked to start again: a resume.
+    let mut paused = with_status(&running, |st| st.phase = Some(BackupPhase::Paused));
+    paused.spec.log_subcommand = Some(LogSubcommand::Start);
+    assert_eq!(
+        Seen::of(&paused, t(1), &s).fresh().plan(),
+        Step::Log(LogStep::CreateJob { command: LogCommand::Resume })
+    );
+    // Running with a truncation point beyond the start: truncate, and an earlier truncate Job is replaced.
+    let mut truncating = with_status(&running, |st| {
+        st.log_success_truncate_until = Some("1500".into());
+        operator::api::log_backup::set_command_phase(st, LogCommand::Truncate, BackupPhase::Complete, t(0), None, None);
+    });
+    truncating.spec.log_subcommand = Some(LogSubcommand::Start);
+    truncating.spec.log_truncate_until = Some("2000".into());
+    let earlier = log_job(&truncating, LogCommand::Truncate, false).succeeded().build();
+    assert_eq!(
+        Seen::of(&truncating, t(2), &s).fresh().job(&earlier).plan(),
+        Step::DeleteJob { role: JobRole::Backup, uid: Some("job-log-truncate".into()) }
+    );
+    assert_eq!(
+        Seen::of(&truncating, t(2), &s).fresh().plan(),
+        Step::Log(LogStep::CreateJob { command: LogCommand::Truncate })
+    );
+}
+
+#[test]
+fn a_failed_log_command_is_recorded_and_run_again_after_the_retry_delay() {
+    let s = Settings::default();
+    let running = with_status(&log_backup(Some(LogSubcommand::Stop)), |st| {
+        st.phase = Some(BackupPhase::Running);
+        st.commit_ts = Some("1000".into());
+    });
+    let failed = log_job(&running, LogCommand::Stop, false).failed().build();
+    let Step::Log(LogStep::RecordFailure { command: LogCommand::Stop, .. }) =
+        Seen::of(&running, t(1), &s).fresh().job(&failed).plan()
+    else {
+        panic!()
+    };
+    let recorded = with_status(&running, |st| {
+        operator::api::log_backup::set_command_phase(
+            st,
+            LogCommand::Stop,
+            BackupPhase::Failed,
+            t(1),
+            Some("BackoffLimitExceeded"),
+            Some("x"),
+        );
+    });
+    let Step::Wait { requeue_after: Some(_) } = Seen::of(&recorded, t(1), &s).fresh().job(&failed).plan() else {
+        panic!("waits for the retry delay")
+    };
+    assert_eq!(
+        Seen::of(&recorded, t(2), &s).fresh().job(&failed).plan(),
+        Step::DeleteJob { role: JobRole::Backup, uid: Some("job-log-stop".into()) }
+    );
+}
+
+#[test]
+fn deleting_a_running_log_backup_stops_its_task_before_anything_else_tidb_5249() {
+    // TiDB Operator #5249: deleting the CR left the task running, and a new CR of the same name failed to start.
+    let s = Settings::default();
+    let b = with_status(&BackupBuilder::from(log_backup(None)).deleting(t(5)).build(), |st| {
+        st.phase = Some(BackupPhase::Running);
+        st.commit_ts = Some("1000".into());
+        st.backup_path = Some("s3://backup/log".into());
+    });
+    assert_eq!(Seen::of(&b, t(5), &s).plan(), Step::Refresh);
+    assert_eq!(Seen::of(&b, t(5), &s).fresh().plan(), Step::Log(LogStep::CreateStopJob));
+    let stop = log_job(&b, LogCommand::Stop, true).build();
+    assert_eq!(Seen::of(&b, t(5), &s).fresh().stop(&stop).plan(), Step::Wait { requeue_after: None });
+    let failed = with_finished_at(log_job(&b, LogCommand::Stop, true).failed().build(), t(6));
+    let Step::Log(LogStep::RetryStop { uid, .. }) = Seen::of(&b, t(8), &s).fresh().stop(&failed).plan() else {
+        panic!()
+    };
+    assert_eq!(uid.as_deref(), Some("job-log-stop"));
+    // Stopped: the follower is stopped and the finalizer goes (Retain keeps the log).
+    let stopped = with_status(&b, |st| st.phase = Some(BackupPhase::Stopped));
+    let follower = log_job(&b, LogCommand::Start, false).build();
+    assert_eq!(
+        Seen::of(&stopped, t(9), &s).fresh().job(&follower).plan(),
+        Step::DeleteJob { role: JobRole::Backup, uid: Some("job-log-start".into()) }
+    );
+    assert_eq!(Seen::of(&stopped, t(9), &s).fresh().pods_live().plan(), Step::RemoveFinalizer { cleaned: false });
+    // Stopped and cleaning: the phase moved on, the stop is not run (or marked) again.
+    let cleaning = with_status(&stopped, |st| {
+        operator::api::log_backup::set_command_phase(st, LogCommand::Stop, BackupPhase::Complete, t(9), None, None);
+        st.phase = Some(BackupPhase::Cleaning);
+    });
+    let done = log_job(&b, LogCommand::Stop, true).succeeded().build();
+    assert_ne!(Seen::of(&cleaning, t(10), &s).fresh().stop(&done).plan(), Step::Log(LogStep::MarkStopped));
+    // A task that never started needs no stop.
+    let never = BackupBuilder::from(log_backup(None)).deleting(t(5)).build();
+    assert_eq!(Seen::of(&never, t(5), &s).fresh().plan(), Step::RemoveFinalizer { cleaned: false });
 }

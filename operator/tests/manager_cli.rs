@@ -70,6 +70,28 @@ fn every_subcommand_dry_runs_its_documented_manifest_without_secrets() {
 }
 
 #[test]
+fn a_log_backup_dry_runs_each_br_log_command_and_refuses_a_snapshot_run() {
+    let file = fixture("log-backup.yaml");
+    let o = backup_manager(&["backup", "--mode=log", "--dry-run", "--from-file", &file]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let line = stdout.lines().next().unwrap();
+    assert!(line.starts_with("br log start --task-name=demo1-log-backup-s3 --pd=demo1-pd.test1:2379 "), "{line}");
+    assert!(line.contains("--storage=s3://my-bucket/my-log-backup-folder"), "{line}");
+    let o = backup_manager(&["backup", "--subcommand=log-truncate", "--dry-run", "--from-file", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("spec.logTruncateUntil: must be set to truncate the log"), "{}", text(&o).1);
+    let o = backup_manager(&["backup", "--subcommand=log-pause", "--dry-run", "--from-file", &file]);
+    assert!(text(&o).0.starts_with("br log pause --task-name=demo1-log-backup-s3 "), "{:?}", text(&o));
+    let o = backup_manager(&["backup", "--dry-run", "--from-file", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("is a backup --mode=log job"), "{}", text(&o).1);
+    let o = backup_manager(&["backup", "--subcommand=log-bogus", "--dry-run", "--from-file", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("\"log-bogus\" is not a log subcommand"), "{}", text(&o).1);
+}
+
+#[test]
 fn dry_run_problems_are_one_line_and_exit_2() {
     let o = backup_manager(&["backup", "--dry-run", "--from-file", "/nonexistent/backup.yaml"]);
     let (_, stderr) = text(&o);

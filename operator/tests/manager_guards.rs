@@ -17,6 +17,7 @@ use support::fake::{FakeCluster, block_on};
 struct CountingTool(Cell<u32>);
 
 impl Tool for CountingTool {
+    async fn pause(&self, _d: std::time::Duration) {}
     async fn run(&self, _job: &ToolJob, _progress: &ProgressSink) -> Result<ToolReport, ToolError> {
         self.0.set(self.0.get() + 1);
         Ok(ToolReport { size_bytes: Some(10), commit_ts: Some("1".into()), ..Default::default() })

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use operator::api::condition::find_condition;
+use operator::api::log_backup::LogCommand;
 use operator::api::{Backup, BackupPhase, Restore, RestorePhase};
 use operator::cluster::{Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition};
 use operator::manager::credentials::{AWS_SECRET_ACCESS_KEY, Credentials, TIDB_PASSWORD};
@@ -54,6 +55,9 @@ impl FakeTools {
 }
 
 impl Tool for FakeTools {
+    async fn pause(&self, d: Duration) {
+        self.tool.pause(d).await
+    }
     async fn run(&self, job: &ToolJob, progress: &ProgressSink) -> Result<ToolReport, ToolError> {
         let mut job = job.clone();
         job.env.extend(self.env.clone());
@@ -295,4 +299,181 @@ async fn a_missing_backup_exits_3() {
     .await
     .unwrap_err();
     assert_eq!((err.exit_code(), err.to_string().as_str()), (3, "Backup test1/gone does not exist"));
+}
+
+/// FakeTools whose pauses between checkpoint polls count, and after `polls` of them pause the Backup as a
+/// `log-pause` Job would (so the follower ends).
+struct PausingAfter<'a> {
+    tools: FakeTools,
+    cluster: &'a FakeCluster,
+    key: ObjectKey,
+    polls: Cell<u32>,
+}
+
+impl Tool for PausingAfter<'_> {
+    async fn run(&self, job: &ToolJob, progress: &ProgressSink) -> Result<ToolReport, ToolError> {
+        self.tools.run(job, progress).await
+    }
+    async fn pause(&self, _d: Duration) {
+        if self.polls.get() == 0 {
+            let mut b = stored_backup(self.cluster, &self.key);
+            b.status.as_mut().unwrap().phase = Some(BackupPhase::Paused);
+            self.cluster.api_put(&b);
+            return;
+        }
+        self.polls.set(self.polls.get() - 1);
+    }
+}
+
+/// The `br log` verbs run, in order.
+fn log_commands(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("log-commands")).unwrap().lines().map(String::from).collect()
+}
+
+fn recorded_args(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("args")).unwrap().lines().map(String::from).collect()
+}
+
+#[tokio::test]
+async fn a_log_start_starts_the_task_then_follows_its_checkpoint_until_the_backup_is_paused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = FakeCluster::new(t(0));
+    let backup: Backup = fixture("log-backup.yaml");
+    let key = key_of(&backup);
+    cluster.put(&backup);
+    let tools = PausingAfter {
+        tools: FakeTools::new("success", Credentials::default(), dir.path()),
+        cluster: &cluster,
+        key: key.clone(),
+        polls: Cell::new(3),
+    };
+    manager::log_backup(&cluster, &tools, &key, LogCommand::Start, Duration::from_millis(1)).await.unwrap();
+    let s = stored_backup(&cluster, &key).status.unwrap();
+    assert_eq!(s.commit_ts.as_deref(), Some("445790385398841347"), "the start TSO br reports");
+    assert_eq!(s.backup_path.as_deref(), Some("s3://my-bucket/my-log-backup-folder"));
+    // The status read after the start and three polls, each a second further: the last checkpoint br reported.
+    assert_eq!(s.log_checkpoint_ts.as_deref(), Some((445790385398841347u64 + 4 * 262144000).to_string().as_str()));
+    assert!(s.time_synced.is_some());
+    let start = &s.log_sub_command_statuses.as_ref().unwrap()["log-start"];
+    assert_eq!((start.phase.as_deref(), start.command.as_deref()), (Some("Complete"), Some("log-start")));
+    // A look for a task an earlier attempt started, the start, its start TSO read back, three polls.
+    assert_eq!(log_commands(dir.path()), ["status", "start", "status", "status", "status", "status"]);
+    assert_eq!(
+        recorded_args(dir.path())[..4],
+        ["log", "status", "--task-name=demo1-log-backup-s3", "--json"].map(String::from)
+    );
+    let writes = cluster.writes.borrow();
+    assert!(writes.iter().all(|w| w.starts_with("update-status Backup")), "{writes:?}");
+}
+
+#[tokio::test]
+async fn log_commands_are_reported_per_subcommand_as_tidb_operator_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = FakeCluster::new(t(0));
+    let mut backup: Backup = fixture("log-backup.yaml");
+    backup.status = Some(operator::api::BackupStatus {
+        phase: Some(BackupPhase::Running),
+        commit_ts: Some("445790385398841347".into()),
+        ..Default::default()
+    });
+    let key = key_of(&backup);
+    cluster.put(&backup);
+    std::fs::write(dir.path().join("log-task"), "demo1-log-backup-s3 445790385398841347 NORMAL 445790385398841347\n")
+        .unwrap();
+    let tools = FakeTools::new("success", Credentials::default(), dir.path());
+    let run = |command| manager::log_backup(&cluster, &tools, &key, command, Duration::from_millis(1));
+    let phase = || stored_backup(&cluster, &key).status.unwrap().phase;
+
+    run(LogCommand::Pause).await.unwrap();
+    assert_eq!(phase(), Some(BackupPhase::Paused));
+    assert!(recorded_args(dir.path()).starts_with(&[
+        "log".into(),
+        "pause".into(),
+        "--task-name=demo1-log-backup-s3".into()
+    ]));
+    run(LogCommand::Resume).await.unwrap();
+    assert_eq!(phase(), Some(BackupPhase::Running));
+
+    let mut b = stored_backup(&cluster, &key);
+    b.spec.log_truncate_until = Some("2026-01-02 03:04:05+0800".into());
+    cluster.api_put(&b);
+    run(LogCommand::Truncate).await.unwrap();
+    let s = stored_backup(&cluster, &key).status.unwrap();
+    assert_eq!(s.log_success_truncate_until.as_deref(), Some("2026-01-02 03:04:05+0800"));
+    assert_eq!(
+        s.log_sub_command_statuses.as_ref().unwrap()["log-truncate"].log_truncating_until,
+        s.log_success_truncate_until
+    );
+    let args = recorded_args(dir.path());
+    assert_eq!(args[..4], ["log", "truncate", "--until=2026-01-02 03:04:05+0800", "-y"].map(String::from));
+
+    run(LogCommand::Stop).await.unwrap();
+    let s = stored_backup(&cluster, &key).status.unwrap();
+    assert_eq!(s.phase, Some(BackupPhase::Stopped));
+    assert!(s.time_completed.is_some());
+    assert!(!dir.path().join("log-task").exists(), "br log stop ended the task");
+    let subs: Vec<_> = s.log_sub_command_statuses.unwrap().into_iter().map(|(k, v)| (k, v.phase.unwrap())).collect();
+    assert_eq!(
+        subs,
+        ["log-pause", "log-resume", "log-stop", "log-truncate"].map(|k| (k.to_string(), "Complete".to_string()))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_log_start_records_brs_words_and_leaves_the_verdict_to_the_controller() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = FakeCluster::new(t(0));
+    let backup: Backup = fixture("log-backup.yaml");
+    let key = key_of(&backup);
+    cluster.put(&backup);
+    let tools = FakeTools::new("fail", Credentials::default(), dir.path());
+    let err =
+        manager::log_backup(&cluster, &tools, &key, LogCommand::Start, Duration::from_millis(1)).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    let s = stored_backup(&cluster, &key).status.unwrap();
+    assert_eq!(s.phase, Some(BackupPhase::Running), "Retrying or Failed is the controller's call");
+    let failed = find_condition(&s.conditions, "AttemptFailed").unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("ToolFailed"));
+    assert!(failed.message.as_deref().unwrap().contains("PD unavailable"), "{failed:?}");
+    let start = &s.log_sub_command_statuses.as_ref().unwrap()["log-start"];
+    let condition = find_condition(&start.conditions, "Failed").unwrap();
+    assert_eq!(condition.reason.as_deref(), Some("StartLogBackupFailed"));
+}
+
+#[tokio::test]
+async fn a_retried_log_start_takes_over_the_task_an_earlier_attempt_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = FakeCluster::new(t(0));
+    let backup: Backup = fixture("log-backup.yaml");
+    let key = key_of(&backup);
+    cluster.put(&backup);
+    // The earlier attempt's pod died after `br log start` and before it could write the status.
+    std::fs::write(dir.path().join("log-task"), "demo1-log-backup-s3 445790385398841999 NORMAL 445790385398841999\n")
+        .unwrap();
+    let tools = PausingAfter {
+        tools: FakeTools::new("success", Credentials::default(), dir.path()),
+        cluster: &cluster,
+        key: key.clone(),
+        polls: Cell::new(0),
+    };
+    manager::log_backup(&cluster, &tools, &key, LogCommand::Start, Duration::from_millis(1)).await.unwrap();
+    let s = stored_backup(&cluster, &key).status.unwrap();
+    assert_eq!(s.commit_ts.as_deref(), Some("445790385398841999"), "the running task's start, not a new one");
+    assert_eq!(log_commands(dir.path()), ["status"], "br log start never ran");
+}
+
+#[tokio::test]
+async fn a_snapshot_run_of_a_log_backup_is_refused_rather_than_taking_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = FakeCluster::new(t(0));
+    let backup: Backup = fixture("log-backup.yaml");
+    let key = key_of(&backup);
+    cluster.put(&backup);
+    let tools = FakeTools::new("success", Credentials::default(), dir.path());
+    let err = manager::backup(&cluster, &tools, &key, None).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string().contains("backup --mode=log") || format!("{err:?}").contains("backup --mode=log"),
+        "{err:?}"
+    );
 }

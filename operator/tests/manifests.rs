@@ -28,6 +28,7 @@ fn backups_round_trip_and_validate() {
         "dumpling-backup.yaml",
         "azblob-backup.yaml",
         "local-backup.yaml",
+        "log-backup.yaml",
     ] {
         let b: Backup = round_trip(name);
         assert_eq!(validation::backup(&b), vec![], "{name}");

@@ -188,6 +188,7 @@ fn restore_lifecycle(rec: &Recording) {
 
 struct Succeeds;
 impl Tool for Succeeds {
+    async fn pause(&self, _d: std::time::Duration) {}
     async fn run(&self, _job: &ToolJob, _progress: &ProgressSink) -> Result<ToolReport, ToolError> {
         Ok(ToolReport { size_bytes: Some(1), commit_ts: Some("1".into()), ..Default::default() })
     }

@@ -38,7 +38,7 @@ impl State {
             self.trace.change(&name, &change);
             self.informers_on_change(&change);
             self.publish_change(&change);
-            self.checker.on_change(&self.world, &self.storage, &change, &name, &mut self.trace);
+            self.checker.on_change(&self.world, (&self.storage, &self.log_tasks), &change, &name, &mut self.trace);
             let writer = match actor {
                 Actor::Controller(_) | Actor::External => crate::stats::Writer::Operator,
                 Actor::Manager(_) => crate::stats::Writer::Manager,

@@ -3,11 +3,14 @@
 //! `SimStore` (clean deleting simulated data).
 
 use chrono::{DateTime, Utc};
+use operator::api::log_backup::LogCommand;
+use operator::api::tso::Tso;
 use operator::cluster::{Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition};
 use operator::manager::store::{BackupStore, StoreError};
-use operator::manager::tool::{ProgressSink, Tool, ToolError, ToolJob, ToolReport};
+use operator::manager::tool::{LogTask, Operation, ProgressSink, Tool, ToolError, ToolJob, ToolReport};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::api::{ApiCall, Request, Response};
 use crate::engine::{Actor, Shared};
@@ -134,7 +137,82 @@ pub struct SimTool {
 }
 
 impl Tool for SimTool {
-    async fn run(&self, job: &ToolJob, _progress: &ProgressSink) -> Result<ToolReport, ToolError> {
+    async fn pause(&self, d: Duration) {
+        crate::api::Sleep::new(self.shared.clone(), d).await;
+    }
+
+    async fn run(&self, job: &ToolJob, progress: &ProgressSink) -> Result<ToolReport, ToolError> {
+        match job.operation {
+            Operation::Log(command) => return self.log(job, command).await,
+            Operation::LogStatus => return Ok(self.log_status(job)),
+            _ => {}
+        }
+        self.snapshot(job, progress).await
+    }
+}
+
+/// The value of `--name=` in a command line.
+fn flag<'a>(job: &'a ToolJob, name: &str) -> Option<&'a str> {
+    job.args.iter().find_map(|a| a.strip_prefix(name)?.strip_prefix('='))
+}
+
+impl SimTool {
+    /// `br log <verb>`: takes a few seconds, may fail as the fault plan says, then changes the task.
+    async fn log(&self, job: &ToolJob, command: LogCommand) -> Result<ToolReport, ToolError> {
+        let (duration, fail_after) = {
+            let mut st = self.shared.state.borrow_mut();
+            let duration = draw(&mut st.rngs.tool, Duration::from_secs(1), Duration::from_secs(10));
+            (duration, st.pod_fail_after(&self.pod, duration))
+        };
+        if let Some(after) = fail_after {
+            crate::api::Sleep::new(self.shared.clone(), after).await;
+            return Err(exited(job, "[ERROR] rpc error: code = Unavailable (simulated failure)".into()));
+        }
+        crate::api::Sleep::new(self.shared.clone(), duration).await;
+        let mut st = self.shared.state.borrow_mut();
+        let now = st.now;
+        let url = job.location.url();
+        let pd = flag(job, "--pd").unwrap_or_default();
+        let name = flag(job, "--task-name").unwrap_or_default();
+        let result = match command {
+            LogCommand::Start => {
+                let start = flag(job, "--start-ts").and_then(|t| Tso::parse(t).ok());
+                let start = start.unwrap_or_else(|| Tso::from_time(now.to_utc()));
+                let started = st.log_tasks.start(pd, name, start, &url);
+                if started.is_ok() {
+                    st.storage_put(&self.pod, format!("{url}/v1/backupmeta/log-start"), 4096);
+                }
+                started
+            }
+            LogCommand::Stop => st.log_tasks.stop(pd, name),
+            LogCommand::Pause => st.log_tasks.pause(pd, name, now),
+            LogCommand::Resume => st.log_tasks.resume(pd, name),
+            LogCommand::Truncate => {
+                if let Some(until) = flag(job, "--until").and_then(|t| Tso::parse(t).ok()) {
+                    st.log_tasks.truncate(&url, until);
+                }
+                Ok(())
+            }
+        };
+        result.map(|()| ToolReport::default()).map_err(|e| exited(job, format!("[ERROR] {e}")))
+    }
+
+    /// `br log status --json`: the task's start and checkpoint, or no task.
+    fn log_status(&self, job: &ToolJob) -> ToolReport {
+        let st = self.shared.state.borrow();
+        let pd = flag(job, "--pd").unwrap_or_default();
+        let name = flag(job, "--task-name").unwrap_or_default();
+        let tasks = st.log_tasks.get(pd, name).map(|t| LogTask {
+            name: name.to_string(),
+            start_ts: t.start.0,
+            status: if t.paused_at.is_some() { "PAUSE" } else { "NORMAL" }.into(),
+            checkpoint: t.checkpoint(st.now).0,
+            storage: t.storage.clone(),
+        });
+        ToolReport { log_tasks: Some(tasks.into_iter().collect()), ..Default::default() }
+    }
+
+    async fn snapshot(&self, job: &ToolJob, _progress: &ProgressSink) -> Result<ToolReport, ToolError> {
         let url = job.location.url();
         let (duration, fail_after, size) = {
             let mut st = self.shared.state.borrow_mut();
@@ -169,8 +247,17 @@ impl Tool for SimTool {
             st.storage_put(&self.pod, format!("{url}/backupmeta"), 4096);
         }
         let commit_ts = (st.now.0 as u64) << 18;
-        Ok(ToolReport { size_bytes: Some(size), commit_ts: Some(commit_ts.to_string()), time_taken: None })
+        Ok(ToolReport {
+            size_bytes: Some(size),
+            commit_ts: Some(commit_ts.to_string()),
+            time_taken: None,
+            log_tasks: None,
+        })
     }
+}
+
+fn exited(job: &ToolJob, tail: String) -> ToolError {
+    ToolError::Exited { tool: job.tool, code: 1, tail }
 }
 
 /// The clean Job's storage: deletes exactly the backup's prefix after a drawn time.

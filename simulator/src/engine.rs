@@ -22,6 +22,7 @@ use crate::controller::Controller;
 use crate::faults::FaultPlan;
 use crate::informer::Informer;
 use crate::invariants::{Checker, Violation};
+use crate::log_tasks::LogTasks;
 use crate::object::Obj;
 use crate::rng::{Stream, WorldRng};
 use crate::scenario::model::{JobRole, Scenario, Timing};
@@ -30,6 +31,7 @@ use crate::storage::Storage;
 use crate::time::SimTime;
 use crate::trace::Trace;
 use crate::world::World;
+use operator::api::log_backup::LogCommand;
 
 /// Identifies a task (a reconcile or a backup-manager process).
 pub type TaskId = u64;
@@ -53,8 +55,20 @@ pub enum TaskOwner {
 
 /// A task the state asks the engine to start (futures are built outside the state borrow).
 pub enum Spawn {
-    Reconcile { task: TaskId, controller: usize, obj: Obj },
-    Manager { task: TaskId, pod: String, role: JobRole, target: ObjectKey, attempt: Option<u32> },
+    Reconcile {
+        task: TaskId,
+        controller: usize,
+        obj: Obj,
+    },
+    /// backup-manager in a pod; `log` is the `br log` command of a log Backup's Job.
+    Manager {
+        task: TaskId,
+        pod: String,
+        role: JobRole,
+        target: ObjectKey,
+        attempt: Option<u32>,
+        log: Option<LogCommand>,
+    },
 }
 
 /// Who did something (for the trace, the stats and fault targeting).
@@ -171,6 +185,8 @@ pub struct State {
     queue: BTreeMap<(SimTime, u64), Event>,
     pub world: World,
     pub storage: Storage,
+    /// The TiDB clusters' log backup tasks.
+    pub log_tasks: LogTasks,
     pub informers: Vec<Informer>,
     pub controllers: Vec<Controller>,
     pub operator: OperatorProcess,
@@ -215,6 +231,7 @@ impl State {
             queue: BTreeMap::new(),
             world: World::new(),
             storage: Storage::default(),
+            log_tasks: LogTasks::default(),
             informers: Vec::new(),
             controllers: Vec::new(),
             operator: OperatorProcess::default(),

@@ -268,12 +268,20 @@ impl State {
         }
         let pod_name = key.name.clone();
         let attempt = annotations.get(labels::ATTEMPT).and_then(|a| a.parse().ok());
+        let log = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.args.as_ref())
+            .and_then(|args| args.iter().find_map(|a| a.strip_prefix("--subcommand=")))
+            .and_then(|c| c.parse().ok());
         let task = self.spawn(TaskOwner::Pod { key: key.clone(), uid: uid.to_string() }, |task| Spawn::Manager {
             task,
             pod: pod_name.clone(),
             role,
             target,
             attempt,
+            log,
         });
         self.pod_tasks.insert(key.name.clone(), task);
     }

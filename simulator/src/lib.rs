@@ -19,6 +19,7 @@ pub mod index;
 pub mod informer;
 pub mod invariants;
 pub mod kubelet;
+pub mod log_tasks;
 pub mod object;
 pub mod rng;
 pub mod run;

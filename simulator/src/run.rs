@@ -130,16 +130,24 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
             };
             (task, fut)
         }
-        Spawn::Manager { task, pod, role, target, attempt } => {
+        Spawn::Manager { task, pod, role, target, attempt, log } => {
             let client = SimClient::new(shared.clone(), Actor::Manager(pod.clone()));
             let shared = shared.clone();
             let fut: TaskFuture = Box::pin(async move {
-                let result: Result<(), manager::ManagerError> = match role {
-                    JobRole::Backup => {
+                let result: Result<(), manager::ManagerError> = match (role, log) {
+                    (JobRole::Backup, Some(command)) => {
+                        let interval = manager::log_run::CHECKPOINT_INTERVAL;
+                        manager::log_backup(&client, &SimTool { shared, pod }, &target, command, interval).await
+                    }
+                    (JobRole::Backup, None) => {
                         manager::backup(&client, &SimTool { shared, pod }, &target, attempt).await.map(|_| ())
                     }
-                    JobRole::Restore => manager::restore(&client, &SimTool { shared, pod }, &target).await.map(|_| ()),
-                    JobRole::Clean => manager::clean(&client, &SimStore { shared, pod }, &target).await.map(|_| ()),
+                    (JobRole::Restore, _) => {
+                        manager::restore(&client, &SimTool { shared, pod }, &target).await.map(|_| ())
+                    }
+                    (JobRole::Clean, _) => {
+                        manager::clean(&client, &SimStore { shared, pod }, &target).await.map(|_| ())
+                    }
                 };
                 match result {
                     Ok(()) => TaskOutput::Exited { code: 0, message: String::new() },
@@ -255,8 +263,8 @@ pub fn finish(engine: &Engine, scenario: &Scenario, end: crate::time::SimTime) -
     let mut st = shared.state.borrow_mut();
     st.now = end;
     let start = st.start;
-    let State { checker, world, storage, trace, world_rng, .. } = &mut *st;
-    checker.at_end(world, storage, end, trace);
+    let State { checker, world, storage, log_tasks, trace, world_rng, .. } = &mut *st;
+    checker.at_end(world, (storage, log_tasks), end, trace);
     let expect = &scenario.expect;
     let mut failures = Vec::new();
     for id in &expect.violated {

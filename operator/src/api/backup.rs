@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::condition::Condition;
 use super::duration::parse_duration;
 use super::kept::{BrOperation, CleanOption, LogSubCommandStatuses};
+use super::log_backup::LogSubcommand;
 use super::progress::Progress;
 use super::storage::StorageProvider;
 use super::tools::{BrConfig, DumplingConfig, TidbAccessConfig};
@@ -133,7 +134,7 @@ pub struct BackupSpec {
     pub from: Option<Box<TidbAccessConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_type: Option<BackupType>,
-    /// `snapshot` only (log and volume-snapshot backups are not supported by this operator).
+    /// `snapshot` (default) or `log` (volume-snapshot backups are not supported by this operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "tikvGCLifeTime")]
@@ -187,7 +188,7 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federal_volume_backup_phase: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_subcommand: Option<String>,
+    pub log_subcommand: Option<LogSubcommand>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_stop: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

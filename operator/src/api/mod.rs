@@ -10,6 +10,7 @@ pub mod cron;
 pub mod duration;
 pub mod kept;
 pub mod labels;
+pub mod log_backup;
 pub mod names;
 pub mod progress;
 pub mod restore;
@@ -17,6 +18,7 @@ pub mod schedule;
 pub mod storage;
 pub mod time;
 pub mod tools;
+pub mod tso;
 pub mod unsupported;
 pub mod validation;
 

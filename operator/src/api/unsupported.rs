@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::backup::{Backup, BackupSpec};
 use super::condition::{Condition, find_condition, remove_condition, set_condition};
+use super::log_backup;
 use super::restore::Restore;
 use super::schedule::BackupSchedule;
 use super::storage::StorageProvider;
@@ -46,12 +47,14 @@ pub fn backup_spec(at: &str, s: &BackupSpec) -> Vec<String> {
     f.note(s.automount_service_account_token.is_some(), "automountServiceAccountToken");
     f.note(s.calc_size_level.is_some(), "calcSizeLevel");
     f.note(s.clean_option.is_some(), "cleanOption");
-    f.note(s.commit_ts.is_some(), "commitTs");
+    // The log fields are acted on by log backups (`log_backup.rs`) and only there.
+    let snapshot = !log_backup::is_log(s);
+    f.note(snapshot && s.commit_ts.is_some(), "commitTs");
     f.note(s.federal_volume_backup_phase.is_some(), "federalVolumeBackupPhase");
     tidb_access(&mut f, "from", s.from.as_deref());
-    f.note(s.log_stop.is_some(), "logStop");
-    f.note(s.log_subcommand.is_some(), "logSubcommand");
-    f.note(s.log_truncate_until.is_some(), "logTruncateUntil");
+    f.note(snapshot && s.log_stop.is_some(), "logStop");
+    f.note(snapshot && s.log_subcommand.is_some(), "logSubcommand");
+    f.note(snapshot && s.log_truncate_until.is_some(), "logTruncateUntil");
     f.note(s.resume_gc_schedule.is_some(), "resumeGcSchedule");
     storage(&mut f, &s.storage);
     f.note(s.storage_class_name.is_some(), "storageClassName");
@@ -162,7 +165,7 @@ mod tests {
         let spec = BackupSpec {
             clean_option: Some(Box::default()),
             use_kms: Some(true),
-            log_subcommand: Some("log-start".into()),
+            log_subcommand: Some(log_backup::LogSubcommand::Start),
             ..Default::default()
         };
         assert_eq!(

@@ -8,6 +8,7 @@ use super::duration::parse_duration;
 use super::restore::Restore;
 use super::schedule::BackupSchedule;
 use super::storage::StorageProvider;
+use super::tso::Tso;
 
 /// One problem in a spec: `spec.br.cluster: must name the TidbCluster to back up`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,11 +106,12 @@ pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
             }
         }
     }
-    if let Some(mode) = spec.backup_mode.as_deref()
-        && !mode.is_empty()
-        && mode != "snapshot"
-    {
-        p.push(format!("{at}.backupMode"), format!("{mode:?} is not supported; only snapshot backups are"));
+    match spec.backup_mode.as_deref() {
+        None | Some("" | "snapshot") => {}
+        Some("log") => log_fields(&mut p, at, spec),
+        Some(mode) => {
+            p.push(format!("{at}.backupMode"), format!("{mode:?} is not supported; only snapshot and log backups are"))
+        }
     }
     p.duration(at, "tikvGCLifeTime", spec.tikv_gc_life_time.as_deref());
     if let Some(policy) = &spec.backoff_retry_policy {
@@ -120,6 +122,20 @@ pub fn backup_spec(at: &str, spec: &BackupSpec) -> Vec<FieldError> {
         }
     }
     p.errors
+}
+
+/// Problems of a log backup: it runs `br log`, and its points in time must be readable.
+fn log_fields(p: &mut Problems, at: &str, spec: &BackupSpec) {
+    if spec.br.is_none() {
+        p.push(format!("{at}.br"), "must be set for a log backup (br runs it)");
+    }
+    for (field, value) in [("commitTs", &spec.commit_ts), ("logTruncateUntil", &spec.log_truncate_until)] {
+        if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty())
+            && let Err(e) = Tso::parse(v)
+        {
+            p.push(format!("{at}.{field}"), e.to_string());
+        }
+    }
 }
 
 /// Problems in a Backup.
@@ -177,6 +193,9 @@ pub fn schedule(s: &BackupSchedule) -> Vec<FieldError> {
         p.push("spec.maxBackups", "must not be negative");
     }
     p.errors.extend(backup_spec("spec.backupTemplate", &s.spec.backup_template));
+    if super::log_backup::is_log(&s.spec.backup_template) {
+        p.push("spec.backupTemplate.backupMode", "must be snapshot: a schedule's log backup is logBackupTemplate");
+    }
     p.errors
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use operator::api::Backup;
+use operator::api::log_backup::{self, LogCommand};
 use operator::cluster::kube_cluster::KubeCluster;
 use operator::cluster::{Cluster, ObjectKey};
 use operator::manager::credentials::Credentials;
@@ -57,6 +58,16 @@ struct BackupArgs {
     /// Name of the Backup.
     #[arg(long = "backupName", visible_alias = "backup-name", required_unless_present = "dry_run")]
     backup_name: Option<String>,
+    /// `log` runs one `br log` command for a log backup (`backup` only).
+    #[arg(long, value_parser = ["snapshot", "log"], default_value = "snapshot")]
+    mode: String,
+    /// The log command: log-start (then follows the task's checkpoint), log-stop, log-pause, log-resume,
+    /// log-truncate. Default: the one the Backup asks for now.
+    #[arg(long)]
+    subcommand: Option<LogCommand>,
+    /// How often a log-start run reads the task's checkpoint (a Backup's `spec.env` can set the variable).
+    #[arg(long, env = "BACKUP_CHECKPOINT_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    checkpoint_interval: Duration,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -113,6 +124,7 @@ fn init_logs() {
 
 fn mode_of(command: &Command) -> Mode {
     match command {
+        Command::Backup(a) if a.mode == "log" || a.subcommand.is_some() => Mode::Log(a.subcommand),
         Command::Backup(_) => Mode::Run(Operation::Backup),
         Command::Export(_) => Mode::Run(Operation::Export),
         Command::Restore(_) => Mode::Run(Operation::Restore),
@@ -165,6 +177,10 @@ async fn run(command: Command) -> Result<(), Exit> {
     let tool = |op| {
         ProcessTool::new(&opts.tools_dir, credentials.clone(), stop.clone()).expecting(op).with_grace(opts.stop_grace)
     };
+    let interval = match &command {
+        Command::Backup(a) => a.checkpoint_interval,
+        _ => manager::log_run::CHECKPOINT_INTERVAL,
+    };
     match mode_of(&command) {
         Mode::Run(op @ (Operation::Backup | Operation::Export)) => {
             let attempt =
@@ -174,13 +190,11 @@ async fn run(command: Command) -> Result<(), Exit> {
         Mode::Run(op @ (Operation::Restore | Operation::Import)) => {
             manager::restore(&cluster, &tool(op), &key).await?;
         }
+        Mode::Run(Operation::Log(subcommand)) => log(&cluster, &tool, &key, Some(subcommand), interval).await?,
+        Mode::Run(Operation::LogStatus) => log(&cluster, &tool, &key, None, interval).await?,
+        Mode::Log(subcommand) => log(&cluster, &tool, &key, subcommand, interval).await?,
         Mode::Clean => {
-            let backup: Backup = cluster
-                .get(&key)
-                .await
-                .with_context(|| format!("failed to read Backup {key}"))
-                .map_err(api_error)?
-                .ok_or_else(|| api_error(anyhow::anyhow!("Backup {key} does not exist")))?;
+            let backup = read_backup(&cluster, &key).await?;
             let store = RemoteStore::new(backup.spec.storage.clone(), credentials.clone());
             tokio::select! {
                 result = manager::clean(&cluster, &store, &key) => { result?; }
@@ -190,6 +204,31 @@ async fn run(command: Command) -> Result<(), Exit> {
             }
         }
     }
+    Ok(())
+}
+
+async fn read_backup(cluster: &KubeCluster, key: &ObjectKey) -> Result<Backup, Exit> {
+    cluster
+        .get(key)
+        .await
+        .with_context(|| format!("failed to read Backup {key}"))
+        .map_err(api_error)?
+        .ok_or_else(|| api_error(anyhow::anyhow!("Backup {key} does not exist")))
+}
+
+/// `backup --mode=log`: the given log command, or the one the Backup asks for now.
+async fn log(
+    cluster: &KubeCluster,
+    tool: &impl Fn(Operation) -> ProcessTool,
+    key: &ObjectKey,
+    subcommand: Option<LogCommand>,
+    interval: Duration,
+) -> Result<(), Exit> {
+    let command = match subcommand {
+        Some(c) => c,
+        None => log_backup::command(&read_backup(cluster, key).await?),
+    };
+    manager::log_backup(cluster, &tool(Operation::Log(command)), key, command, interval).await?;
     Ok(())
 }
 

@@ -43,6 +43,24 @@ pub fn job_finished(job: &Job) -> bool {
     job_condition(job, "Complete").is_some() || job_condition(job, "Failed").is_some()
 }
 
+/// How a finished Job ended: `Some(Ok)` Complete, `Some(Err(message))` Failed, `None` still running.
+pub fn job_outcome(job: &Job) -> Option<Result<(), String>> {
+    if job_condition(job, "Complete").is_some() {
+        return Some(Ok(()));
+    }
+    let name = job.metadata.name.clone().unwrap_or_default();
+    job_condition(job, "Failed").map(|c| Err(c.message.clone().unwrap_or_else(|| format!("Job {name} failed"))))
+}
+
+/// When the Job finished (its completion time, else the time of its Complete or Failed condition).
+pub fn job_finished_at(job: &Job) -> Option<DateTime<Utc>> {
+    let status = job.status.as_ref()?;
+    opt_from_k8s(status.completion_time.as_ref()).or_else(|| {
+        let c = job_condition(job, "Failed").or_else(|| job_condition(job, "Complete"))?;
+        opt_from_k8s(c.last_transition_time.as_ref())
+    })
+}
+
 /// Why the pod is waiting (`ContainerCreating`, `ImagePullBackOff`, ...), from its container statuses.
 fn waiting_reason(pod: &Pod) -> String {
     pod.status

@@ -5,6 +5,7 @@
 //! tools understand.
 
 use crate::api::backup::{Backup, BackupType};
+use crate::api::log_backup::{self, LogCommand};
 use crate::api::restore::Restore;
 use crate::api::storage::{StorageLocation, StorageProvider};
 use crate::api::tools::{BrConfig, TidbAccessConfig};
@@ -134,8 +135,13 @@ fn unsupported(storage: &StorageProvider) -> Vec<String> {
     )]
 }
 
+/// The PD address of the TidbCluster `br` names (`<cluster>-pd.<namespace>:2379`).
+pub fn pd_address(br: &BrConfig, own_namespace: &str) -> String {
+    format!("{}-pd.{}:2379", br.cluster, br.cluster_namespace_or(own_namespace))
+}
+
 fn pd(br: &BrConfig, own_namespace: &str) -> String {
-    format!("--pd={}-pd.{}:2379", br.cluster, br.cluster_namespace_or(own_namespace))
+    format!("--pd={}", pd_address(br, own_namespace))
 }
 
 fn br_common(br: &BrConfig, args: &mut Vec<String>) {
@@ -206,6 +212,10 @@ pub fn backup_job(backup: &Backup) -> Result<ToolJob, ArgsError> {
         return Err(ArgsError::Invalid { kind: "Backup", name, problems: validation::summary(&problems) });
     }
     let spec = &backup.spec;
+    if log_backup::is_log(spec) {
+        let problems = "spec.backupMode: a log backup runs `backup --mode=log`".to_string();
+        return Err(ArgsError::Invalid { kind: "Backup", name, problems });
+    }
     let location = location(&spec.storage, "Backup", &name)?;
     let warnings = unsupported(&spec.storage);
     if let Some(br) = &spec.br {
@@ -262,6 +272,59 @@ pub fn backup_job(backup: &Backup) -> Result<ToolJob, ArgsError> {
 }
 
 /// br logs to a file unless told to log to the terminal, where backup-manager reads it.
+/// The `br log` command a log Backup's Job runs for `command` (`LogStatus` when `command` is `None`). Every
+/// command gets the PD address, the storage and the br options, as TiDB Operator passes them; truncation is
+/// confirmed with `-y`, since no one answers br's prompt in a Job.
+pub fn log_job(backup: &Backup, command: Option<LogCommand>) -> Result<ToolJob, ArgsError> {
+    let (ns, name) = key_of(&backup.metadata);
+    let problems = validation::backup(backup);
+    if !problems.is_empty() {
+        return Err(ArgsError::Invalid { kind: "Backup", name, problems: validation::summary(&problems) });
+    }
+    let spec = &backup.spec;
+    let location = location(&spec.storage, "Backup", &name)?;
+    let Some(br) = &spec.br else {
+        return Err(ArgsError::NoTool { kind: "Backup", name, needed: "br (a log backup runs br log)" });
+    };
+    let task = log_backup::task_name(backup);
+    let mut args = vec!["log".to_string(), command.map_or("status", LogCommand::verb).to_string()];
+    match command {
+        None => args.extend([format!("--task-name={task}"), "--json".into()]),
+        Some(LogCommand::Truncate) => {
+            let until = spec.log_truncate_until.as_deref().map(str::trim).filter(|u| !u.is_empty());
+            let Some(until) = until else {
+                let problems = "spec.logTruncateUntil: must be set to truncate the log".to_string();
+                return Err(ArgsError::Invalid { kind: "Backup", name, problems });
+            };
+            args.extend([format!("--until={until}"), "-y".into()]);
+        }
+        Some(LogCommand::Start) => {
+            args.push(format!("--task-name={task}"));
+            if let Some(ts) = spec.commit_ts.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != "0") {
+                args.push(format!("--start-ts={ts}"));
+            }
+        }
+        Some(_) => args.push(format!("--task-name={task}")),
+    }
+    args.push(pd(br, &ns));
+    args.push(format!("--storage={}", location.url()));
+    if command == Some(LogCommand::Start) {
+        filters("--filter", spec.table_filter.as_ref(), &mut args);
+    }
+    br_common(br, &mut args);
+    args.extend(storage_args(&spec.storage));
+    args.extend(br.options.iter().flatten().cloned());
+    Ok(ToolJob {
+        tool: ToolKind::Br,
+        operation: command.map_or(Operation::LogStatus, Operation::Log),
+        location,
+        args,
+        env: br_env(),
+        password: None,
+        warnings: unsupported(&spec.storage),
+    })
+}
+
 fn br_env() -> Vec<(String, String)> {
     vec![("BR_LOG_TO_TERM".to_string(), "1".to_string())]
 }

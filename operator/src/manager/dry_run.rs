@@ -8,6 +8,7 @@ use std::path::Path;
 use k8s_openapi::api::core::v1::EnvVar;
 use serde::de::DeserializeOwned;
 
+use crate::api::log_backup::{self, LogCommand};
 use crate::api::{Backup, Restore, validation};
 use crate::controllers::jobs::{TOOLS_DIR, storage_env, tidb_env};
 
@@ -28,12 +29,15 @@ pub enum Mode {
     Run(Operation),
     /// `clean`.
     Clean,
+    /// `backup --mode=log [--subcommand=CMD]` (without one: the command the Backup asks for now).
+    Log(Option<LogCommand>),
 }
 
 impl Mode {
     fn subcommand(self) -> &'static str {
         match self {
             Mode::Run(op) => op.subcommand(),
+            Mode::Log(_) => "backup --mode=log",
             Mode::Clean => "clean",
         }
     }
@@ -180,6 +184,18 @@ pub fn render(mode: Mode, file: &str, text: &str) -> Result<String, DryRunError>
                 ),
                 Err(e) => format!("# {e}\n"),
             });
+        }
+        Object::Backup(b) if log_backup::is_log(&b.spec) => {
+            let Mode::Log(command) = mode else {
+                return Err(DryRunError::WrongSubcommand {
+                    file: file.into(),
+                    object: object.name(),
+                    actual: Mode::Log(None).subcommand(),
+                    asked: mode.subcommand(),
+                });
+            };
+            let command = command.unwrap_or_else(|| log_backup::command(b));
+            return Ok(describe(&args::log_job(b, Some(command)).map_err(args_error)?, &object.job_env()));
         }
         Object::Backup(b) => args::backup_job(b).map_err(args_error)?,
         Object::Restore(r) => args::restore_job(r).map_err(args_error)?,

@@ -18,6 +18,7 @@ pub mod args;
 pub mod credentials;
 pub mod dry_run;
 pub mod launch;
+pub mod log_run;
 pub mod output;
 pub mod process;
 pub mod redact;
@@ -26,4 +27,5 @@ pub mod report;
 pub mod store;
 pub mod tool;
 
+pub use log_run::log_backup;
 pub use report::{ManagerError, backup, clean, restore};

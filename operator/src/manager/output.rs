@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::redact::Redactor;
-use super::tool::{ToolKind, ToolProgress, ToolReport};
+use super::tool::{LogTask, ToolKind, ToolProgress, ToolReport};
 
 /// How many meaningful lines a failure keeps, and how long its message may get.
 const TAIL_LINES: usize = 3;
@@ -277,6 +277,11 @@ impl Transcript {
     pub fn push(&mut self, raw: &str) -> Seen {
         self.lines += 1;
         let display = self.redactor.redact(raw.trim_end_matches(['\r', '\n']));
+        if raw.trim_start().starts_with('[')
+            && let Ok(tasks) = serde_json::from_str::<Vec<LogTask>>(raw.trim())
+        {
+            self.report.log_tasks = Some(tasks);
+        }
         let parsed = parse_log_line(&display);
         let progress = parsed.as_ref().and_then(|l| progress_of(l, self.tool));
         if let Some(l) = &parsed {
@@ -412,6 +417,17 @@ mod tests {
     }
 
     #[test]
+    fn br_log_status_json_gives_the_tasks() {
+        let mut t = Transcript::new(ToolKind::Br, Redactor::default());
+        t.push("[t] [INFO] [info.go:49] [\"Welcome to Backup & Restore (BR)\"]");
+        t.push(r#"[{"name":"log","start_ts":445790385398841347,"end_ts":999999999999999999,"status":"NORMAL","table_filter":["*.*"],"progress":[],"storage":"s3://b/log","checkpoint":445790385661001728,"estimate_qps":0,"last_errors":[]}]"#);
+        let tasks = t.report().log_tasks.unwrap();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!((tasks[0].name.as_str(), tasks[0].status.as_str()), ("log", "NORMAL"));
+        assert_eq!((tasks[0].start_ts, tasks[0].checkpoint), (445790385398841347, 445790385661001728));
+    }
+
+    #[test]
     fn br_summaries_give_size_commit_ts_and_time_taken() {
         let mut t = Transcript::new(ToolKind::Br, Redactor::default());
         t.push(r#"[t] [INFO] [collector.go:77] ["Full Backup success summary"] [total-ranges=20] [ranges-failed=0] [total-take=4.5s] [BackupTS=445790385398841347] [total-kv-size=250kB] [Size=71010]"#);
@@ -420,7 +436,8 @@ mod tests {
             ToolReport {
                 size_bytes: Some(71010),
                 commit_ts: Some("445790385398841347".into()),
-                time_taken: Some(Duration::from_millis(4500))
+                time_taken: Some(Duration::from_millis(4500)),
+                log_tasks: None,
             }
         );
     }

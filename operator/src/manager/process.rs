@@ -172,13 +172,24 @@ fn observe(transcript: &mut Transcript, line: &str, progress: &ProgressSink, job
 }
 
 impl Tool for ProcessTool {
+    async fn pause(&self, d: Duration) {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            () = stop.stopped() => {}
+        }
+    }
+
     async fn run(&self, job: &ToolJob, progress: &ProgressSink) -> Result<ToolReport, ToolError> {
         let tool = job.tool;
         if self.stop.is_stopped() {
             return Err(ToolError::Stopped { tool });
         }
+        // A log command's run also reads the task's status.
+        let status_of_log = matches!((self.expected, job.operation), (Some(Operation::Log(_)), Operation::LogStatus));
         if let Some(expected) = self.expected
             && expected != job.operation
+            && !status_of_log
         {
             return Err(ToolError::Spawn {
                 tool,

@@ -54,6 +54,9 @@ pub enum ManagerError {
         #[source]
         source: StoreError,
     },
+    /// br no longer lists the log backup's task (stopped outside the operator): the Backup is marked Failed.
+    #[error("the log backup task {task} of Backup {key} is gone")]
+    LogTaskGone { key: ObjectKey, task: String },
     /// The object moved on (finished, being deleted, or on a later attempt): this run leaves it alone.
     #[error("{kind} {key} {why}; leaving it alone")]
     Superseded { kind: &'static str, key: ObjectKey, why: String },
@@ -66,7 +69,7 @@ impl ManagerError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ManagerError::Tool { source: ToolError::Stopped { .. }, .. } => 143,
-            ManagerError::Tool { .. } | ManagerError::Clean { .. } => 1,
+            ManagerError::Tool { .. } | ManagerError::Clean { .. } | ManagerError::LogTaskGone { .. } => 1,
             ManagerError::Args(_) => 2,
             ManagerError::Missing { .. } | ManagerError::Read { .. } | ManagerError::Write { .. } => 3,
             ManagerError::Superseded { .. } => 4,
@@ -75,7 +78,7 @@ impl ManagerError {
 }
 
 /// Reads `key` live, retrying transient errors.
-async fn read<C: Cluster, K: Object>(cluster: &C, key: &ObjectKey) -> Result<K, ManagerError> {
+pub(super) async fn read<C: Cluster, K: Object>(cluster: &C, key: &ObjectKey) -> Result<K, ManagerError> {
     let kind = K::KIND.as_str();
     let mut last = None;
     for _ in 0..WRITE_ATTEMPTS {
@@ -92,7 +95,7 @@ async fn read<C: Cluster, K: Object>(cluster: &C, key: &ObjectKey) -> Result<K, 
 /// Applies `edit` to the live object's status and writes it, re-reading and re-applying after a conflict or a
 /// transient error (the edit sets fields, so applying it twice is harmless). The edit refuses (`Err(why)`) when
 /// the live object has moved on, so a late or stale run never overwrites a newer state.
-async fn update<C: Cluster, K: Object>(
+pub(super) async fn update<C: Cluster, K: Object>(
     cluster: &C,
     key: &ObjectKey,
     edit: impl Fn(&mut K) -> Result<(), String>,
@@ -127,7 +130,7 @@ pub fn readable_size(bytes: u64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{size:.1} {}", UNITS[unit]) }
 }
 
-fn attempt_failed(conditions: &mut Option<Vec<Condition>>, now: DateTime<Utc>, err: &ToolError) {
+pub(super) fn attempt_failed(conditions: &mut Option<Vec<Condition>>, now: DateTime<Utc>, err: &ToolError) {
     let conds = conditions.get_or_insert_with(Vec::new);
     conds.retain(|c| c.type_ != "AttemptFailed");
     conds.push(Condition::new("AttemptFailed", now, Some(err.reason()), Some(&err.to_string())));

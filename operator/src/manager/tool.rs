@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::api::log_backup::LogCommand;
 use crate::api::storage::StorageLocation;
 
 /// Which binary runs.
@@ -43,6 +44,10 @@ pub enum Operation {
     Restore,
     /// lightning import
     Import,
+    /// `br log <verb>` for a log backup.
+    Log(LogCommand),
+    /// `br log status --json`: the task's state and checkpoint.
+    LogStatus,
 }
 
 impl Operation {
@@ -58,6 +63,7 @@ impl Operation {
             Operation::Export => "export",
             Operation::Restore => "restore",
             Operation::Import => "import",
+            Operation::Log(_) | Operation::LogStatus => "backup",
         }
     }
 }
@@ -128,6 +134,25 @@ pub struct ToolReport {
     pub commit_ts: Option<String>,
     /// The tool's own measure of how long the work took.
     pub time_taken: Option<Duration>,
+    /// The tasks `br log status --json` printed.
+    pub log_tasks: Option<Vec<LogTask>>,
+}
+
+/// One log backup task as `br log status --json` prints it (fields br adds are ignored).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct LogTask {
+    pub name: String,
+    #[serde(default)]
+    pub start_ts: u64,
+    /// `NORMAL`, `PAUSE` or `ERROR`.
+    #[serde(default)]
+    pub status: String,
+    /// The global checkpoint: every change before it is in the log.
+    #[serde(default)]
+    pub checkpoint: u64,
+    /// Where the task writes (`s3://bucket/prefix`).
+    #[serde(default)]
+    pub storage: String,
 }
 
 /// How far the running tool has got in one of its steps.
@@ -199,6 +224,10 @@ impl ToolError {
 pub trait Tool {
     /// Runs `job` to the end, reporting progress to `progress` as the tool prints it.
     async fn run(&self, job: &ToolJob, progress: &ProgressSink) -> Result<ToolReport, ToolError>;
+
+    /// Waits `d` between two runs (a log backup's follower polls the task): real time in production, simulated
+    /// time in the simulator.
+    async fn pause(&self, d: Duration);
 }
 
 #[cfg(test)]

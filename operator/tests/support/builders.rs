@@ -165,6 +165,18 @@ impl ScheduleBuilder {
 
 pub struct JobBuilder(Job);
 
+impl From<Job> for JobBuilder {
+    fn from(job: Job) -> Self {
+        JobBuilder(job)
+    }
+}
+
+impl From<Backup> for BackupBuilder {
+    fn from(b: Backup) -> Self {
+        BackupBuilder(b)
+    }
+}
+
 impl JobBuilder {
     /// The backup Job for `attempt` of `backup`, as the controller creates it.
     pub fn backup(backup: &Backup, attempt: u32) -> Self {

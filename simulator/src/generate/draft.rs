@@ -134,8 +134,13 @@ impl Draft {
 
     /// A JSON merge patch of a schedule's spec.
     pub fn patch_schedule(&mut self, at: Duration, note: &str, key: &ObjectKey, spec: Value) {
+        self.patch(at, note, Kind::BackupSchedule, key, spec);
+    }
+
+    /// A JSON merge patch of an object's spec.
+    pub fn patch(&mut self, at: Duration, note: &str, kind: Kind, key: &ObjectKey, spec: Value) {
         let patch = json!({ "spec": spec });
-        self.step(at, note, StepAction::Patch { kind: Kind::BackupSchedule, key: key.clone(), patch });
+        self.step(at, note, StepAction::Patch { kind, key: key.clone(), patch });
     }
 
     pub fn delete(&mut self, at: Duration, note: &str, kind: Kind, key: ObjectKey) {

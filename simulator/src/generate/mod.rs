@@ -16,6 +16,7 @@ mod edit_schedule;
 mod informer_lag;
 mod invalid_backup;
 mod invalid_then_fixed;
+mod log_backup;
 mod node_never_starts;
 mod operator_restart;
 mod pause_window;
@@ -56,6 +57,7 @@ pub const VOCABULARY: &[Action] = &[
     tick_name_taken::ACTION,
     delete_job::ACTION,
     restore_by_hand::ACTION,
+    log_backup::ACTION,
     delete_namespace::ACTION,
     creates_refused::ACTION,
     node_never_starts::ACTION,

@@ -4,10 +4,14 @@
 use k8s_openapi::api::batch::v1::Job;
 use operator::api::cron::CronSchedule;
 use operator::api::duration::{format_duration, parse_duration};
+use operator::api::labels;
+use operator::api::log_backup::{self, LogCommand};
+use operator::api::tso::Tso;
 use operator::api::validation;
 use operator::api::{Backup, BackupPhase, BackupSchedule};
-use operator::cluster::Kind;
+use operator::cluster::{Kind, ObjectKey};
 use operator::controllers::attempt::job_finished;
+use operator::controllers::backup::job::log_job_name;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -144,10 +148,10 @@ impl Family for EventualProgress {
                 }
             }
         }
-        // No Job stuck.
+        // No Job stuck (a running log backup's follower runs as long as its task, by design).
         for j in ctx.world.iter_kind(Kind::Job).filter_map(|o| o.get::<Job>()) {
             let born = created(&j.metadata).max(l.deadline);
-            if !job_finished(&j) && l.end.since(born) > self.job_budget {
+            if !job_finished(&j) && l.end.since(born) > self.job_budget && !follows_running_task(ctx, &j) {
                 found.push(format!(
                     "Job {} has not finished {} after it started (budget {})",
                     operator::cluster::ObjectKey::of(&*j),
@@ -156,6 +160,35 @@ impl Family for EventualProgress {
                 ));
             }
         }
+        // A running log backup's checkpoint keeps up.
+        for b in ctx.world.iter_kind(Kind::Backup).filter_map(|o| o.get::<Backup>()) {
+            if !log_backup::is_log(&b.spec)
+                || b.phase() != Some(BackupPhase::Running)
+                || b.metadata.deletion_timestamp.is_some()
+            {
+                continue;
+            }
+            let status = b.status.as_ref();
+            let checkpoint = status.and_then(|s| s.log_checkpoint_ts.as_deref()).and_then(|t| Tso::parse(t).ok());
+            let Some(at) = checkpoint.map(|c| SimTime::from_utc(c.to_time())) else { continue };
+            if l.end.since(at.max(l.deadline)) > self.job_budget {
+                found.push(format!(
+                    "log Backup {} is Running but its checkpoint is {} old (at {at})",
+                    operator::cluster::ObjectKey::of(&*b),
+                    format_duration(l.end.since(at))
+                ));
+            }
+        }
         found
     }
+}
+
+/// True for the `log-start` Job of a log Backup that is Running: it follows the task while the task runs.
+fn follows_running_task(ctx: &Ctx, job: &Job) -> bool {
+    let Some(name) = job.metadata.labels.as_ref().and_then(|l| l.get(labels::BACKUP)) else { return false };
+    let key = ObjectKey::new(job.metadata.namespace.clone().unwrap_or_default(), name);
+    let Some(b) = ctx.world.get(Kind::Backup, &key).and_then(|o| o.get::<Backup>()) else { return false };
+    log_backup::is_log(&b.spec)
+        && b.phase() == Some(BackupPhase::Running)
+        && job.metadata.name.as_deref() == Some(log_job_name(name, LogCommand::Start).as_str())
 }

@@ -1,7 +1,8 @@
 //! `gc-not-starved`: an expired Backup is deleted within a bound of expiring, even while new Backups cannot be
 //! created (a failing create must never keep garbage collection waiting: under an object-count ResourceQuota that
 //! is a deadlock). Judged after every schedule reconcile, failed or not, and at the end of the run; time when the
-//! operator was down or its other requests failed beyond the background rate does not count.
+//! operator was down, its other requests failed beyond the background rate, or its watch of Backups was stalled does
+//! not count.
 
 use operator::api::duration::{format_duration, parse_duration};
 use operator::api::validation;
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::{Ctx, Family, Liveness, SpecEdits, created, schedule_backups};
+use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
 use crate::scenario::model::{FaultKind, InvariantId};
 use crate::time::SimTime;
@@ -20,8 +22,8 @@ use crate::world::{Change, ChangeType};
 pub const GC_BOUND: Duration = Duration::from_secs(15 * 60);
 
 pub struct GcNotStarved {
-    /// Windows in which the operator could not be expected to delete: it was down, or its requests other than
-    /// creates failed beyond the background rate.
+    /// Windows in which the operator could not be expected to delete: it was down, its requests other than
+    /// creates failed beyond the background rate, or its watch of Backups was stalled.
     excused: Vec<(SimTime, Option<SimTime>)>,
     /// Backup -> when it finished (Complete or Failed).
     finished: BTreeMap<ObjectKey, SimTime>,
@@ -42,6 +44,12 @@ impl GcNotStarved {
                 // fail too, and backoff spaces them (refused creates alone are what this oracle is about).
                 FaultKind::ApiErrors { verbs, .. } => {
                     !f.kind.is_background() && (verbs.is_empty() || verbs.iter().any(|v| *v != Verb::Create))
+                }
+                // The schedule controller's watch of Backups is stalled: it cannot see the completion that makes
+                // an older Backup expire (only a live read could, and nothing prompts one).
+                FaultKind::WatchStall { controller, kinds } => {
+                    controller.is_none_or(|c| c == ControllerId::Schedule)
+                        && (kinds.is_empty() || kinds.contains(&Kind::Backup))
                 }
                 _ => false,
             })

@@ -4,6 +4,7 @@
 mod bounded_api_cost;
 mod eventual_progress;
 mod gc_not_starved;
+mod log_task_stopped;
 mod no_lost_data;
 mod no_orphan_data;
 mod no_overlap;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
+use crate::log_tasks::LogTasks;
 use crate::scenario::model::{InvariantId, Scenario};
 use crate::storage::Storage;
 use crate::time::SimTime;
@@ -41,6 +43,8 @@ pub struct Violation {
 pub struct Ctx<'a> {
     pub world: &'a World,
     pub storage: &'a Storage,
+    /// The TiDB clusters' log backup tasks (empty where a hook does not need them).
+    pub log_tasks: &'a LogTasks,
     pub now: SimTime,
     /// The actor that caused the change (`backup-schedule`, `user`, `gc`, ...).
     pub actor: &'a str,
@@ -114,6 +118,7 @@ impl Checker {
             Box::new(retain_keeps_data::RetainKeepsData::default()),
             Box::new(retries_honoured::RetriesHonoured),
             Box::new(one_writer::OneWriter::default()),
+            Box::new(log_task_stopped::LogTaskStopped),
         ];
         Checker {
             families,
@@ -146,21 +151,29 @@ impl Checker {
         }
     }
 
-    pub fn on_change(&mut self, world: &World, storage: &Storage, change: &Change, actor: &str, trace: &mut Trace) {
-        let ctx = Ctx { world, storage, now: change.time, actor };
+    pub fn on_change(
+        &mut self,
+        world: &World,
+        stores: (&Storage, &LogTasks),
+        change: &Change,
+        actor: &str,
+        trace: &mut Trace,
+    ) {
+        let (storage, log_tasks) = stores;
+        let ctx = Ctx { world, storage, log_tasks, now: change.time, actor };
         self.each(change.time, trace, |f| f.on_change(&ctx, change));
     }
 
     pub fn after_schedule_reconcile(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
-        let storage = Storage::default();
-        let ctx = Ctx { world, storage: &storage, now, actor: ControllerId::Schedule.as_str() };
+        let (storage, log_tasks) = (Storage::default(), LogTasks::default());
+        let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor: ControllerId::Schedule.as_str() };
         self.each(now, trace, |f| f.after_schedule_reconcile(&ctx, key));
     }
 
     /// After any schedule reconcile, successful or not.
     pub fn after_schedule_attempt(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
-        let storage = Storage::default();
-        let ctx = Ctx { world, storage: &storage, now, actor: ControllerId::Schedule.as_str() };
+        let (storage, log_tasks) = (Storage::default(), LogTasks::default());
+        let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor: ControllerId::Schedule.as_str() };
         self.each(now, trace, |f| f.after_schedule_attempt(&ctx, key));
     }
 
@@ -176,20 +189,21 @@ impl Checker {
         now: SimTime,
         trace: &mut Trace,
     ) {
-        let storage = Storage::default();
-        let ctx = Ctx { world, storage: &storage, now, actor: controller };
+        let (storage, log_tasks) = (Storage::default(), LogTasks::default());
+        let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor: controller };
         self.each(now, trace, |f| f.on_request(&ctx, controller, verb, kind, key));
     }
 
     /// `actor` deleted stored objects under `url` (`user` for a scenario's own wipe).
     pub fn on_storage_delete(&mut self, world: &World, actor: &str, url: &str, now: SimTime, trace: &mut Trace) {
-        let storage = Storage::default();
-        let ctx = Ctx { world, storage: &storage, now, actor };
+        let (storage, log_tasks) = (Storage::default(), LogTasks::default());
+        let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor };
         self.each(now, trace, |f| f.on_storage_delete(&ctx, url));
     }
 
     /// Final checks; liveness is judged only if every fault healed at least `grace` before `end`.
-    pub fn at_end(&mut self, world: &World, storage: &Storage, end: SimTime, trace: &mut Trace) {
+    pub fn at_end(&mut self, world: &World, stores: (&Storage, &LogTasks), end: SimTime, trace: &mut Trace) {
+        let (storage, log_tasks) = stores;
         let liveness = match self.heal {
             Some(heal) if heal.plus(self.grace) <= end => {
                 Some(Liveness { heal, deadline: heal.plus(self.grace), end, grace: self.grace })
@@ -206,7 +220,7 @@ impl Checker {
                 None
             }
         };
-        let ctx = Ctx { world, storage, now: end, actor: "checker" };
+        let ctx = Ctx { world, storage, log_tasks, now: end, actor: "checker" };
         self.each(end, trace, |f| f.at_end(&ctx, liveness));
     }
 

@@ -365,10 +365,11 @@ pub enum InvariantId {
     RetainKeepsData,
     RetriesHonoured,
     OneWriter,
+    LogTaskStopped,
 }
 
 impl InvariantId {
-    pub const ALL: [InvariantId; 13] = [
+    pub const ALL: [InvariantId; 14] = [
         InvariantId::ScheduleStatusTruth,
         InvariantId::NoOverlap,
         InvariantId::OneBackupPerTick,
@@ -382,6 +383,7 @@ impl InvariantId {
         InvariantId::RetainKeepsData,
         InvariantId::RetriesHonoured,
         InvariantId::OneWriter,
+        InvariantId::LogTaskStopped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -399,6 +401,7 @@ impl InvariantId {
             InvariantId::RetainKeepsData => "retain-keeps-data",
             InvariantId::RetriesHonoured => "retries-honoured",
             InvariantId::OneWriter => "one-writer",
+            InvariantId::LogTaskStopped => "log-task-stopped",
         }
     }
 

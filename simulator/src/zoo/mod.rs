@@ -13,6 +13,7 @@ mod tidb_4778_invalid_finalizer;
 mod tidb_4805_killed_pod_no_retry;
 mod tidb_4939_gc_deletes_unfinished;
 mod tidb_4980_retry_before_stopped;
+mod tidb_5249_deleted_log_backup_keeps_task;
 mod tidb_5392_missed_start_times;
 pub mod tidb_v1_schedule_reset;
 
@@ -114,6 +115,14 @@ pub const ENTRIES: &[ZooEntry] = &[
         replaces: Replaces::Backup,
         breaks: InvariantId::OneWriter,
         run: |c, s, o| Box::pin(tidb_4980_retry_before_stopped::reconcile(c, s, backup(&o))),
+    },
+    ZooEntry {
+        name: "tidb-5249-deleted-log-backup-keeps-task",
+        source: "pingcap/tidb-operator issue 5249 (fixed by PR 5754)",
+        summary: "deleting a log Backup removes it without stopping its log backup task",
+        replaces: Replaces::Backup,
+        breaks: InvariantId::LogTaskStopped,
+        run: |c, s, o| Box::pin(tidb_5249_deleted_log_backup_keeps_task::reconcile(c, s, backup(&o))),
     },
     ZooEntry {
         name: "adopts-foreign-backup",

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::EnvVar;
 pub const ATTEMPT_ENV: &str = "BACKUP_ATTEMPT";
 
 use crate::api::labels::{self, component};
+use crate::api::log_backup::LogCommand;
 use crate::api::{Backup, names};
 use crate::cluster::Kind;
 use crate::controllers::Settings;
@@ -59,6 +60,36 @@ pub fn job_for(backup: &Backup, attempt: u32, settings: &Settings) -> Job {
     }
     req.attempt = attempt;
     req.env.push(EnvVar { name: ATTEMPT_ENV.into(), value: Some(attempt.to_string()), ..Default::default() });
+    build_job(req, settings)
+}
+
+/// The Job of a log Backup's `command`: `backup-<name>-<command>` (TiDB Operator's names).
+pub fn log_job_name(backup: &str, command: LogCommand) -> String {
+    names::job_name(component::BACKUP, &format!("{backup}-{command}"))
+}
+
+/// The Job that stops a log Backup's task before the Backup is deleted: `stop-<name>`.
+pub fn stop_job_name(backup: &str) -> String {
+    names::job_name(STOP, backup)
+}
+
+/// The role prefix of the stop Job's name.
+const STOP: &str = "stop";
+
+/// The Job running `backup-manager backup --mode=log --subcommand=<command>` for a log Backup (`stop` names the
+/// deletion's stop Job instead of the spec's `log-stop` one).
+pub fn log_job_for(backup: &Backup, command: LogCommand, stop: bool, settings: &Settings) -> Job {
+    let mut req = base(backup, component::BACKUP);
+    req.name = if stop { stop_job_name(&req.owner_name) } else { log_job_name(&req.owner_name, command) };
+    req.args = vec![
+        "backup".into(),
+        format!("--namespace={}", req.namespace),
+        format!("--backupName={}", req.owner_name),
+        "--mode=log".into(),
+        format!("--subcommand={command}"),
+    ];
+    let image = backup.spec.tool_image.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| settings.br_image.clone());
+    req.tool = Some(("br", image));
     build_job(req, settings)
 }
 
@@ -129,6 +160,21 @@ mod tests {
         assert_eq!(sc.read_only_root_filesystem, Some(true));
         assert_eq!(sc.allow_privilege_escalation, Some(false));
         assert_eq!(sc.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    }
+
+    #[test]
+    fn log_jobs_are_named_by_their_command_and_run_br_log() {
+        let mut b = backup();
+        b.spec.backup_mode = Some("log".into());
+        let job = log_job_for(&b, LogCommand::Truncate, false, &Settings::default());
+        assert_eq!(job.metadata.name.as_deref(), Some("backup-demo-log-truncate"));
+        let c = &job.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+        assert_eq!(
+            c.args.as_ref().unwrap(),
+            &["backup", "--namespace=test1", "--backupName=demo", "--mode=log", "--subcommand=log-truncate"]
+        );
+        let stop = log_job_for(&b, LogCommand::Stop, true, &Settings::default());
+        assert_eq!(stop.metadata.name.as_deref(), Some("stop-demo"));
     }
 
     #[test]

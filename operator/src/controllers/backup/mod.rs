@@ -6,6 +6,8 @@
 //! so namespace deletion is never wedged; the data is retained, never silently lost track of.
 
 pub mod job;
+mod log_perform;
+pub mod log_plan;
 pub mod plan;
 pub mod retry;
 
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use crate::api::backup::{BackoffRetryRecord, Backup, BackupPhase, BackupStatus};
 use crate::api::condition::{Condition, set_condition};
 use crate::api::labels::{self, FINALIZER, component};
+use crate::api::log_backup::{self, LogCommand};
 use crate::api::time::to_k8s;
 use crate::api::{names, unsupported};
 use crate::cluster::{Cluster, ClusterError, Event, EventType, Labels, ObjectKey, Precondition};
@@ -80,6 +83,10 @@ struct State {
     clean_job: Option<Arc<Job>>,
     clean_pods: Vec<Arc<Pod>>,
     clean_pods_fresh: bool,
+    /// `stop-<name>` of a log Backup being deleted.
+    stop_job: Option<Arc<Job>>,
+    /// The name `job` was looked up by (a log Backup's Job follows the command it asks for).
+    job_for: String,
     never_had_job: bool,
 }
 
@@ -94,7 +101,8 @@ impl State {
     fn from_cache<C: Cluster>(cluster: &C, backup: Backup) -> State {
         let key = ObjectKey::of(&backup);
         let name = key.name.clone();
-        let job_key = ObjectKey::new(&key.namespace, names::job_name(component::BACKUP, &name));
+        let job_for = backup_job_name(&backup);
+        let job_key = ObjectKey::new(&key.namespace, &job_for);
         let clean_key = ObjectKey::new(&key.namespace, names::job_name(component::CLEAN, &name));
         let job = owned_job(cluster.cached::<Job>(&job_key), &backup);
         let clean_job = owned_job(cluster.cached::<Job>(&clean_key), &backup);
@@ -107,6 +115,11 @@ impl State {
         };
         let pods = pods_of(component::BACKUP, &job);
         let clean_pods = pods_of(component::CLEAN, &clean_job);
+        let stop_job = log_backup::is_log(&backup.spec)
+            .then(|| {
+                owned_job(cluster.cached::<Job>(&ObjectKey::new(&key.namespace, job::stop_job_name(&name))), &backup)
+            })
+            .flatten();
         let born = backup.metadata.creation_timestamp.as_ref().map(crate::api::time::from_k8s);
         let never_had_job = born.is_some_and(|born| cluster.sent_no_create_since::<Job>(&job_key, born));
         State {
@@ -119,8 +132,30 @@ impl State {
             clean_job,
             clean_pods,
             clean_pods_fresh: false,
+            stop_job,
+            job_for,
             never_had_job,
         }
+    }
+
+    /// A log Backup's Job of interest follows its status (the command it asks for now); after a write or a live
+    /// read changed that, the cached Job of the new command is looked up.
+    fn follow_log_command<C: Cluster>(&mut self, cluster: &C) {
+        if !log_backup::is_log(&self.backup.spec) {
+            return;
+        }
+        let name = backup_job_name(&self.backup);
+        if name == self.job_for {
+            return;
+        }
+        self.job = owned_job(cluster.cached::<Job>(&ObjectKey::new(&self.key.namespace, &name)), &self.backup);
+        self.pods = cluster
+            .cached_list::<Pod>(&self.key.namespace, &pod_selector(&self.key.name, component::BACKUP))
+            .into_iter()
+            .filter(|p| self.job.as_ref().is_some_and(|j| owned_by(p, j)))
+            .collect();
+        self.pods_fresh = false;
+        self.job_for = name;
     }
 
     fn observed<'a>(&'a self, now: chrono::DateTime<chrono::Utc>, settings: &'a Settings) -> Observed<'a> {
@@ -131,6 +166,7 @@ impl State {
             pods: self.pods.iter().map(|p| &**p).collect(),
             clean_job: self.clean_job.as_deref(),
             clean_pods: self.clean_pods.iter().map(|p| &**p).collect(),
+            stop_job: self.stop_job.as_deref(),
             pods_fresh: self.pods_fresh,
             clean_pods_fresh: self.clean_pods_fresh,
             never_had_job: self.never_had_job,
@@ -140,12 +176,23 @@ impl State {
     }
 
     fn job_name(&self, role: JobRole) -> String {
-        let role = match role {
-            JobRole::Backup => component::BACKUP,
-            JobRole::Clean => component::CLEAN,
-        };
-        names::job_name(role, &self.key.name)
+        match role {
+            JobRole::Backup => backup_job_name(&self.backup),
+            JobRole::Clean => names::job_name(component::CLEAN, &self.key.name),
+        }
     }
+}
+
+/// The name of a Backup's Job of role Backup: `backup-<name>`; for a log Backup, the Job of the command it asks
+/// for now (`backup-<name>-log-truncate`), and while it is deleted, its follower (`backup-<name>-log-start`).
+fn backup_job_name(backup: &Backup) -> String {
+    let name = backup.metadata.name.clone().unwrap_or_default();
+    if !log_backup::is_log(&backup.spec) {
+        return names::job_name(component::BACKUP, &name);
+    }
+    let command =
+        if backup.metadata.deletion_timestamp.is_some() { LogCommand::Start } else { log_backup::command(backup) };
+    job::log_job_name(&name, command)
 }
 
 /// What a write outcome means for the loop.
@@ -166,6 +213,7 @@ pub async fn reconcile<C: Cluster>(
     let mut state = State::from_cache(cluster, (*backup).clone());
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
+        state.follow_log_command(cluster);
         let now = cluster.now();
         let step = plan(&state.observed(now, settings));
         tracing::debug!(backup = %state.key, ?step, "planned");
@@ -314,16 +362,7 @@ async fn perform<C: Cluster>(
         Step::MarkScheduled => {
             let job = state.job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
             let attempt = state.backup.retry_records().len();
-            let next = write_status(cluster, state, |s| {
-                if s.phase == Some(BackupPhase::Retrying)
-                    && let Some(last) = s.backoff_retry_status.as_mut().and_then(|r| r.last_mut())
-                {
-                    last.real_retry_at = Some(to_k8s(now));
-                }
-                s.phase = Some(BackupPhase::Scheduled);
-                set_condition(&mut s.conditions, Condition::new("Scheduled", now, Some("JobCreated"), Some(&job)));
-            })
-            .await?;
+            let next = write_status(cluster, state, |s| mark_scheduled(s, &job, now)).await?;
             let what = if attempt == 0 { String::new() } else { format!(" (retry {attempt})") };
             event(cluster, state, EventType::Normal, "Scheduled", format!("created Job {job}{what}")).await;
             Ok(next)
@@ -478,6 +517,7 @@ async fn perform<C: Cluster>(
             event(cluster, state, EventType::Warning, "CleanFailed", msg).await;
             Ok(next)
         }
+        Step::Log(step) => log_perform::perform(cluster, settings, state, step).await,
         Step::RemoveFinalizer { cleaned } => {
             if cleaned {
                 let path = state.backup.status.as_ref().and_then(|s| s.backup_path.clone()).unwrap_or_default();
@@ -487,6 +527,17 @@ async fn perform<C: Cluster>(
             Ok(Next::Done(Action::await_change()))
         }
     }
+}
+
+/// Phase Scheduled for the attempt whose Job `job` was created; a retry records when it really started.
+fn mark_scheduled(s: &mut BackupStatus, job: &str, now: chrono::DateTime<chrono::Utc>) {
+    if s.phase == Some(BackupPhase::Retrying)
+        && let Some(last) = s.backoff_retry_status.as_mut().and_then(|r| r.last_mut())
+    {
+        last.real_retry_at = Some(to_k8s(now));
+    }
+    s.phase = Some(BackupPhase::Scheduled);
+    set_condition(&mut s.conditions, Condition::new("Scheduled", now, Some("JobCreated"), Some(job)));
 }
 
 fn remove_finalizer(b: &mut Backup) {

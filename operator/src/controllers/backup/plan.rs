@@ -8,12 +8,14 @@ use std::time::Duration;
 use crate::api::backup::{Backup, BackupPhase, CleanPolicy};
 use crate::api::condition::find_condition;
 use crate::api::labels::FINALIZER;
+use crate::api::log_backup::{self, LogCommand};
 use crate::api::time::opt_from_k8s;
 use crate::api::{unsupported, validation};
 use crate::controllers::Settings;
 use crate::controllers::attempt::{AttemptState, attempt_state, job_finished, until};
 use crate::controllers::jobs::job_attempt;
 
+use super::log_plan;
 use super::retry::retry_at;
 
 /// Everything the backup controller knows when it decides.
@@ -30,6 +32,8 @@ pub struct Observed<'a> {
     pub clean_job: Option<&'a Job>,
     /// Pods of `clean_job`.
     pub clean_pods: Vec<&'a Pod>,
+    /// `stop-<name>`, which stops a log backup's task on deletion, if seen.
+    pub stop_job: Option<&'a Job>,
     /// `pods` came from a live list in this reconcile: needed before declaring a pod stuck or missing ("not in the
     /// cache" never means "not there") and before cleaning, which must not race a writer.
     pub pods_fresh: bool,
@@ -88,8 +92,28 @@ pub enum Step {
     MarkCleanFailed { failure: Failure },
     /// Remove the finalizer: the data was cleaned, or the policy keeps it, or nothing was ever written.
     RemoveFinalizer { cleaned: bool },
+    /// A step of a log Backup (`backupMode: log`).
+    Log(LogStep),
     /// Nothing to do now; look again after this long (or on the next watch event).
     Wait { requeue_after: Option<Duration> },
+}
+
+/// The steps of a log Backup, beside the snapshot Backup's (whose deletion steps it shares).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LogStep {
+    /// Create the Job `backup-<name>-<command>` of a log Backup.
+    CreateJob { command: LogCommand },
+    /// The Job of a log command exists: its status entry (and, for the start, the Backup's phase) is Scheduled.
+    MarkScheduled { command: LogCommand },
+    /// A log command other than the start failed (the start is retried per the retry policy, as a snapshot
+    /// attempt): recorded in its status entry with a Warning, and run again after `cleanRetry`.
+    RecordFailure { command: LogCommand, failure: Failure },
+    /// The log task is stopped (it never started, or the stop Job succeeded without reporting it): phase Stopped.
+    MarkStopped,
+    /// Create the Job `stop-<name>` that stops a deleted log Backup's task.
+    CreateStopJob,
+    /// The stop Job failed: a Warning, and it is deleted to run again.
+    RetryStop { uid: Option<String>, message: String },
 }
 
 /// True when the Backup's data must be deleted with it (decided at deletion time from the final phase).
@@ -110,9 +134,10 @@ fn status_conditions(backup: &Backup) -> Option<Vec<crate::api::Condition>> {
     backup.status.as_ref().and_then(|s| s.conditions.clone())
 }
 
-/// True when a policy other than Retain is set, so a finalizer must guard the data.
+/// True when a policy other than Retain is set, so a finalizer must guard the data, or for a log backup, whose
+/// task must be stopped before the Backup goes.
 pub fn finalizer_needed(backup: &Backup) -> bool {
-    backup.spec.clean_policy() != CleanPolicy::Retain
+    backup.spec.clean_policy() != CleanPolicy::Retain || log_backup::is_log(&backup.spec)
 }
 
 fn has_finalizer(backup: &Backup) -> bool {
@@ -157,6 +182,12 @@ pub fn plan(o: &Observed) -> Step {
             return wait(None);
         }
         return Step::MarkInvalid { message };
+    }
+    if log_backup::is_log(&o.backup.spec) {
+        if !has_finalizer(o.backup) {
+            return Step::AddFinalizer;
+        }
+        return log_plan::plan(o);
     }
     match o.backup.phase() {
         Some(BackupPhase::Complete) => return wait(None),
@@ -264,6 +295,11 @@ fn attempt_failure_message(backup: &Backup, job_message: String) -> String {
 fn plan_deletion(o: &Observed) -> Step {
     if !has_finalizer(o.backup) {
         return wait(None);
+    }
+    if log_backup::is_log(&o.backup.spec)
+        && let Some(step) = log_plan::plan_stop(o)
+    {
+        return step;
     }
     // Stop the backup first: cleaning while the tool still writes would leave data behind.
     if let Some(job) = o.job {

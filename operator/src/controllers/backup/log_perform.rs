@@ -1,0 +1,119 @@
+//! The writes of a log Backup's steps: its command Jobs, their status entries and Events, the stop on deletion.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::batch::v1::Job;
+
+use crate::api::backup::BackupPhase;
+use crate::api::condition::{Condition, set_condition};
+use crate::api::duration::format_duration;
+use crate::api::log_backup::{self, LogCommand};
+use crate::cluster::{Cluster, ClusterError, EventType, ObjectKey, Precondition};
+use crate::controllers::{Action, Settings};
+
+use super::plan::LogStep;
+use super::{
+    BackupError, Next, State, create_job, event, job, mark_scheduled, remove_finalizer, write_meta, write_status,
+};
+
+fn job_name(job: &Option<Arc<Job>>) -> String {
+    job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default()
+}
+
+/// Performs a log step (the other steps are the snapshot Backup's, in `mod.rs`).
+pub(super) async fn perform<C: Cluster>(
+    cluster: &C,
+    settings: &Settings,
+    state: &mut State,
+    step: LogStep,
+) -> Result<Next, BackupError> {
+    let now = cluster.now();
+    match step {
+        LogStep::CreateJob { command } => {
+            let job = job::log_job_for(&state.backup, command, false, settings);
+            match Box::pin(create_job(cluster, state, job)).await? {
+                Some(created) => {
+                    state.job = Some(created);
+                    state.pods.clear();
+                    state.pods_fresh = false;
+                    Ok(Next::Continue)
+                }
+                None => Ok(Next::Done(Action::requeue(settings.resync))),
+            }
+        }
+        LogStep::MarkScheduled { command } => {
+            let job = job_name(&state.job);
+            let next = write_status(cluster, state, |s| {
+                log_backup::set_command_phase(s, command, BackupPhase::Scheduled, now, Some("JobCreated"), Some(&job));
+                if command == LogCommand::Start {
+                    mark_scheduled(s, &job, now);
+                }
+            })
+            .await?;
+            event(cluster, state, EventType::Normal, "Scheduled", format!("created Job {job} for {command}")).await;
+            Ok(next)
+        }
+        LogStep::RecordFailure { command, failure } => {
+            let f = failure.clone();
+            let next = write_status(cluster, state, |s| {
+                log_backup::set_command_phase(s, command, BackupPhase::Failed, now, Some(&f.reason), Some(&f.message));
+            })
+            .await?;
+            let msg = format!(
+                "{command} failed: {}: {}; retrying in {}",
+                failure.reason,
+                failure.message,
+                format_duration(settings.clean_retry)
+            );
+            event(cluster, state, EventType::Warning, "LogBackupFailed", msg).await;
+            Ok(next)
+        }
+        LogStep::MarkStopped => {
+            write_status(cluster, state, |s| {
+                log_backup::set_command_phase(s, LogCommand::Stop, BackupPhase::Complete, now, None, None);
+                s.phase = Some(BackupPhase::Stopped);
+                set_condition(&mut s.conditions, Condition::new("Stopped", now, None, None));
+            })
+            .await
+        }
+        LogStep::CreateStopJob => {
+            let job = job::log_job_for(&state.backup, LogCommand::Stop, true, settings);
+            match Box::pin(create_job(cluster, state, job)).await {
+                Ok(Some(created)) => {
+                    state.stop_job = Some(created);
+                    Ok(Next::Continue)
+                }
+                Ok(None) => Ok(Next::Done(Action::requeue(settings.resync))),
+                // The namespace is being terminated: its Backups must not wedge it.
+                Err(BackupError::CreateJob { source: ClusterError::Forbidden { message, .. }, .. }) => {
+                    let task = log_backup::task_name(&state.backup);
+                    let msg =
+                        format!("cannot create the stop Job ({message}); the log backup task {task} may still run");
+                    event(cluster, state, EventType::Warning, "StopSkipped", msg).await;
+                    state.backup = write_meta(cluster, state, remove_finalizer).await?;
+                    Ok(Next::Done(Action::await_change()))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        LogStep::RetryStop { uid, message } => {
+            let name = job_name(&state.stop_job);
+            let task = log_backup::task_name(&state.backup);
+            let key = ObjectKey::new(&state.key.namespace, &name);
+            match cluster.delete::<Job>(&key, &Precondition { uid, resource_version: None }).await {
+                // Said once, by the reconcile that removed the failed Job (a stale cache may show it again).
+                Ok(_) => {
+                    let msg = format!(
+                        "Job {name} failed: {message}; the log backup task {task} may still run, so the Backup stays \
+                         until it is stopped (retrying now; remove the finalizer to give up)"
+                    );
+                    event(cluster, state, EventType::Warning, "StopFailed", msg).await;
+                }
+                Err(ClusterError::NotFound { .. } | ClusterError::Conflict { .. }) => {}
+                Err(source) => return Err(BackupError::DeleteJob { job: name, source }),
+            }
+            state.stop_job = None;
+            Ok(Next::Done(Action::requeue(settings.resync.min(std::time::Duration::from_secs(10)))))
+        }
+    }
+}
