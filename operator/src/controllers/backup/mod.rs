@@ -517,7 +517,8 @@ async fn perform<C: Cluster>(
             event(cluster, state, EventType::Warning, "CleanFailed", msg).await;
             Ok(next)
         }
-        Step::Log(step) => log_perform::perform(cluster, settings, state, step).await,
+        // Boxed: inline, the log steps' futures would size (and be copied with) every reconcile's.
+        Step::Log(step) => Box::pin(log_perform::perform(cluster, settings, state, step)).await,
         Step::RemoveFinalizer { cleaned } => {
             if cleaned {
                 let path = state.backup.status.as_ref().and_then(|s| s.backup_path.clone()).unwrap_or_default();
