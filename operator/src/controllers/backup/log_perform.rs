@@ -13,7 +13,8 @@ use crate::controllers::{Action, Settings};
 
 use super::plan::LogStep;
 use super::{
-    BackupError, Next, State, create_job, event, job, mark_scheduled, remove_finalizer, write_meta, write_status,
+    BackupError, Next, State, create_job, event, follow_created_job, job, mark_scheduled, remove_finalizer, write_meta,
+    write_status,
 };
 
 fn job_name(job: &Option<Arc<Job>>) -> String {
@@ -31,15 +32,8 @@ pub(super) async fn perform<C: Cluster>(
     match step {
         LogStep::CreateJob { command } => {
             let job = job::log_job_for(&state.backup, command, false, settings);
-            match Box::pin(create_job(cluster, state, job)).await? {
-                Some(created) => {
-                    state.job = Some(created);
-                    state.pods.clear();
-                    state.pods_fresh = false;
-                    Ok(Next::Continue)
-                }
-                None => Ok(Next::Done(Action::requeue(settings.resync))),
-            }
+            let created = Box::pin(create_job(cluster, state, job)).await?;
+            Ok(follow_created_job(state, created, settings))
         }
         LogStep::MarkScheduled { command } => {
             let job = job_name(&state.job);

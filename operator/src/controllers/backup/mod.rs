@@ -349,15 +349,8 @@ async fn perform<C: Cluster>(
         }
         Step::CreateJob { attempt } => {
             // Boxed: a Job is kilobytes, and inline its future would size (and be copied with) every reconcile.
-            match Box::pin(create_job(cluster, state, job::job_for(&state.backup, attempt, settings))).await? {
-                Some(created) => {
-                    state.job = Some(created);
-                    state.pods.clear();
-                    state.pods_fresh = false;
-                    Ok(Next::Continue)
-                }
-                None => Ok(Next::Done(Action::requeue(settings.resync))),
-            }
+            let created = Box::pin(create_job(cluster, state, job::job_for(&state.backup, attempt, settings))).await?;
+            Ok(follow_created_job(state, created, settings))
         }
         Step::MarkScheduled => {
             let job = state.job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
@@ -527,6 +520,20 @@ async fn perform<C: Cluster>(
             state.backup = write_meta(cluster, state, remove_finalizer).await?;
             Ok(Next::Done(Action::await_change()))
         }
+    }
+}
+
+/// The Backup's Job was created (or one of this Backup's adopted): it is the one followed from now on, its pods
+/// not yet seen. `None` (a Job of that name left by another Backup): look again later.
+fn follow_created_job(state: &mut State, created: Option<Arc<Job>>, settings: &Settings) -> Next {
+    match created {
+        Some(created) => {
+            state.job = Some(created);
+            state.pods.clear();
+            state.pods_fresh = false;
+            Next::Continue
+        }
+        None => Next::Done(Action::requeue(settings.resync)),
     }
 }
 
