@@ -1,7 +1,5 @@
 //! The writes of a log Backup's steps: its command Jobs, their status entries and Events, the stop on deletion.
 
-use std::sync::Arc;
-
 use k8s_openapi::api::batch::v1::Job;
 
 use crate::api::backup::BackupPhase;
@@ -13,13 +11,9 @@ use crate::controllers::{Action, Settings};
 
 use super::plan::LogStep;
 use super::{
-    BackupError, Next, State, create_job, event, follow_created_job, job, mark_scheduled, remove_finalizer, write_meta,
-    write_status,
+    BackupError, Next, State, create_job, event, follow_created_job, job, mark_scheduled, name_of, remove_finalizer,
+    write_meta, write_status,
 };
-
-fn job_name(job: &Option<Arc<Job>>) -> String {
-    job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default()
-}
 
 /// Performs a log step (the other steps are the snapshot Backup's, in `mod.rs`).
 pub(super) async fn perform<C: Cluster>(
@@ -36,7 +30,7 @@ pub(super) async fn perform<C: Cluster>(
             Ok(follow_created_job(state, created, settings))
         }
         LogStep::MarkScheduled { command } => {
-            let job = job_name(&state.job);
+            let job = name_of(&state.job);
             let next = write_status(cluster, state, |s| {
                 log_backup::set_command_phase(s, command, BackupPhase::Scheduled, now, Some("JobCreated"), Some(&job));
                 if command == LogCommand::Start {
@@ -91,7 +85,7 @@ pub(super) async fn perform<C: Cluster>(
             }
         }
         LogStep::RetryStop { uid, message } => {
-            let name = job_name(&state.stop_job);
+            let name = name_of(&state.stop_job);
             let task = log_backup::task_name(&state.backup);
             let key = ObjectKey::new(&state.key.namespace, &name);
             match cluster.delete::<Job>(&key, &Precondition { uid, resource_version: None }).await {

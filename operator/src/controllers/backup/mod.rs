@@ -353,7 +353,7 @@ async fn perform<C: Cluster>(
             Ok(follow_created_job(state, created, settings))
         }
         Step::MarkScheduled => {
-            let job = state.job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
+            let job = name_of(&state.job);
             let attempt = state.backup.retry_records().len();
             let next = write_status(cluster, state, |s| mark_scheduled(s, &job, now)).await?;
             let what = if attempt == 0 { String::new() } else { format!(" (retry {attempt})") };
@@ -475,7 +475,7 @@ async fn perform<C: Cluster>(
             }
         }
         Step::MarkCleaning => {
-            let job = state.clean_job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default();
+            let job = name_of(&state.clean_job);
             let next = write_status(cluster, state, |s| {
                 s.phase = Some(BackupPhase::Cleaning);
                 set_condition(&mut s.conditions, Condition::new("Cleaning", now, Some("CleanJobCreated"), Some(&job)));
@@ -521,6 +521,11 @@ async fn perform<C: Cluster>(
             Ok(Next::Done(Action::await_change()))
         }
     }
+}
+
+/// The name of a Job the reconcile holds, for Events and conditions (empty when none).
+fn name_of(job: &Option<Arc<Job>>) -> String {
+    job.as_ref().and_then(|j| j.metadata.name.clone()).unwrap_or_default()
 }
 
 /// The Backup's Job was created (or one of this Backup's adopted): it is the one followed from now on, its pods
