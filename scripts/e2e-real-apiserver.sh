@@ -180,10 +180,20 @@ unsupported() { # NAMESPACE KIND/NAME
 pitr_reported() { [ -n "$(unsupported test1 backupschedule/demo1-pitr-schedule-s3)" ]; }
 until_true 30 pitr_reported || die "the PITR schedule has no Unsupported condition"
 case "$(unsupported test1 backupschedule/demo1-pitr-schedule-s3)" in
-*spec.logBackupTemplate*spec.compactBackupTemplate*) ;;
-*) die "the PITR schedule's Unsupported condition does not name its log and compact templates" ;;
+*spec.logBackupTemplate*) die "the PITR schedule's log backup template is reported unsupported" ;;
+*spec.compactBackupTemplate*) ;;
+*) die "the PITR schedule's Unsupported condition does not name its compact template" ;;
 esac
-echo "every fixture still stored as sent after the operator's writes; the PITR schedule reports: $(unsupported test1 backupschedule/demo1-pitr-schedule-s3)"
+# The schedule keeps its log backup: log-<schedule>, owned by it, named in its status.
+log_backup_kept() {
+    [ "$("${k[@]}" -n test1 get backupschedule demo1-pitr-schedule-s3 -o jsonpath='{.status.logBackup}')" = \
+        log-demo1-pitr-schedule-s3 ] &&
+        [ "$("${k[@]}" -n test1 get backup log-demo1-pitr-schedule-s3 \
+            -o jsonpath='{.spec.backupMode}/{.metadata.ownerReferences[0].kind}')" = log/BackupSchedule ]
+}
+until_true 30 log_backup_kept || die "the PITR schedule did not create its log backup log-demo1-pitr-schedule-s3"
+echo "every fixture still stored as sent after the operator's writes; the PITR schedule keeps log backup \
+log-demo1-pitr-schedule-s3 and reports: $(unsupported test1 backupschedule/demo1-pitr-schedule-s3)"
 
 echo "-- 5. leader election"
 run_operator e2e-b 18082

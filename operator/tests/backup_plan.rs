@@ -469,8 +469,10 @@ fn a_failed_log_command_is_recorded_and_run_again_after_the_retry_delay() {
         st.commit_ts = Some("1000".into());
     });
     let failed = log_job(&running, LogCommand::Stop, false).failed().build();
+    // The verdict rests on the Job read live: the cache may show the command's previous run under the same name.
+    assert_eq!(Seen::of(&running, t(1), &s).fresh().job(&failed).plan(), Step::ListPods { role: JobRole::Backup });
     let Step::Log(LogStep::RecordFailure { command: LogCommand::Stop, .. }) =
-        Seen::of(&running, t(1), &s).fresh().job(&failed).plan()
+        Seen::of(&running, t(1), &s).fresh().job(&failed).pods_live().plan()
     else {
         panic!()
     };

@@ -153,6 +153,39 @@ fn br_restores_have_golden_command_lines_for_every_provider() {
 }
 
 #[test]
+fn pitr_restores_run_br_restore_point_to_a_tso() {
+    // Issue 15: `restoreMode: pitr` runs `br restore point` from the log storage, over the snapshot storage if
+    // named, to the point as a TSO (br reads TSOs; the spellings a user may write are converted here).
+    let s3 = |prefix: &str| StorageProvider {
+        s3: Some(Box::new(S3StorageProvider {
+            provider: "aws".into(),
+            bucket: Some("backup".into()),
+            prefix: Some(prefix.into()),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let mut r = operator::api::Restore::new(
+        "pitr",
+        RestoreSpec {
+            br: Some(Box::new(br())),
+            restore_mode: Some("pitr".into()),
+            pitr_restored_ts: Some("2026-01-01 02:50:00+0000".into()),
+            pitr_full_backup_storage_provider: Some(Box::new(s3("snap"))),
+            storage: s3("log"),
+            ..Default::default()
+        },
+    );
+    r.metadata.namespace = Some("test1".into());
+    let job = operator::manager::args::restore_job(&r).expect("a valid pitr restore");
+    let tso = operator::api::tso::Tso::parse("2026-01-01T02:50:00Z").unwrap().0;
+    assert_eq!(job.args[..3], ["restore", "point", "--pd=mycluster-pd.test1:2379"]);
+    assert!(job.args.contains(&"--storage=s3://backup/log".to_string()), "{:?}", job.args);
+    assert!(job.args.contains(&"--full-backup-storage=s3://backup/snap".to_string()), "{:?}", job.args);
+    assert!(job.args.contains(&format!("--restored-ts={tso}")), "{:?}", job.args);
+}
+
+#[test]
 fn lightning_imports_have_golden_command_lines_for_every_provider() {
     let out = matrix(Mode::Run(Operation::Import), |storage| {
         manifest(

@@ -3,6 +3,7 @@
 mod support;
 
 use operator::api::condition::{Condition, set_condition};
+use operator::api::log_backup::is_log;
 use operator::api::{Backup, BackupPhase};
 use operator::controllers::schedule::next_run::NextRun;
 use operator::controllers::schedule::plan::{Observed, StatusUpdate, Step, plan, sync_point};
@@ -17,7 +18,8 @@ fn observe<'a>(
 ) -> Observed<'a> {
     Observed {
         schedule,
-        backups: backups.iter().collect(),
+        backups: backups.iter().filter(|b| !is_log(&b.spec)).collect(),
+        log_backup: backups.iter().find(|b| is_log(&b.spec)),
         fresh,
         schedule_live: fresh,
         newest_known: false,
@@ -321,13 +323,18 @@ fn in_sync_is_learned_only_from_live_reads_naming_the_newest_backup() {
     assert_eq!(sync_point(&own), None, "not until the status write names it");
 }
 
+/// A finished snapshot of `s` for the tick `m` minutes in, its commitTs at the tick.
+fn snapshot(s: &operator::api::BackupSchedule, m: i64) -> Backup {
+    BackupBuilder::scheduled(s, t(m)).complete(t(m)).commit_ts(t(m)).build()
+}
+
 #[test]
-fn a_tidb_pitr_schedule_reports_its_log_and_compact_templates_and_still_takes_snapshots() {
-    // Issue 15: a BackupSchedule applied unchanged from TiDB Operator keeps logBackupTemplate and
-    // compactBackupTemplate; they are named in the Unsupported condition, and snapshot backups go on.
+fn a_tidb_pitr_schedule_starts_its_log_backup_and_reports_only_compaction() {
+    // Issue 15: a BackupSchedule applied unchanged from TiDB Operator runs its log backup next to the snapshots;
+    // compaction is still named in the Unsupported condition.
     let s = ScheduleBuilder::new("demo")
+        .log_template()
         .spec(|sp| {
-            sp.log_backup_template = Some(sp.backup_template.clone());
             sp.compact_backup_template = Some(Default::default());
             sp.compact_interval = Some("1h".into());
         })
@@ -336,14 +343,124 @@ fn a_tidb_pitr_schedule_reports_its_log_and_compact_templates_and_still_takes_sn
     let Step::ReportUnsupported { message: Some(message) } = plan(&observe(&s, &[], false, now)) else { panic!() };
     assert_eq!(
         message,
-        "kept as stored but not acted on by this operator: spec.logBackupTemplate, spec.compactBackupTemplate, \
-         spec.compactInterval"
+        "kept as stored but not acted on by this operator: spec.compactBackupTemplate, spec.compactInterval"
     );
     let mut reported = s.clone();
     let status = reported.status.get_or_insert_with(Default::default);
     operator::api::unsupported::record(&mut status.conditions, now, Some(&message));
+    assert_eq!(plan(&observe(&reported, &[], false, now)), Step::Refresh, "a create needs a live list");
+    assert_eq!(plan(&observe(&reported, &[], true, now)), Step::CreateLogBackup);
+    let log = [BackupBuilder::schedule_log(&reported, now).build()];
     assert_eq!(
-        plan(&observe(&reported, &[], true, now)),
-        Step::CreateBackup { run: NextRun { tick: t(10), first_skipped: None } }
+        plan(&observe(&reported, &log, true, now)),
+        Step::RecordLogBackup { name: "log-demo".into(), started: Some(now) }
     );
+    let st = reported.status.get_or_insert_with(Default::default);
+    st.log_backup = Some("log-demo".into());
+    st.log_backup_start_ts = Some(operator::api::time::to_k8s(now));
+    assert_eq!(
+        plan(&observe(&reported, &log, true, now)),
+        Step::CreateBackup { run: NextRun { tick: t(10), first_skipped: None } },
+        "the running log backup neither blocks the snapshots nor counts as one"
+    );
+}
+
+#[test]
+fn a_paused_schedule_starts_no_log_backup() {
+    let s = ScheduleBuilder::new("demo").log_template().paused(true).build();
+    assert_eq!(plan(&observe(&s, &[], true, t(10))), Step::Wait { requeue_after: None });
+}
+
+#[test]
+fn a_log_template_in_snapshot_mode_is_invalid() {
+    let s = ScheduleBuilder::new("demo").spec(|sp| sp.log_backup_template = Some(sp.backup_template.clone())).build();
+    let Step::MarkInvalid { message } = plan(&observe(&s, &[], true, t(10))) else { panic!() };
+    assert!(message.contains("spec.logBackupTemplate.backupMode: must be log"), "{message}");
+}
+
+/// Regression (TiDB Operator #6320): garbage collection by `maxBackups` counted the log backup among the snapshots
+/// and deleted it, the oldest of them.
+#[test]
+fn max_backups_never_collects_the_log_backup() {
+    let s = ScheduleBuilder::new("demo").log_template().max_reserved_time(None).max_backups(1).build();
+    let mut backups = vec![BackupBuilder::schedule_log(&s, t(0)).build(), snapshot(&s, 10), snapshot(&s, 20)];
+    let mut s = s;
+    let st = s.status.get_or_insert_with(Default::default);
+    st.log_backup = Some("log-demo".into());
+    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
+    st.last_backup = Some("demo-2026-01-01t00-20-00".into());
+    st.last_backup_time = Some(operator::api::time::to_k8s(t(20)));
+    assert_eq!(
+        plan(&observe(&s, &backups, true, t(25))),
+        Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] }
+    );
+    backups.remove(1);
+    let Step::TruncateLog { name, .. } = plan(&observe(&s, &backups, true, t(25))) else { panic!() };
+    assert_eq!(name, "log-demo");
+}
+
+/// Regression (TiDB Operator #6068): with only `maxBackups` set the log backup was never truncated, and its storage
+/// grew without end. It is truncated to the commitTs of the oldest retained snapshot, only forward, never from the
+/// cache.
+#[test]
+fn max_backups_truncates_the_log_to_the_oldest_retained_snapshot() {
+    let mut s = ScheduleBuilder::new("demo").log_template().max_reserved_time(None).max_backups(2).build();
+    let st = s.status.get_or_insert_with(Default::default);
+    st.log_backup = Some("log-demo".into());
+    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
+    st.last_backup = Some("demo-2026-01-01t00-30-00".into());
+    st.last_backup_time = Some(operator::api::time::to_k8s(t(30)));
+    let log = BackupBuilder::schedule_log(&s, t(0)).build();
+    let backups = vec![log.clone(), snapshot(&s, 20), snapshot(&s, 30)];
+    assert_eq!(plan(&observe(&s, &backups, false, t(35))), Step::Refresh);
+    let until = operator::api::tso::Tso::from_time(t(20));
+    assert_eq!(
+        plan(&observe(&s, &backups, true, t(35))),
+        Step::TruncateLog { name: "log-demo".into(), until, base: "demo-2026-01-01t00-20-00".into() }
+    );
+    let mut truncated = backups.clone();
+    truncated[0].spec.log_truncate_until = Some(until.0.to_string());
+    assert!(matches!(plan(&observe(&s, &truncated, false, t(35))), Step::Wait { .. }), "done: nothing to do");
+    let mut ahead = backups.clone();
+    ahead[0].spec.log_truncate_until = Some(operator::api::tso::Tso::from_time(t(25)).0.to_string());
+    assert!(matches!(plan(&observe(&s, &ahead, true, t(35))), Step::Wait { .. }), "never backwards");
+}
+
+#[test]
+fn max_reserved_time_keeps_the_newest_expired_snapshot_as_the_base_and_truncates_to_it() {
+    let mut s = ScheduleBuilder::new("demo").log_template().max_reserved_time(Some("1h")).build();
+    let st = s.status.get_or_insert_with(Default::default);
+    st.log_backup = Some("log-demo".into());
+    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
+    st.last_backup = Some("demo-2026-01-01t01-40-00".into());
+    st.last_backup_time = Some(operator::api::time::to_k8s(t(100)));
+    let mut backups =
+        vec![BackupBuilder::schedule_log(&s, t(0)).build(), snapshot(&s, 10), snapshot(&s, 20), snapshot(&s, 100)];
+    // At 1h30: 0h10 and 0h20 are older than an hour; 0h20 is the base for restores to 0h30 and later.
+    assert_eq!(
+        plan(&observe(&s, &backups, true, t(90))),
+        Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] }
+    );
+    backups.remove(1);
+    assert_eq!(
+        plan(&observe(&s, &backups, true, t(90))),
+        Step::TruncateLog {
+            name: "log-demo".into(),
+            until: operator::api::tso::Tso::from_time(t(20)),
+            base: "demo-2026-01-01t00-20-00".into()
+        }
+    );
+}
+
+#[test]
+fn a_log_backup_is_not_truncated_past_a_snapshot_without_a_readable_commit_ts() {
+    let mut s = ScheduleBuilder::new("demo").log_template().max_reserved_time(None).max_backups(3).build();
+    let st = s.status.get_or_insert_with(Default::default);
+    st.log_backup = Some("log-demo".into());
+    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
+    st.last_backup = Some("demo-2026-01-01t00-30-00".into());
+    st.last_backup_time = Some(operator::api::time::to_k8s(t(30)));
+    let unknown = BackupBuilder::scheduled(&s, t(20)).complete(t(20)).build();
+    let backups = vec![BackupBuilder::schedule_log(&s, t(0)).build(), unknown, snapshot(&s, 30)];
+    assert!(matches!(plan(&observe(&s, &backups, true, t(35))), Step::Wait { .. }));
 }

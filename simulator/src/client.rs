@@ -218,7 +218,10 @@ impl SimTool {
             let mut st = self.shared.state.borrow_mut();
             let span = if job.operation.writes_backup() { st.timing.backup } else { st.timing.restore };
             let duration = draw(&mut st.rngs.tool, span.lo, span.hi);
-            if !job.operation.writes_backup() && !st.storage.contains(&format!("{url}/backupmeta")) {
+            let point = job.args.get(1).is_some_and(|a| a == "point");
+            if point {
+                restorable(&st, job).map_err(|e| exited(job, format!("[ERROR] {e}")))?;
+            } else if !job.operation.writes_backup() && !st.storage.contains(&format!("{url}/backupmeta")) {
                 return Err(ToolError::Exited {
                     tool: job.tool,
                     code: 1,
@@ -254,6 +257,30 @@ impl SimTool {
             log_tasks: None,
         })
     }
+}
+
+/// Why `br restore point` cannot restore what `job` asks, if it cannot: the log's storage holds a log, the snapshot's
+/// storage (if named) a backup, and a task writing that log has not truncated past the point nor reached it yet.
+fn restorable(st: &crate::engine::State, job: &ToolJob) -> Result<(), String> {
+    let log = job.location.url();
+    if !st.storage.contains(&format!("{log}/v1/backupmeta/log-start")) {
+        return Err(format!("no log backup under {log}"));
+    }
+    if let Some(full) = flag(job, "--full-backup-storage")
+        && !st.storage.contains(&format!("{full}/backupmeta"))
+    {
+        return Err(format!("backupmeta not found under {full}"));
+    }
+    let point = flag(job, "--restored-ts").and_then(|t| t.parse::<u64>().ok()).map(Tso).unwrap_or(Tso(0));
+    if let Some(task) = st.log_tasks.writing_to(&log) {
+        if task.truncated_until.is_some_and(|t| t > point) || point < task.start {
+            return Err(format!("the log under {log} does not reach back to {}", point.0));
+        }
+        if point > task.checkpoint(st.now) {
+            return Err(format!("the log under {log} has not reached {} yet", point.0));
+        }
+    }
+    Ok(())
 }
 
 fn exited(job: &ToolJob, tail: String) -> ToolError {

@@ -90,6 +90,11 @@ impl LogTasks {
         }
     }
 
+    /// A task writing to `storage`, if one does.
+    pub fn writing_to(&self, storage: &str) -> Option<&LogTask> {
+        self.tasks.values().find(|t| t.storage == storage)
+    }
+
     /// Running tasks (not paused), for invariants.
     pub fn running(&self) -> impl Iterator<Item = (&(String, String), &LogTask)> {
         self.tasks.iter().filter(|(_, t)| t.paused_at.is_none())

@@ -84,6 +84,17 @@ pub fn scheduled_backup_name(schedule: &str, tick: DateTime<Utc>) -> String {
     format!("{}-{stamp}", shorten(schedule, room))
 }
 
+/// The log backup a schedule keeps running: `log-<schedule>` (TiDB Operator's name; one per schedule).
+pub fn schedule_log_backup_name(schedule: &str) -> String {
+    format!("log-{schedule}")
+}
+
+/// The storage folder of a schedule's log backup started at `at`: `log-<yyyy-mm-dd>t<hh-mm-ss>` (TiDB Operator's),
+/// so a log backup started again never writes into an earlier one's log.
+pub fn log_backup_folder(at: DateTime<Utc>) -> String {
+    format!("log-{}", at.format("%Y-%m-%dt%H-%M-%S"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,7 +71,7 @@ pub struct RestoreSpec {
     pub priority_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_security_context: Option<Box<PodSecurityContext>>,
-    // `snapshot` only (TiDB Operator's `pitr` and `volume-snapshot` restores are reported invalid).
+    // `snapshot` (default) or `pitr` (TiDB Operator's `volume-snapshot` restores are reported invalid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_mode: Option<String>,
     // TiDB Operator's fields this operator keeps but does not act on (see `unsupported.rs`, which reports them).
@@ -192,6 +192,16 @@ pub struct RestoreStatus {
 }
 
 impl Restore {
+    /// `restoreMode: pitr`: a point-in-time restore from a log backup (and a snapshot under it).
+    pub fn is_pitr(&self) -> bool {
+        self.spec.restore_mode.as_deref() == Some("pitr")
+    }
+
+    /// The point a PITR restore restores to (`pitrRestoredTs`), when it can be read.
+    pub fn restored_ts(&self) -> Option<super::tso::Tso> {
+        self.spec.pitr_restored_ts.as_deref().and_then(|t| super::tso::Tso::parse(t).ok())
+    }
+
     pub fn phase(&self) -> Option<RestorePhase> {
         self.status.as_ref().and_then(|s| s.phase)
     }

@@ -81,8 +81,10 @@ pub fn restore(r: &Restore) -> Vec<String> {
     f.note(s.backoff_limit.is_some(), "backoffLimit");
     f.note(s.federal_volume_restore_phase.is_some(), "federalVolumeRestorePhase");
     f.note(s.log_restore_start_ts.is_some(), "logRestoreStartTs");
-    f.note(s.pitr_full_backup_storage_provider.is_some(), "pitrFullBackupStorageProvider");
-    f.note(s.pitr_restored_ts.is_some(), "pitrRestoredTs");
+    // The PITR fields are acted on by pitr restores (`restoreMode: pitr`) and only there.
+    let snapshot = !r.is_pitr();
+    f.note(snapshot && s.pitr_full_backup_storage_provider.is_some(), "pitrFullBackupStorageProvider");
+    f.note(snapshot && s.pitr_restored_ts.is_some(), "pitrRestoredTs");
     f.note(s.prune.is_some(), "prune");
     f.note(s.replication_config.is_some(), "replicationConfig");
     storage(&mut f, &s.storage);
@@ -104,7 +106,6 @@ pub fn restore(r: &Restore) -> Vec<String> {
 pub fn schedule(b: &BackupSchedule) -> Vec<String> {
     let s = &b.spec;
     let mut f = Fields { at: "spec", set: Vec::new() };
-    f.note(s.log_backup_template.is_some(), "logBackupTemplate");
     f.note(s.compact_backup_template.is_some(), "compactBackupTemplate");
     f.note(s.compact_interval.is_some(), "compactInterval");
     f.note(s.min_compact_start_ts.is_some(), "minCompactStartTs");
@@ -118,9 +119,11 @@ pub fn schedule(b: &BackupSchedule) -> Vec<String> {
         f.note(is_set, name);
     }
     f.note(s.br.is_some(), "br");
-    f.note(s.image_pull_secrets.is_some(), "imagePullSecrets");
     f.note(s.volume_attributes_class_name.is_some(), "volumeAttributesClassName");
     f.set.extend(backup_spec("spec.backupTemplate", &s.backup_template));
+    if let Some(log) = s.log_backup_template.as_deref() {
+        f.set.extend(backup_spec("spec.logBackupTemplate", log));
+    }
     f.set
 }
 

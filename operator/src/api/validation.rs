@@ -166,14 +166,34 @@ pub fn restore(r: &Restore) -> Vec<FieldError> {
     if let Some(t @ (BackupType::Raw | BackupType::TiflashReplica)) = r.spec.backup_type {
         p.push("spec.backupType", format!("{:?} is not supported; only full, db and table restores are", t.as_str()));
     }
-    if let Some(mode) = r.spec.restore_mode.as_deref()
-        && !mode.is_empty()
-        && mode != "snapshot"
-    {
-        p.push("spec.restoreMode", format!("{mode:?} is not supported; only snapshot restores are"));
+    match r.spec.restore_mode.as_deref() {
+        None | Some("" | "snapshot") => {}
+        Some("pitr") => pitr_fields(&mut p, r),
+        Some(mode) => {
+            p.push("spec.restoreMode", format!("{mode:?} is not supported; only snapshot and pitr restores are"))
+        }
     }
     p.duration("spec", "tikvGCLifeTime", r.spec.tikv_gc_life_time.as_deref());
     p.errors
+}
+
+/// Problems of a point-in-time restore: br runs it, to a readable point, from a readable snapshot storage if one
+/// is named.
+fn pitr_fields(p: &mut Problems, r: &Restore) {
+    if r.spec.br.is_none() {
+        p.push("spec.br", "must be set for a pitr restore (br restore point runs it)");
+    }
+    match r.spec.pitr_restored_ts.as_deref().map(str::trim) {
+        None | Some("") => p.push("spec.pitrRestoredTs", "must be set for a pitr restore: the point to restore to"),
+        Some(ts) => {
+            if let Err(e) = super::tso::Tso::parse(ts) {
+                p.push("spec.pitrRestoredTs", e.to_string());
+            }
+        }
+    }
+    if let Some(full) = r.spec.pitr_full_backup_storage_provider.as_deref() {
+        storage(p, "spec.pitrFullBackupStorageProvider", full);
+    }
 }
 
 /// Problems in a BackupSchedule, its cron, time zone, retention and template.
@@ -195,6 +215,13 @@ pub fn schedule(s: &BackupSchedule) -> Vec<FieldError> {
     p.errors.extend(backup_spec("spec.backupTemplate", &s.spec.backup_template));
     if super::log_backup::is_log(&s.spec.backup_template) {
         p.push("spec.backupTemplate.backupMode", "must be snapshot: a schedule's log backup is logBackupTemplate");
+    }
+    if let Some(log) = s.spec.log_backup_template.as_deref() {
+        if super::log_backup::is_log(log) {
+            p.errors.extend(backup_spec("spec.logBackupTemplate", log));
+        } else {
+            p.push("spec.logBackupTemplate.backupMode", "must be log: the schedule keeps this log backup running");
+        }
     }
     p.errors
 }
@@ -279,10 +306,19 @@ mod tests {
         r.spec.br = Some(Box::new(BrConfig { cluster: "c".into(), ..Default::default() }));
         r.spec.storage = template().storage;
         assert_eq!(restore(&r), vec![]);
+        r.spec.restore_mode = Some("volume-snapshot".into());
+        assert_eq!(
+            restore(&r)[0].to_string(),
+            "spec.restoreMode: \"volume-snapshot\" is not supported; only snapshot and pitr restores are"
+        );
         r.spec.restore_mode = Some("pitr".into());
         assert_eq!(
             restore(&r)[0].to_string(),
-            "spec.restoreMode: \"pitr\" is not supported; only snapshot restores are"
+            "spec.pitrRestoredTs: must be set for a pitr restore: the point to restore to"
         );
+        r.spec.pitr_restored_ts = Some("yesterday".into());
+        assert_eq!(restore(&r)[0].path, "spec.pitrRestoredTs");
+        r.spec.pitr_restored_ts = Some("2026-01-02 03:04:05+0800".into());
+        assert_eq!(restore(&r), vec![]);
     }
 }

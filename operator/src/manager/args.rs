@@ -330,6 +330,21 @@ fn br_env() -> Vec<(String, String)> {
 }
 
 /// The br restore or lightning import a Restore runs.
+/// `br restore point` of a PITR restore, up to the common br flags: the log's storage, the snapshot's if named, the
+/// point as a TSO (validated before: br reads TSOs and only some of the spellings a user may write).
+fn pitr_args(restore: &Restore, log: &StorageLocation) -> Result<Vec<String>, ArgsError> {
+    let (ns, name) = key_of(&restore.metadata);
+    let spec = &restore.spec;
+    let br = spec.br.as_deref().ok_or(ArgsError::NoTool { kind: "Restore", name: name.clone(), needed: "br" })?;
+    let mut args = vec!["restore".to_string(), "point".to_string(), pd(br, &ns), format!("--storage={}", log.url())];
+    if let Some(full) = spec.pitr_full_backup_storage_provider.as_deref() {
+        args.push(format!("--full-backup-storage={}", location(full, "Restore", &name)?.url()));
+    }
+    args.push(format!("--restored-ts={}", restore.restored_ts().map(|t| t.0).unwrap_or_default()));
+    filters("--filter", spec.table_filter.as_ref(), &mut args);
+    Ok(args)
+}
+
 pub fn restore_job(restore: &Restore) -> Result<ToolJob, ArgsError> {
     let (ns, name) = key_of(&restore.metadata);
     let problems = validation::restore(restore);
@@ -340,20 +355,21 @@ pub fn restore_job(restore: &Restore) -> Result<ToolJob, ArgsError> {
     let location = location(&spec.storage, "Restore", &name)?;
     let warnings = unsupported(&spec.storage);
     if let Some(br) = &spec.br {
-        let backup_type = spec.backup_type.unwrap_or_default();
-        let mut args = vec![
-            "restore".to_string(),
-            backup_type.as_str().to_string(),
-            pd(br, &ns),
-            format!("--storage={}", location.url()),
-        ];
-        args.extend(scope("Restore", &name, backup_type, br)?);
-        if backup_type == BackupType::Full {
-            filters("--filter", spec.table_filter.as_ref(), &mut args);
-        }
-        if let Some(online) = br.on_line {
-            args.push(format!("--online={online}"));
-        }
+        let mut args = if restore.is_pitr() {
+            pitr_args(restore, &location)?
+        } else {
+            let backup_type = spec.backup_type.unwrap_or_default();
+            let mut args = vec!["restore".to_string(), backup_type.as_str().to_string()];
+            args.extend([pd(br, &ns), format!("--storage={}", location.url())]);
+            args.extend(scope("Restore", &name, backup_type, br)?);
+            if backup_type == BackupType::Full {
+                filters("--filter", spec.table_filter.as_ref(), &mut args);
+            }
+            if let Some(online) = br.on_line {
+                args.push(format!("--online={online}"));
+            }
+            args
+        };
         br_common(br, &mut args);
         args.extend(storage_args(&spec.storage));
         args.extend(br.options.iter().flatten().cloned());

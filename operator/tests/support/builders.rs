@@ -15,7 +15,7 @@ use operator::api::{
 };
 use operator::controllers::Settings;
 use operator::controllers::backup::job::{clean_job_for, job_for};
-use operator::controllers::schedule::template::backup_for;
+use operator::controllers::schedule::template::{backup_for, log_backup_for};
 
 pub const NS: &str = "test1";
 
@@ -60,6 +60,20 @@ impl BackupBuilder {
         b.metadata.resource_version = Some("1".into());
         b.metadata.creation_timestamp = Some(to_k8s(tick));
         BackupBuilder(b)
+    }
+    /// The log backup `schedule` keeps running, created at `at` and started (its task's start TSO is `at`'s).
+    pub fn schedule_log(schedule: &BackupSchedule, at: DateTime<Utc>) -> Self {
+        let mut b = log_backup_for(schedule, at).expect("the schedule has a logBackupTemplate");
+        let name = b.metadata.name.clone().unwrap();
+        b.metadata.uid = Some(format!("uid-{name}"));
+        b.metadata.resource_version = Some("1".into());
+        b.metadata.creation_timestamp = Some(to_k8s(at));
+        BackupBuilder(b).phase(BackupPhase::Running).commit_ts(at)
+    }
+    /// `status.commitTs`: the TSO of `at`.
+    pub fn commit_ts(mut self, at: DateTime<Utc>) -> Self {
+        self.status().commit_ts = Some(operator::api::tso::Tso::from_time(at).0.to_string());
+        self
     }
     pub fn created(mut self, at: DateTime<Utc>) -> Self {
         self.0.metadata.creation_timestamp = Some(to_k8s(at));
@@ -138,6 +152,13 @@ impl ScheduleBuilder {
     }
     pub fn max_reserved_time(mut self, d: Option<&str>) -> Self {
         self.0.spec.max_reserved_time = d.map(Into::into);
+        self
+    }
+    /// A `logBackupTemplate`: the Backup template's storage, in log mode.
+    pub fn log_template(mut self) -> Self {
+        let mut log = br_template();
+        log.backup_mode = Some("log".into());
+        self.0.spec.log_backup_template = Some(Box::new(log));
         self
     }
     pub fn max_backups(mut self, n: i32) -> Self {

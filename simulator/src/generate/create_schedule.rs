@@ -1,5 +1,6 @@
 //! A user creates a BackupSchedule: a cron from the spellings users write (minutes, seconds, descriptors,
-//! `@every`), sometimes a time zone, a retention by age or count (or both, or none), a clean policy.
+//! `@every`), sometimes a time zone, a retention by age or count (or both, or none), a clean policy, sometimes a
+//! log backup for point-in-time recovery.
 
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -41,21 +42,42 @@ fn draw(d: &mut Draft) {
 /// Creates a schedule at offset `at` (the generator's first schedule is made this way at 0s).
 pub fn at(d: &mut Draft, at: Duration) {
     let name = d.name("sched");
+    let spec = spec(d, &name);
+    let note = d.note(format!("a user creates BackupSchedule {NAMESPACE}/{name}"));
+    let manifest = manifest("BackupSchedule", &name, spec);
+    d.create(at, &note, manifest);
+}
+
+/// A schedule's spec: a cron, maybe a time zone, a retention, a Backup template.
+pub fn spec(d: &mut Draft, name: &str) -> Value {
     let mut spec = json!({
         "schedule": d.pick(CRONS),
         "backupTemplate": {
             "cleanPolicy": d.pick(CLEAN_POLICIES),
             "br": {"cluster": "mycluster"},
-            "s3": storage(&name),
+            "s3": storage(name),
         },
     });
     if d.chance(0.3) {
         spec["timeZone"] = Value::from(d.pick(ZONES));
     }
     retention(d, &mut spec);
-    let note = d.note(format!("a user creates BackupSchedule {NAMESPACE}/{name}"));
-    let manifest = manifest("BackupSchedule", &name, spec);
-    d.create(at, &note, manifest);
+    log_backup(d, &mut spec, name);
+    spec
+}
+
+/// Sometimes a `logBackupTemplate` (point-in-time recovery): the schedule keeps a log backup running and truncates
+/// it as it collects snapshots (TiDB Operator's #6068 and #6320 are about collection by count).
+fn log_backup(d: &mut Draft, spec: &mut Value, name: &str) {
+    if !d.variant(0.3) {
+        return;
+    }
+    spec["logBackupTemplate"] = json!({
+        "backupMode": "log",
+        "cleanPolicy": d.variant_pick(CLEAN_POLICIES),
+        "br": {"cluster": "mycluster"},
+        "s3": storage(&format!("{name}-log")),
+    });
 }
 
 /// Sets a retention on `spec`: by age, by count, both (age wins), or none.

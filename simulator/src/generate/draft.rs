@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use crate::object::Obj;
-use crate::rng::{Stream, draw};
+use crate::rng::{Stream, WorldRng, draw};
 use crate::scenario::model::{Fault, FaultKind, Scenario, Span, Step, StepAction};
 
 /// A schedule the story created (or the scenario started with), as it was created.
@@ -43,6 +43,9 @@ impl Known {
 /// The state of one drawing.
 pub struct Draft {
     rng: Stream,
+    /// Draws of variants added to actions after their vocabulary settled (a schedule's log backup): a stream of its
+    /// own, so drawing them never moves the main one, and a seed's actions stay the ones it always drew.
+    variants: Stream,
     pub start: DateTime<Utc>,
     pub duration: Duration,
     pub schedules: Vec<Known>,
@@ -60,7 +63,8 @@ pub struct Draft {
 pub const NAMESPACE: &str = "gen";
 
 impl Draft {
-    pub fn new(scenario: &Scenario, rng: Stream) -> Draft {
+    /// A draft drawing from `world`'s `workload` and `workload-variants` streams.
+    pub fn new(scenario: &Scenario, world: &WorldRng) -> Draft {
         let schedules = scenario
             .objects
             .iter()
@@ -68,7 +72,8 @@ impl Draft {
             .map(|s| Known { schedule: (*s).clone(), since: Duration::ZERO })
             .collect();
         Draft {
-            rng,
+            rng: world.stream("workload"),
+            variants: world.stream("workload-variants"),
             start: scenario.start,
             duration: scenario.duration,
             schedules,
@@ -83,6 +88,16 @@ impl Draft {
     /// True with probability `p`.
     pub fn chance(&mut self, p: f64) -> bool {
         self.rng.random_bool(p.clamp(0.0, 1.0))
+    }
+
+    /// True with probability `p`, from the variants' stream (see [`Draft`]).
+    pub fn variant(&mut self, p: f64) -> bool {
+        self.variants.random_bool(p.clamp(0.0, 1.0))
+    }
+
+    /// One of `items`, uniformly, from the variants' stream.
+    pub fn variant_pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.variants.random_range(0..items.len())].clone()
     }
 
     /// One of `items`, uniformly.

@@ -88,9 +88,9 @@ pub fn expanded(scenario: &Scenario, seed: u64) -> Cow<'_, Scenario> {
     Cow::Owned(s)
 }
 
-/// Draws `workload` over `scenario` from `seed`'s `workload` stream (no other component draws from it).
+/// Draws `workload` over `scenario` from `seed`'s `workload` streams (no other component draws from them).
 fn draw(scenario: &Scenario, workload: &Workload, seed: u64) -> Draft {
-    let mut d = Draft::new(scenario, WorldRng::new(seed).stream("workload"));
+    let mut d = Draft::new(scenario, &WorldRng::new(seed));
     let vocabulary: Vec<&Action> = VOCABULARY.iter().filter(|a| workload.areas.contains(&a.area)).collect();
     let needs_schedule = workload.areas.iter().any(|a| matches!(a, Area::Schedules | Area::Backups));
     if d.schedules.is_empty() && needs_schedule {

@@ -47,7 +47,7 @@ fn every_action_that_makes_steps_is_drawn_and_its_scenario_reads_back_through_th
 fn each_action_adds_something_for_some_seed() {
     for action in VOCABULARY {
         let added = (0..200).any(|seed| {
-            let mut d = Draft::new(&base(), WorldRng::new(seed).stream("workload"));
+            let mut d = Draft::new(&base(), &WorldRng::new(seed));
             create_schedule::at(&mut d, std::time::Duration::ZERO);
             let before = (d.steps.len(), d.faults.len(), d.backup_time);
             d.action = 1;

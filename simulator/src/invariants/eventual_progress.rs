@@ -56,6 +56,9 @@ impl Family for EventualProgress {
             return Vec::new();
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        if log_backup::is_log(&b.spec) {
+            return Vec::new();
+        }
         let Some(uid) = owner_uid(&b) else {
             self.foreign.insert((
                 b.metadata.namespace.clone().unwrap_or_default(),
@@ -112,20 +115,25 @@ impl Family for EventualProgress {
             if let Some(max_age) =
                 s.spec.max_reserved_time.as_deref().and_then(|x| parse_duration(x).ok()).filter(|_| valid)
             {
-                let backups = super::schedule_backups(ctx.world, &uid);
-                let newest_complete = backups
+                let mut backups = super::schedule_backups(ctx.world, &uid);
+                backups.sort_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
+                let completes: Vec<&Backup> = backups
                     .iter()
                     .filter(|b| b.phase() == Some(BackupPhase::Complete) && b.metadata.deletion_timestamp.is_none())
-                    .max_by_key(|b| (created(&b.metadata), b.metadata.name.clone()))
-                    .and_then(|b| b.metadata.name.clone());
+                    .map(|b| &**b)
+                    .collect();
+                let keep_base = s.spec.log_backup_template.is_some();
                 // A Backup being deleted was collected; the finalizer check below judges the rest of its way.
                 for b in backups.iter().filter(|b| b.metadata.deletion_timestamp.is_none()) {
-                    let expired_at = created(&b.metadata).plus(max_age);
-                    if !unfinished(b)
-                        && b.metadata.name != newest_complete
-                        && expired_at.plus(l.grace) < l.end
-                        && expired_at < l.end
-                    {
+                    // The newest Complete one is kept; with a log backup each Complete one is kept as the base of
+                    // point-in-time restores until the next newer Complete one is old enough to take its place.
+                    let at = completes.iter().position(|c| c.metadata.name == b.metadata.name);
+                    let expired_at = match at {
+                        Some(i) if i + 1 == completes.len() => continue,
+                        Some(i) if keep_base => created(&completes[i + 1].metadata).plus(max_age),
+                        _ => created(&b.metadata).plus(max_age),
+                    };
+                    if !unfinished(b) && expired_at.plus(l.grace) < l.end && expired_at < l.end {
                         let latest = expired_at.max(l.deadline);
                         if latest.plus(l.grace) < l.end {
                             found.push(format!(

@@ -68,12 +68,23 @@ impl GcNotStarved {
     }
 
     /// When `b` became garbage under the schedule's rule, if it has.
-    fn expired_at(&self, s: &BackupSchedule, b: &Backup, newer_complete: &[SimTime]) -> Option<SimTime> {
+    /// `newer_base`: with a log backup, the earliest time a newer Complete Backup was old enough to be the base of
+    /// point-in-time restores in `b`'s place (see `retention::expired`); `age`: the schedule's `maxReservedTime`.
+    fn expired_at(
+        &self,
+        s: &BackupSchedule,
+        b: &Backup,
+        newer: (&[SimTime], Option<SimTime>),
+        age: Option<std::time::Duration>,
+    ) -> Option<SimTime> {
+        let (newer_complete, newer_base) = newer;
         let finished = *self.finished.get(&ObjectKey::of(b))?;
         let rule_since = self.spec_changed.last(s.metadata.uid.as_deref()?).unwrap_or_default();
-        let age = s.spec.max_reserved_time.as_deref().and_then(|d| parse_duration(d).ok());
         let due = match (age, s.spec.max_backups) {
             // Never the newest Complete one: it expires only once a newer one completed.
+            (Some(age), _) if s.spec.log_backup_template.is_some() && b.is_complete() => {
+                created(&b.metadata).plus(age).max(newer_base?)
+            }
             (Some(age), _) => created(&b.metadata).plus(age).max(*newer_complete.first()?),
             (None, Some(n)) if n > 0 => *newer_complete.get(usize::try_from(n).ok()? - 1)?,
             _ => return None,
@@ -94,16 +105,22 @@ impl GcNotStarved {
         // Newest first, keeping the finish times of the Complete Backups seen so far (the newer ones) sorted: one
         // pass, not one per Backup. The messages are reversed at the end, oldest Backup first.
         let mut newer_complete: Vec<SimTime> = Vec::new();
+        let mut newer_base: Option<SimTime> = None;
+        let age = schedule.spec.max_reserved_time.as_deref().and_then(|d| parse_duration(d).ok());
         for b in backups.iter().rev() {
             let key = ObjectKey::of(&**b);
             let due = match b.metadata.deletion_timestamp {
-                None => self.expired_at(schedule, b, &newer_complete),
+                None => self.expired_at(schedule, b, (&newer_complete, newer_base), age),
                 Some(_) => None,
             };
             if b.is_complete()
                 && let Some(t) = self.finished.get(&key).copied()
             {
                 newer_complete.insert(newer_complete.partition_point(|x| *x <= t), t);
+                if let Some(age) = age {
+                    let base_from = t.max(created(&b.metadata).plus(age));
+                    newer_base = Some(newer_base.map_or(base_from, |n| n.min(base_from)));
+                }
             }
             let Some(due) = due else { continue };
             if ctx.now.0 - due.0 <= GC_BOUND.as_millis() as i64 || self.excused_between(due, ctx.now) {

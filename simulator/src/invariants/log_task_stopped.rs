@@ -25,7 +25,7 @@ impl Family for LogTaskStopped {
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
         let (Some(br), true) = (b.spec.br.as_deref(), log_backup::is_log(&b.spec)) else { return Vec::new() };
         let key = ObjectKey::of(&*b);
-        if ctx.world.is_terminating(&key.namespace) {
+        if ctx.world.namespace_deleted(&key.namespace) {
             return Vec::new();
         }
         let pd = pd_address(br, &key.namespace);

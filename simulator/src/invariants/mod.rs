@@ -4,18 +4,22 @@
 mod bounded_api_cost;
 mod eventual_progress;
 mod gc_not_starved;
+mod log_backup_kept;
 mod log_task_stopped;
+mod log_truncated;
 mod no_lost_data;
 mod no_orphan_data;
 mod no_overlap;
 mod one_per_tick;
 mod one_writer;
 mod pause_respected;
+mod pitr_window;
 mod retain_keeps_data;
 mod retention_safety;
 mod retries_honoured;
 mod status_truth;
 
+use operator::api::log_backup;
 use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey, Verb};
 use std::collections::BTreeMap;
@@ -119,6 +123,9 @@ impl Checker {
             Box::new(retries_honoured::RetriesHonoured),
             Box::new(one_writer::OneWriter::default()),
             Box::new(log_task_stopped::LogTaskStopped),
+            Box::new(log_backup_kept::LogBackupKept::default()),
+            Box::new(pitr_window::PitrWindow::default()),
+            Box::new(log_truncated::LogTruncated::default()),
         ];
         Checker {
             families,
@@ -252,12 +259,44 @@ impl SpecEdits {
     }
 }
 
-/// The Backups owned by the schedule with `uid`, from the world.
+/// The schedules that have a `logBackupTemplate`, by uid, as their changes go by: families about log backups skip
+/// every other schedule's Backups without looking at the world.
+#[derive(Debug, Default)]
+pub struct PitrSchedules(std::collections::BTreeSet<String>);
+
+impl PitrSchedules {
+    /// Notes a schedule change; true when `change` was about a schedule.
+    pub fn observe(&mut self, change: &Change) -> bool {
+        let Some(s) = change.obj.get::<BackupSchedule>() else { return false };
+        let uid = s.metadata.uid.clone().unwrap_or_default();
+        if s.spec.log_backup_template.is_some() && change.type_ != crate::world::ChangeType::Deleted {
+            self.0.insert(uid);
+        } else {
+            self.0.remove(&uid);
+        }
+        true
+    }
+
+    pub fn contains(&self, uid: &str) -> bool {
+        self.0.contains(uid)
+    }
+}
+
+/// The snapshot Backups owned by the schedule with `uid`, from the world (its log backup is not one of them).
 pub fn schedule_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
     world
         .owned_by(Kind::Backup, uid)
         .filter_map(|o| o.get::<Backup>())
-        .filter(|b| owner_uid(b).as_deref() == Some(uid))
+        .filter(|b| owner_uid(b).as_deref() == Some(uid) && !log_backup::is_log(&b.spec))
+        .collect()
+}
+
+/// The log backups owned by the schedule with `uid` (one, unless something went wrong), from the world.
+pub fn schedule_log_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
+    world
+        .owned_by(Kind::Backup, uid)
+        .filter_map(|o| o.get::<Backup>())
+        .filter(|b| owner_uid(b).as_deref() == Some(uid) && log_backup::is_log(&b.spec))
         .collect()
 }
 
@@ -266,8 +305,11 @@ pub fn owner_uid(b: &Backup) -> Option<String> {
     b.metadata.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule").map(|r| r.uid.clone())
 }
 
-/// The schedule owning `b`, from the world.
+/// The schedule owning the snapshot Backup `b`, from the world (`None` for a log backup).
 pub fn schedule_of(world: &World, b: &Backup) -> Option<Arc<BackupSchedule>> {
+    if log_backup::is_log(&b.spec) {
+        return None;
+    }
     let owner = b.metadata.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule")?;
     let key = ObjectKey::new(b.metadata.namespace.clone().unwrap_or_default(), owner.name.clone());
     world

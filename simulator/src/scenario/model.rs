@@ -366,10 +366,13 @@ pub enum InvariantId {
     RetriesHonoured,
     OneWriter,
     LogTaskStopped,
+    LogBackupKept,
+    PitrWindow,
+    LogTruncated,
 }
 
 impl InvariantId {
-    pub const ALL: [InvariantId; 14] = [
+    pub const ALL: [InvariantId; 17] = [
         InvariantId::ScheduleStatusTruth,
         InvariantId::NoOverlap,
         InvariantId::OneBackupPerTick,
@@ -384,6 +387,9 @@ impl InvariantId {
         InvariantId::RetriesHonoured,
         InvariantId::OneWriter,
         InvariantId::LogTaskStopped,
+        InvariantId::LogBackupKept,
+        InvariantId::PitrWindow,
+        InvariantId::LogTruncated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -402,6 +408,9 @@ impl InvariantId {
             InvariantId::RetriesHonoured => "retries-honoured",
             InvariantId::OneWriter => "one-writer",
             InvariantId::LogTaskStopped => "log-task-stopped",
+            InvariantId::LogBackupKept => "log-backup-kept",
+            InvariantId::PitrWindow => "pitr-window",
+            InvariantId::LogTruncated => "log-truncated",
         }
     }
 

@@ -15,6 +15,8 @@ mod tidb_4939_gc_deletes_unfinished;
 mod tidb_4980_retry_before_stopped;
 mod tidb_5249_deleted_log_backup_keeps_task;
 mod tidb_5392_missed_start_times;
+mod tidb_6068_max_backups_never_truncates;
+mod tidb_6320_max_backups_deletes_log_backup;
 pub mod tidb_v1_schedule_reset;
 
 use operator::cluster::Kind;
@@ -123,6 +125,22 @@ pub const ENTRIES: &[ZooEntry] = &[
         replaces: Replaces::Backup,
         breaks: InvariantId::LogTaskStopped,
         run: |c, s, o| Box::pin(tidb_5249_deleted_log_backup_keeps_task::reconcile(c, s, backup(&o))),
+    },
+    ZooEntry {
+        name: "tidb-6068-max-backups-never-truncates",
+        source: "pingcap/tidb-operator issue 6068",
+        summary: "a PITR schedule with only maxBackups deletes old snapshots but never truncates its log",
+        replaces: Replaces::Schedule,
+        breaks: InvariantId::LogTruncated,
+        run: |c, s, o| Box::pin(tidb_6068_max_backups_never_truncates::reconcile(c, s, schedule(&o))),
+    },
+    ZooEntry {
+        name: "tidb-6320-max-backups-deletes-log-backup",
+        source: "pingcap/tidb-operator issue 6320",
+        summary: "collection by maxBackups counts the log backup among the snapshots and deletes it, the oldest",
+        replaces: Replaces::Schedule,
+        breaks: InvariantId::LogBackupKept,
+        run: |c, s, o| Box::pin(tidb_6320_max_backups_deletes_log_backup::reconcile(c, s, schedule(&o))),
     },
     ZooEntry {
         name: "adopts-foreign-backup",

@@ -43,8 +43,21 @@ pub(super) async fn perform<C: Cluster>(
         }
         LogStep::RecordFailure { command, failure } => {
             let f = failure.clone();
+            // The point this failure is about: a pod that never ran did not record it, and the pause before the
+            // next run holds only for the same point.
+            let until = (command == LogCommand::Truncate).then(|| state.backup.spec.log_truncate_until.clone());
             let next = write_status(cluster, state, |s| {
-                log_backup::set_command_phase(s, command, BackupPhase::Failed, now, Some(&f.reason), Some(&f.message));
+                let sub = log_backup::set_command_phase(
+                    s,
+                    command,
+                    BackupPhase::Failed,
+                    now,
+                    Some(&f.reason),
+                    Some(&f.message),
+                );
+                if let Some(until) = until {
+                    sub.log_truncating_until = until;
+                }
             })
             .await?;
             let msg = format!(

@@ -95,7 +95,8 @@ pub fn plan(o: &Observed) -> Step {
             Step::DeleteJob { role: JobRole::Backup, uid: job.metadata.uid.clone() }
         }
         s if s.is_over() && !o.backup_fresh => Step::Refresh,
-        AttemptState::Stuck { .. } if !o.pods_fresh => Step::ListPods { role: JobRole::Backup },
+        // The Job and its pods read live first: the cache may still show the previous run of this command.
+        s if s.is_over() && !o.pods_fresh => Step::ListPods { role: JobRole::Backup },
         AttemptState::Succeeded => failed(Failure {
             reason: "StatusNotReported".into(),
             message: format!("Job {} succeeded but backup-manager did not report {command}", name(job)),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::api::backup::{BackoffRetryRecord, Backup, BackupPhase, BackupStatus};
 use crate::api::condition::{Condition, set_condition};
 use crate::api::labels::{self, FINALIZER, component};
-use crate::api::log_backup::{self, LogCommand};
+use crate::api::log_backup::{self, LOG_COMMANDS, LogCommand};
 use crate::api::time::to_k8s;
 use crate::api::{names, unsupported};
 use crate::cluster::{Cluster, ClusterError, Event, EventType, Labels, ObjectKey, Precondition};
@@ -240,14 +240,17 @@ pub async fn reconcile<C: Cluster>(
 fn awaiting_own_writes<C: Cluster>(cluster: &C, backup: &Backup) -> Option<std::time::Duration> {
     let key = ObjectKey::of(backup);
     let job = |role| ObjectKey::new(&key.namespace, names::job_name(role, &key.name));
-    let until = [
-        cluster.awaiting_own_write::<Backup>(&key),
-        cluster.awaiting_own_write::<Job>(&job(component::BACKUP)),
-        cluster.awaiting_own_write::<Job>(&job(component::CLEAN)),
-    ]
-    .into_iter()
-    .flatten()
-    .max()?;
+    let mut jobs = vec![job(component::BACKUP), job(component::CLEAN)];
+    // A log Backup's command Jobs keep their names from one run to the next (a truncation to a later point deletes
+    // the last one and creates it anew): a cache still showing the deleted run must not be judged as this one.
+    if log_backup::is_log(&backup.spec) {
+        let command_jobs = LOG_COMMANDS.iter().map(|c| job::log_job_name(&key.name, *c));
+        jobs.extend(command_jobs.chain([job::stop_job_name(&key.name)]).map(|n| ObjectKey::new(&key.namespace, n)));
+    }
+    let until = std::iter::once(cluster.awaiting_own_write::<Backup>(&key))
+        .chain(jobs.iter().map(|j| cluster.awaiting_own_write::<Job>(j)))
+        .flatten()
+        .max()?;
     Some(crate::controllers::attempt::until(until, cluster.now()))
 }
 
@@ -432,10 +435,19 @@ async fn perform<C: Cluster>(
             Ok(Next::Continue)
         }
         Step::ListPods { role } => {
-            let (component, job) = match role {
+            let (component, mut job) = match role {
                 JobRole::Backup => (component::BACKUP, state.job.clone()),
                 JobRole::Clean => (component::CLEAN, state.clean_job.clone()),
             };
+            // A log command's Job keeps its name from one run to the next: a cache that still shows the last run
+            // would be judged as this one. Its verdict rests on the Job read live too.
+            if let (JobRole::Backup, Some(held), true) = (role, &job, log_backup::is_log(&state.backup.spec)) {
+                let key = ObjectKey::of(&**held);
+                let live = cluster.get::<Job>(&key).await;
+                let live = live.map_err(|source| BackupError::ListPods { key: state.key.clone(), source })?;
+                job = live.map(Arc::new);
+                state.job.clone_from(&job);
+            }
             let pods: Vec<Arc<Pod>> = cluster
                 .list::<Pod>(&state.key.namespace, &pod_selector(&state.key.name, component))
                 .await

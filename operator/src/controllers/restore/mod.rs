@@ -1,12 +1,14 @@
 //! The restore controller: runs each Restore as a Job and follows it to Complete or Failed.
 
 pub mod job;
+pub mod pitr;
 pub mod plan;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use std::sync::Arc;
 
+use crate::api::Backup;
 use crate::api::condition::{Condition, set_condition};
 use crate::api::labels::{self, component};
 use crate::api::restore::{Restore, RestorePhase, RestoreStatus};
@@ -15,6 +17,7 @@ use crate::cluster::{Cluster, ClusterError, Event, EventType, Labels, ObjectKey}
 use crate::controllers::jobs::owned_by;
 use crate::controllers::{Action, MAX_STEPS, Settings};
 
+use pitr::{Reach, reach};
 use plan::{Observed, Step, plan};
 
 /// Why a Restore reconcile failed; the controller loop retries with backoff.
@@ -44,6 +47,12 @@ pub enum RestoreError {
         #[source]
         source: ClusterError,
     },
+    #[error("failed to list the Backups in the namespace of Restore {key}")]
+    ListBackups {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
     #[error("reconcile of Restore {key} made no progress after {steps} steps")]
     NoProgress { key: ObjectKey, steps: usize },
 }
@@ -63,6 +72,9 @@ struct State {
     job: Option<Job>,
     pods: Vec<Pod>,
     pods_fresh: bool,
+    /// For a PITR restore, where its point stands once a live list of the Backups was made.
+    pitr: Reach,
+    backups_fresh: bool,
 }
 
 /// Reconciles one Restore, taken from the controller's cache.
@@ -80,7 +92,16 @@ pub async fn reconcile<C: Cluster>(
         .filter(|p| job.as_ref().is_some_and(|j| owned_by(p, j)))
         .map(|p| (*p).clone())
         .collect();
-    let mut state = State { key, restore: (*restore).clone(), fresh: false, job, pods, pods_fresh: false };
+    let mut state = State {
+        key,
+        restore: (*restore).clone(),
+        fresh: false,
+        job,
+        pods,
+        pods_fresh: false,
+        pitr: Reach::Unknown,
+        backups_fresh: false,
+    };
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
@@ -92,6 +113,8 @@ pub async fn reconcile<C: Cluster>(
             pods_fresh: state.pods_fresh,
             now,
             settings,
+            pitr: state.pitr.clone(),
+            backups_fresh: state.backups_fresh,
         });
         let result = perform(cluster, settings, &mut state, step).await;
         match result {
@@ -157,6 +180,14 @@ async fn perform<C: Cluster>(
                 .map_err(|source| RestoreError::ListPods { key: state.key.clone(), source })?;
             state.pods = pods.into_iter().filter(|p| state.job.as_ref().is_some_and(|j| owned_by(p, j))).collect();
             state.pods_fresh = true;
+        }
+        Step::ListBackups => {
+            let backups = cluster
+                .list::<Backup>(&state.key.namespace, &Labels::new())
+                .await
+                .map_err(|source| RestoreError::ListBackups { key: state.key.clone(), source })?;
+            state.pitr = reach(&state.restore, &backups.iter().collect::<Vec<_>>());
+            state.backups_fresh = true;
         }
         Step::ReportUnsupported { message } => {
             write_status(cluster, state, |s| unsupported::record(&mut s.conditions, now, message.as_deref())).await?;

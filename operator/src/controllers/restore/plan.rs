@@ -11,6 +11,8 @@ use crate::api::{unsupported, validation};
 use crate::controllers::Settings;
 use crate::controllers::attempt::{AttemptState, attempt_state, until};
 
+use super::pitr::Reach;
+
 /// Everything the restore controller knows when it decides.
 #[derive(Clone, Debug)]
 pub struct Observed<'a> {
@@ -23,6 +25,11 @@ pub struct Observed<'a> {
     pub pods_fresh: bool,
     pub now: DateTime<Utc>,
     pub settings: &'a Settings,
+    /// For a PITR restore: whether its point lies within what the namespace's Backups cover (see
+    /// [`super::pitr::reach`]).
+    pub pitr: Reach,
+    /// `pitr` was judged on a live list of the Backups in this reconcile.
+    pub backups_fresh: bool,
 }
 
 /// The one next step.
@@ -46,6 +53,8 @@ pub enum Step {
     Refresh,
     /// List the Job's pods live.
     ListPods,
+    /// List the namespace's Backups live (before refusing a PITR restore's point).
+    ListBackups,
     Wait {
         requeue_after: Option<Duration>,
     },
@@ -74,6 +83,14 @@ pub fn plan(o: &Observed) -> Step {
         return Step::Wait { requeue_after: None };
     }
     let Some(job) = o.job else {
+        // A PITR restore's point is checked against the Backups before any Job runs, on a live list (this
+        // controller caches no Backups, and a cache could show an old checkpoint); outside, it is refused.
+        if o.restore.is_pitr() && !o.backups_fresh {
+            return Step::ListBackups;
+        }
+        if let Reach::Outside(message) = &o.pitr {
+            return Step::MarkFailed { reason: "RestorePointOutOfRange".into(), message: message.clone() };
+        }
         return Step::CreateJob;
     };
     let needs_scheduled = matches!(o.restore.phase(), None | Some(RestorePhase::Invalid));
@@ -119,26 +136,29 @@ mod tests {
     }
 
     #[test]
-    fn a_tidb_pitr_restore_is_reported_and_refused_not_run_as_a_snapshot_restore() {
-        // Issue 15: until PITR restores are supported, one must never run as a plain snapshot restore.
+    fn a_pitr_restore_runs_within_reach_and_is_refused_outside_on_a_live_list() {
+        // Issue 15: a PITR restore runs its Job when its point is covered; a point outside is refused (Failed, with
+        // the range), judged on a live list of the Backups.
         let settings = Settings::default();
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let r = pitr_restore();
-        let seen = |restore| Observed {
-            restore,
+        let seen = |pitr, backups_fresh| Observed {
+            restore: &r,
             restore_fresh: true,
             job: None,
             pods: vec![],
             pods_fresh: false,
             now,
             settings: &settings,
+            pitr,
+            backups_fresh,
         };
-        let Step::ReportUnsupported { message: Some(message) } = plan(&seen(&r)) else { panic!() };
-        assert_eq!(message, "kept as stored but not acted on by this operator: spec.pitrRestoredTs");
-        let mut reported = r.clone();
-        let status = reported.status.get_or_insert_with(Default::default);
-        unsupported::record(&mut status.conditions, now, Some(&message));
-        let Step::MarkInvalid { message } = plan(&seen(&reported)) else { panic!() };
-        assert_eq!(message, "spec.restoreMode: \"pitr\" is not supported; only snapshot restores are");
+        assert_eq!(plan(&seen(Reach::Unknown, false)), Step::ListBackups);
+        assert_eq!(plan(&seen(Reach::Within, true)), Step::CreateJob);
+        assert_eq!(plan(&seen(Reach::Unknown, true)), Step::CreateJob, "a log made elsewhere: br decides");
+        assert_eq!(
+            plan(&seen(Reach::Outside("out".into()), true)),
+            Step::MarkFailed { reason: "RestorePointOutOfRange".into(), message: "out".into() }
+        );
     }
 }

@@ -6,9 +6,13 @@ pub mod plan;
 pub mod retention;
 pub mod template;
 
+mod log;
+
 use std::sync::Arc;
 
 use crate::api::condition::{Condition, remove_condition, set_condition};
+use crate::api::log_backup::is_log;
+use crate::api::names::schedule_log_backup_name;
 use crate::api::time::{rfc3339, to_k8s};
 use crate::api::{Backup, BackupSchedule, unsupported};
 use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
@@ -46,6 +50,12 @@ pub enum ScheduleError {
     },
     #[error("failed to delete expired Backup {backup}")]
     DeleteBackup {
+        backup: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to write log backup {backup}")]
+    WriteLogBackup {
         backup: ObjectKey,
         #[source]
         source: ClusterError,
@@ -109,9 +119,15 @@ pub async fn reconcile<C: Cluster>(
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
         let step = {
+            let log_name = schedule_log_backup_name(&state.key.name);
             let mut observed = Observed {
                 schedule: &state.schedule,
-                backups: state.backups.iter().map(|b| &**b).collect(),
+                backups: state.backups.iter().filter(|b| !is_log(&b.spec)).map(|b| &**b).collect(),
+                log_backup: state
+                    .backups
+                    .iter()
+                    .find(|b| is_log(&b.spec) && b.metadata.name.as_deref() == Some(&log_name))
+                    .map(|b| &**b),
                 fresh: state.fresh,
                 schedule_live: state.schedule_live,
                 newest_known: state.newest_known,
@@ -139,6 +155,10 @@ pub async fn reconcile<C: Cluster>(
             }
             Err(e @ ScheduleError::DeleteBackup { .. }) if !state.failed.collect => {
                 state.failed.collect = true;
+                state.deferred.get_or_insert(e);
+            }
+            Err(e @ ScheduleError::WriteLogBackup { .. }) if !state.failed.log => {
+                state.failed.log = true;
                 state.deferred.get_or_insert(e);
             }
             Err(ScheduleError::WriteStatus { source: ClusterError::Conflict { .. }, .. }) if conflicts < 3 => {
@@ -180,8 +200,10 @@ fn awaiting_own_write<C: Cluster>(
 /// The due tick a live read in this process found blocked by the unfinished Backups in `backups`, if it was one tick
 /// for all of them.
 fn blocked_since<C: Cluster>(cluster: &C, backups: &[Arc<Backup>]) -> Option<chrono::DateTime<chrono::Utc>> {
-    let mut ticks =
-        backups.iter().filter(|b| !b.is_finished()).map(|b| cluster.confirmed::<Backup>(&ObjectKey::of(&**b)));
+    let mut ticks = backups
+        .iter()
+        .filter(|b| !b.is_finished() && !is_log(&b.spec))
+        .map(|b| cluster.confirmed::<Backup>(&ObjectKey::of(&**b)));
     let first = ticks.next()??;
     ticks.all(|t| t == Some(first)).then_some(first)
 }
@@ -245,7 +267,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
         Step::Refresh => refresh(cluster, state).await,
         Step::ReadSchedule => read_schedule(cluster, state).await,
         Step::ConfirmBlocked { tick } => {
-            for b in state.backups.iter().filter(|b| !b.is_finished()) {
+            for b in state.backups.iter().filter(|b| !b.is_finished() && !is_log(&b.spec)) {
                 cluster.confirm::<Backup>(&ObjectKey::of(&**b), Some(tick));
             }
             state.confirmed_blocked = Some(tick);
@@ -345,6 +367,15 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             }
             Ok(Next::Continue)
         }
+        Step::CreateLogBackup => log::create(cluster, state).await,
+        Step::RecordLogBackup { name, started } => {
+            write_status(cluster, state, |s| {
+                s.log_backup = Some(name);
+                s.log_backup_start_ts = started.map(to_k8s);
+            })
+            .await
+        }
+        Step::TruncateLog { name, until, base } => log::truncate(cluster, state, &name, until, &base).await,
         Step::DeleteBackups { names } => {
             for name in &names {
                 let bkey = ObjectKey::new(&state.key.namespace, name);

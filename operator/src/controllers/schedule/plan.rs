@@ -14,7 +14,9 @@ use std::time::Duration;
 use crate::api::condition::find_condition;
 use crate::api::cron::CronSchedule;
 use crate::api::duration::parse_duration;
+use crate::api::log_backup;
 use crate::api::time::{from_k8s, opt_from_k8s};
+use crate::api::tso::Tso;
 use crate::api::{Backup, BackupSchedule};
 use crate::api::{unsupported, validation};
 use crate::controllers::attempt::until;
@@ -28,8 +30,10 @@ use crate::api::names::scheduled_backup_name;
 #[derive(Clone, Debug)]
 pub struct Observed<'a> {
     pub schedule: &'a BackupSchedule,
-    /// The schedule's Backups.
+    /// The schedule's snapshot Backups.
     pub backups: Vec<&'a Backup>,
+    /// The log backup the schedule keeps running (`log-<schedule>`), when one is seen.
+    pub log_backup: Option<&'a Backup>,
     /// Schedule and Backups come from live reads (or write responses) in this reconcile, not from the cache.
     pub fresh: bool,
     /// The schedule (not necessarily its Backups) comes from a live read or a write response in this reconcile.
@@ -60,6 +64,8 @@ pub struct Observed<'a> {
 pub struct Failed {
     pub create: bool,
     pub collect: bool,
+    /// A create or update of the log backup.
+    pub log: bool,
 }
 
 /// The status fields to write.
@@ -100,6 +106,19 @@ pub enum Step {
     /// Delete expired Backups (oldest first).
     DeleteBackups {
         names: Vec<String>,
+    },
+    /// Create the log backup from `logBackupTemplate`.
+    CreateLogBackup,
+    /// Name the log backup in `status.logBackup` and `status.logBackupStartTs`.
+    RecordLogBackup {
+        name: String,
+        started: Option<DateTime<Utc>>,
+    },
+    /// Set the log backup's `logTruncateUntil` to `until`, the commitTs of `base`, the oldest retained snapshot.
+    TruncateLog {
+        name: String,
+        until: Tso,
+        base: String,
     },
     Wait {
         requeue_after: Option<Duration>,
@@ -170,6 +189,60 @@ pub fn sync_point(o: &Observed) -> Option<DateTime<Utc>> {
     (o.schedule.last_backup() == newest).then(|| anchor(o.schedule, &o.backups))
 }
 
+/// The log backup: created once (while not paused) and named in the status. A create needs a live list: the cache
+/// may hide the one that exists.
+fn keep_log_backup(o: &Observed) -> Option<Step> {
+    o.schedule.spec.log_backup_template.as_ref()?;
+    let Some(log) = o.log_backup else {
+        if o.schedule.paused() || o.failed.log {
+            return None;
+        }
+        return Some(if o.fresh { Step::CreateLogBackup } else { Step::Refresh });
+    };
+    let status = o.schedule.status.as_ref();
+    let recorded = status.and_then(|st| st.log_backup.as_deref());
+    let started = opt_from_k8s(log.metadata.creation_timestamp.as_ref());
+    let recorded_start = status.and_then(|st| opt_from_k8s(st.log_backup_start_ts.as_ref()));
+    if recorded != log.metadata.name.as_deref() || (recorded_start.is_none() && started.is_some()) {
+        return Some(Step::RecordLogBackup { name: log.metadata.name.clone().unwrap_or_default(), started });
+    }
+    None
+}
+
+/// Where the schedule's log backup may be truncated to: the commitTs of its oldest retained Complete snapshot, so
+/// that every retained snapshot plus the log restores to any point after it (with `maxReservedTime` that snapshot is
+/// the base kept past the reserved time; with only `maxBackups` it is the oldest of the count, which TiDB Operator's
+/// #6068 never truncated to). Only forward, only past the task's start, and from a live list: a cache that misses the
+/// oldest snapshot would truncate the log it needs.
+pub fn truncation(o: &Observed) -> Option<(Tso, String)> {
+    let log = o.log_backup.filter(|l| l.metadata.deletion_timestamp.is_none())?;
+    let started = log_backup::started_at(log)?;
+    let mut oldest: Option<(Tso, &Backup)> = None;
+    for b in o.backups.iter().filter(|b| lifecycle(b) == Lifecycle::Complete) {
+        // A snapshot whose commitTs cannot be read may be the oldest: nothing is truncated until it is gone.
+        let ts = b.status.as_ref().and_then(|st| st.commit_ts.as_deref()).and_then(|t| Tso::parse(t).ok())?;
+        // One taken before the task started has no log after it to replay: it does not hold the log back.
+        if ts > started && oldest.is_none_or(|(o, _)| ts < o) {
+            oldest = Some((ts, b));
+        }
+    }
+    let (until, base) = oldest?;
+    let current = log.spec.log_truncate_until.as_deref().and_then(|t| Tso::parse(t).ok());
+    current.is_none_or(|c| until > c).then(|| (until, base.metadata.name.clone().unwrap_or_default()))
+}
+
+fn truncate_log(o: &Observed) -> Option<Step> {
+    if o.failed.log {
+        return None;
+    }
+    let (until, base) = truncation(o)?;
+    if !o.fresh {
+        return Some(Step::Refresh);
+    }
+    let name = o.log_backup?.metadata.name.clone().unwrap_or_default();
+    Some(Step::TruncateLog { name, until, base })
+}
+
 /// Decides the next step for a schedule.
 pub fn plan(o: &Observed) -> Step {
     let s = o.schedule;
@@ -224,6 +297,9 @@ pub fn plan(o: &Observed) -> Step {
     let Ok(cron) = CronSchedule::of(s) else {
         return Step::Wait { requeue_after: None };
     };
+    if let Some(step) = keep_log_backup(o) {
+        return step;
+    }
 
     // 2. The next Backup, unless paused or one is still running (no overlap).
     let infos = infos(&o.backups);
@@ -241,7 +317,8 @@ pub fn plan(o: &Observed) -> Step {
         o.refused.iter().find(|(n, _)| *n == name).map(|(_, until)| *until)
     });
     let rule = retention(s);
-    let doomed = expired(&infos, rule, o.now);
+    let keep_base = s.spec.log_backup_template.is_some();
+    let doomed = expired(&infos, rule, o.now, keep_base);
     if let Some(run) = due.filter(|_| refused_until.is_none()) {
         if running {
             if o.confirmed_blocked != Some(run.tick) {
@@ -263,8 +340,13 @@ pub fn plan(o: &Observed) -> Step {
         return if o.fresh { Step::DeleteBackups { names: doomed } } else { Step::Refresh };
     }
 
-    // 4. Look again at the next tick or the next expiry.
-    let mut wake: Option<DateTime<Utc>> = next_expiry(&infos, rule);
+    // 4. The log backup keeps only what the retained snapshots need.
+    if let Some(step) = truncate_log(o) {
+        return step;
+    }
+
+    // 5. Look again at the next tick or the next expiry.
+    let mut wake: Option<DateTime<Utc>> = next_expiry(&infos, rule, keep_base);
     wake = match (wake, refused_until) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -51,8 +51,10 @@ fn newest_first(backups: &[BackupInfo]) -> Vec<&BackupInfo> {
 }
 
 /// The names to delete, oldest first. Never an unfinished Backup, never the newest Complete one, never one younger
-/// than `maxReservedTime`, never more than the count asks, never one already being deleted.
-pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>) -> Vec<String> {
+/// than `maxReservedTime`, never more than the count asks, never one already being deleted. With `keep_base` (the
+/// schedule keeps a log backup), age retention also keeps the newest Complete Backup older than `maxReservedTime`:
+/// a restore to a point just inside the reserved time starts from it and replays the log.
+pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>, keep_base: bool) -> Vec<String> {
     let live = newest_first(backups);
     let newest_complete = live.iter().find(|b| b.lifecycle == Lifecycle::Complete).map(|b| b.name.clone());
     let deletable = |b: &&BackupInfo| {
@@ -62,7 +64,16 @@ pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>)
         Retention::KeepAll => Vec::new(),
         Retention::Age(age) => {
             let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
-            live.iter().copied().filter(deletable).filter(|b| now - b.created >= age).map(|b| b.name.clone()).collect()
+            let old = |b: &&BackupInfo| now - b.created >= age;
+            let base = live.iter().copied().filter(|b| keep_base && b.lifecycle == Lifecycle::Complete).find(old);
+            let base = base.map(|b| b.name.as_str());
+            live.iter()
+                .copied()
+                .filter(deletable)
+                .filter(old)
+                .filter(|b| Some(b.name.as_str()) != base)
+                .map(|b| b.name.clone())
+                .collect()
         }
         Retention::Count(n) => {
             live.iter().copied().skip(n as usize).filter(deletable).map(|b| b.name.clone()).collect()
@@ -72,20 +83,25 @@ pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>)
     out
 }
 
-/// When the next finished Backup expires by age (for the requeue); `None` for count retention.
-pub fn next_expiry(backups: &[BackupInfo], retention: Retention) -> Option<DateTime<Utc>> {
+/// When the next finished Backup expires by age (for the requeue); `None` for count retention. With `keep_base` (see
+/// [`expired`]) a Complete Backup expires when a newer Complete one is old enough to be the base in its place.
+pub fn next_expiry(backups: &[BackupInfo], retention: Retention, keep_base: bool) -> Option<DateTime<Utc>> {
     let Retention::Age(age) = retention else {
         return None;
     };
     let age = chrono::Duration::from_std(age).ok()?;
     let live = newest_first(backups);
-    let newest_complete = live.iter().find(|b| b.lifecycle == Lifecycle::Complete).map(|b| b.name.clone());
-    live.iter()
-        .filter(|b| {
-            matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed) && Some(&b.name) != newest_complete.as_ref()
-        })
-        .map(|b| b.created + age)
-        .min()
+    let completes: Vec<&BackupInfo> = live.iter().copied().filter(|b| b.lifecycle == Lifecycle::Complete).collect();
+    let failed = live.iter().filter(|b| b.lifecycle == Lifecycle::Failed).map(|b| b.created);
+    // Each Complete Backup but the oldest: once it is old enough, the next older one is no longer needed (as the
+    // newest Complete one without a base to keep; as the base with one).
+    let replacing = completes.iter().take(completes.len().saturating_sub(1));
+    let complete = if keep_base {
+        replacing.map(|b| b.created).collect::<Vec<_>>()
+    } else {
+        completes.iter().skip(1).map(|b| b.created).collect()
+    };
+    failed.chain(complete).map(|c| c + age).min()
 }
 
 #[cfg(test)]
@@ -113,8 +129,8 @@ mod tests {
             b("d", 30, Lifecycle::Unfinished),
         ];
         // At 3h everything is old: the unfinished one and the newest Complete survive.
-        assert_eq!(expired(&backups, Retention::Age(HOUR), t(180)), ["a", "b"]);
-        assert_eq!(expired(&backups, Retention::Age(HOUR), t(65)), ["a"]);
+        assert_eq!(expired(&backups, Retention::Age(HOUR), t(180), false), ["a", "b"]);
+        assert_eq!(expired(&backups, Retention::Age(HOUR), t(65), false), ["a"]);
     }
 
     #[test]
@@ -125,8 +141,8 @@ mod tests {
             b("c", 20, Lifecycle::Deleting),
             b("d", 30, Lifecycle::Complete),
         ];
-        assert_eq!(expired(&backups, Retention::Count(2), t(40)), ["a"]);
-        assert_eq!(expired(&backups, Retention::from_spec(None, Some(0)), t(40)), Vec::<String>::new());
+        assert_eq!(expired(&backups, Retention::Count(2), t(40), false), ["a"]);
+        assert_eq!(expired(&backups, Retention::from_spec(None, Some(0)), t(40), false), Vec::<String>::new());
     }
 
     #[test]
@@ -139,14 +155,50 @@ mod tests {
     #[test]
     fn next_expiry_ignores_the_protected_backup() {
         let backups = [b("a", 0, Lifecycle::Complete), b("b", 10, Lifecycle::Complete)];
-        assert_eq!(next_expiry(&backups, Retention::Age(HOUR)), Some(t(60)));
+        assert_eq!(next_expiry(&backups, Retention::Age(HOUR), false), Some(t(60)));
     }
 
     fn lifecycle() -> impl Strategy<Value = Lifecycle> {
         prop::sample::select(vec![Lifecycle::Unfinished, Lifecycle::Complete, Lifecycle::Failed, Lifecycle::Deleting])
     }
 
+    #[test]
+    fn with_a_log_backup_age_keeps_the_newest_expired_complete_backup_as_the_base() {
+        let backups = [
+            b("a", 0, Lifecycle::Complete),
+            b("b", 10, Lifecycle::Failed),
+            b("c", 20, Lifecycle::Complete),
+            b("d", 100, Lifecycle::Complete),
+        ];
+        // At 1h30 a, b and c are older than an hour: c is the base for restores to 0h30..now, a and b go.
+        assert_eq!(expired(&backups, Retention::Age(HOUR), t(90), true), ["a", "b"]);
+        assert_eq!(expired(&backups, Retention::Age(HOUR), t(90), false), ["a", "b", "c"]);
+        // c stops being needed when d is old enough to be the base.
+        assert_eq!(next_expiry(&backups[2..], Retention::Age(HOUR), true), Some(t(160)));
+        assert_eq!(next_expiry(&backups[2..], Retention::Age(HOUR), false), Some(t(80)));
+    }
+
     proptest! {
+        /// When nothing is due for deletion now, the next expiry is in the future: a requeue at it never spins.
+        #[test]
+        fn the_next_expiry_is_when_something_becomes_due(
+            all in prop::collection::vec((0i64..1000, lifecycle()), 0..12),
+            age_min in 1i64..600,
+            keep_base in any::<bool>(),
+            now_min in 0i64..2000,
+        ) {
+            let full: Vec<BackupInfo> = all.iter().enumerate().map(|(i, (m, l))| b(&format!("b{i:02}"), *m, *l)).collect();
+            let rule = Retention::Age(Duration::from_secs(age_min as u64 * 60));
+            let now = t(now_min);
+            if expired(&full, rule, now, keep_base).is_empty() {
+                let next = next_expiry(&full, rule, keep_base);
+                prop_assert!(next.is_none_or(|n| n > now), "next expiry {:?} is not after {}", next, now);
+                if let Some(n) = next {
+                    prop_assert!(!expired(&full, rule, n, keep_base).is_empty(), "nothing expires at {}", n);
+                }
+            }
+        }
+
         /// Whatever subset of the schedule's Backups a (stale) cache lists, what `expired` picks from it never
         /// breaks a rule about the full set.
         #[test]
@@ -156,20 +208,25 @@ mod tests {
             age_min in 1i64..600,
             count in 0u32..8,
             use_age in any::<bool>(),
+            keep_base in any::<bool>(),
             now_min in 0i64..2000,
         ) {
             let full: Vec<BackupInfo> = all.iter().enumerate().map(|(i, (m, l))| b(&format!("b{i:02}"), *m, *l)).collect();
             let cache: Vec<BackupInfo> = full.iter().zip(&in_cache).filter(|(_, keep)| **keep).map(|(x, _)| x.clone()).collect();
             let retention = if use_age { Retention::Age(Duration::from_secs(age_min as u64 * 60)) } else { Retention::Count(count) };
             let now = t(now_min);
-            let doomed = expired(&cache, retention, now);
+            let doomed = expired(&cache, retention, now, keep_base);
             let true_newest_complete = newest_first(&full).into_iter().find(|x| x.lifecycle == Lifecycle::Complete).map(|x| x.name.clone());
             for name in &doomed {
                 let x = full.iter().find(|x| &x.name == name).unwrap();
                 prop_assert!(matches!(x.lifecycle, Lifecycle::Complete | Lifecycle::Failed), "{} is {:?}", name, x.lifecycle);
                 prop_assert!(Some(name) != true_newest_complete.as_ref(), "deleted the newest Complete {}", name);
                 if let Retention::Age(age) = retention {
-                    prop_assert!(now - x.created >= chrono::Duration::from_std(age).unwrap(), "{} is too young", name);
+                    let age = chrono::Duration::from_std(age).unwrap();
+                    prop_assert!(now - x.created >= age, "{} is too young", name);
+                    // The base a point-in-time restore starts from: the newest Complete Backup old enough to expire.
+                    let base = newest_first(&full).into_iter().find(|x| x.lifecycle == Lifecycle::Complete && now - x.created >= age);
+                    prop_assert!(!keep_base || base.is_none_or(|b| &b.name != name), "deleted the base {}", name);
                 }
             }
             if let Retention::Count(n) = retention {

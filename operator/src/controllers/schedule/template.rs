@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use std::collections::BTreeMap;
 
 use crate::api::labels::{self, component};
-use crate::api::names::{label_value, scheduled_backup_name};
+use crate::api::names::{label_value, log_backup_folder, schedule_log_backup_name, scheduled_backup_name};
 use crate::api::time::{from_k8s, rfc3339};
 use crate::api::{Backup, BackupSchedule};
 use crate::cluster::Labels;
@@ -16,7 +16,8 @@ pub fn schedule_selector(schedule_name: &str) -> Labels {
 }
 
 /// The Backup for `tick`: `<schedule>-<tick>`, the template's spec with its own storage prefix (so cleaning one
-/// Backup never touches another's data), owned by the schedule, annotated with the tick.
+/// Backup never touches another's data) and the schedule's `imagePullSecrets` if it has any (as TiDB Operator),
+/// owned by the schedule, annotated with the tick.
 pub fn backup_for(schedule: &BackupSchedule, tick: DateTime<Utc>) -> Backup {
     let schedule_name = schedule.metadata.name.clone().unwrap_or_default();
     let name = scheduled_backup_name(&schedule_name, tick);
@@ -28,32 +29,51 @@ pub fn backup_for(schedule: &BackupSchedule, tick: DateTime<Utc>) -> Backup {
     if spec.storage_size.is_none() {
         spec.storage_size.clone_from(&schedule.spec.storage_size);
     }
+    if schedule.spec.image_pull_secrets.is_some() {
+        spec.image_pull_secrets.clone_from(&schedule.spec.image_pull_secrets);
+    }
+    // The finalizer the backup controller would add as its first write, set at creation instead (one write less).
+    let finalizer = spec.clean_policy() != crate::api::CleanPolicy::Retain;
+    let mut metadata = owned_meta(schedule, name, finalizer);
+    metadata.annotations = Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_string(), rfc3339(tick))]));
+    Backup { metadata, spec: *spec, status: None }
+}
+
+/// The log backup the schedule keeps running, started at `now`, if it has a `logBackupTemplate`: `log-<schedule>`
+/// (TiDB Operator's name), the template's spec writing under `log-<now>` in its storage (so a log backup started
+/// again never mixes with an earlier one's log), owned by the schedule. Every log Backup carries the finalizer: its
+/// task is stopped before it goes.
+pub fn log_backup_for(schedule: &BackupSchedule, now: DateTime<Utc>) -> Option<Backup> {
+    let mut spec = schedule.spec.log_backup_template.clone()?;
+    spec.storage.push_prefix(&log_backup_folder(now));
+    if schedule.spec.image_pull_secrets.is_some() {
+        spec.image_pull_secrets.clone_from(&schedule.spec.image_pull_secrets);
+    }
+    let name = schedule_log_backup_name(schedule.metadata.name.as_deref().unwrap_or_default());
+    Some(Backup { metadata: owned_meta(schedule, name, true), spec: *spec, status: None })
+}
+
+/// The metadata of a Backup the schedule creates: its name, the schedule's labels, the schedule as controller.
+fn owned_meta(schedule: &BackupSchedule, name: String, finalizer: bool) -> ObjectMeta {
+    let schedule_name = schedule.metadata.name.clone().unwrap_or_default();
     let mut label_map: BTreeMap<String, String> = schedule_selector(&schedule_name);
     label_map.insert(labels::INSTANCE.into(), label_value(&schedule_name));
     label_map.insert(labels::COMPONENT.into(), component::SCHEDULE.into());
     label_map.insert(labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into());
-    // The finalizer the backup controller would add as its first write, set at creation instead (one write less).
-    let finalizers =
-        (spec.clean_policy() != crate::api::CleanPolicy::Retain).then(|| vec![labels::FINALIZER.to_string()]);
-    Backup {
-        metadata: ObjectMeta {
-            name: Some(name),
-            namespace: schedule.metadata.namespace.clone(),
-            finalizers,
-            labels: Some(label_map),
-            annotations: Some(BTreeMap::from([(labels::SCHEDULED_TIME.to_string(), rfc3339(tick))])),
-            owner_references: Some(vec![OwnerReference {
-                api_version: format!("{}/{}", crate::api::GROUP, crate::api::VERSION),
-                kind: "BackupSchedule".into(),
-                name: schedule_name,
-                uid: schedule.metadata.uid.clone().unwrap_or_default(),
-                controller: Some(true),
-                block_owner_deletion: Some(true),
-            }]),
-            ..Default::default()
-        },
-        spec: *spec,
-        status: None,
+    ObjectMeta {
+        name: Some(name),
+        namespace: schedule.metadata.namespace.clone(),
+        finalizers: finalizer.then(|| vec![labels::FINALIZER.to_string()]),
+        labels: Some(label_map),
+        owner_references: Some(vec![OwnerReference {
+            api_version: format!("{}/{}", crate::api::GROUP, crate::api::VERSION),
+            kind: "BackupSchedule".into(),
+            name: schedule_name,
+            uid: schedule.metadata.uid.clone().unwrap_or_default(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }]),
+        ..Default::default()
     }
 }
 
