@@ -464,3 +464,18 @@ fn a_log_backup_is_not_truncated_past_a_snapshot_without_a_readable_commit_ts() 
     let backups = vec![BackupBuilder::schedule_log(&s, t(0)).build(), unknown, snapshot(&s, 30)];
     assert!(matches!(plan(&observe(&s, &backups, true, t(35))), Step::Wait { .. }));
 }
+
+#[test]
+fn a_log_backup_deleted_and_created_again_is_recorded_with_its_new_start() {
+    let mut s = ScheduleBuilder::new("demo").log_template().build();
+    let st = s.status.get_or_insert_with(Default::default);
+    st.log_backup = Some("log-demo".into());
+    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
+    let again = [BackupBuilder::schedule_log(&s, t(50)).build()];
+    assert_eq!(
+        plan(&observe(&s, &again, false, t(51))),
+        Step::RecordLogBackup { name: "log-demo".into(), started: Some(t(50)) }
+    );
+    let same = [BackupBuilder::schedule_log(&s, t(0)).build()];
+    assert!(!matches!(plan(&observe(&s, &same, false, t(51))), Step::RecordLogBackup { .. }));
+}

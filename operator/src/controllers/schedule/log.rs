@@ -41,7 +41,11 @@ pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State) -> Result
                     event(cluster, state, EventType::Warning, "LogBackupNameTaken", msg).await;
                     return Ok(Next::Continue);
                 }
-                None => return Ok(Next::Continue),
+                // Gone again between the two requests: the next reconcile looks afresh.
+                None => {
+                    state.failed.log = true;
+                    return Ok(Next::Continue);
+                }
             }
         }
         Err(source) => return Err(ScheduleError::WriteLogBackup { backup: key, source }),

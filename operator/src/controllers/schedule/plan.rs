@@ -203,7 +203,8 @@ fn keep_log_backup(o: &Observed) -> Option<Step> {
     let recorded = status.and_then(|st| st.log_backup.as_deref());
     let started = opt_from_k8s(log.metadata.creation_timestamp.as_ref());
     let recorded_start = status.and_then(|st| opt_from_k8s(st.log_backup_start_ts.as_ref()));
-    if recorded != log.metadata.name.as_deref() || (recorded_start.is_none() && started.is_some()) {
+    // A log backup deleted and created again keeps its name: its start tells them apart.
+    if recorded != log.metadata.name.as_deref() || (started.is_some() && recorded_start != started) {
         return Some(Step::RecordLogBackup { name: log.metadata.name.clone().unwrap_or_default(), started });
     }
     None
