@@ -323,6 +323,16 @@ fn in_sync_is_learned_only_from_live_reads_naming_the_newest_backup() {
     assert_eq!(sync_point(&own), None, "not until the status write names it");
 }
 
+/// The status of a PITR schedule whose log backup `log-demo` started at 0 and whose newest Backup is the tick `m`
+/// minutes in.
+fn pitr_status(s: &mut operator::api::BackupSchedule, m: i64) {
+    let st = s.status.get_or_insert_with(Default::default);
+    st.log_backup = Some("log-demo".into());
+    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
+    st.last_backup = Some(operator::api::names::scheduled_backup_name("demo", t(m)));
+    st.last_backup_time = Some(operator::api::time::to_k8s(t(m)));
+}
+
 /// A finished snapshot of `s` for the tick `m` minutes in, its commitTs at the tick.
 fn snapshot(s: &operator::api::BackupSchedule, m: i64) -> Backup {
     BackupBuilder::scheduled(s, t(m)).complete(t(m)).commit_ts(t(m)).build()
@@ -385,11 +395,7 @@ fn max_backups_never_collects_the_log_backup() {
     let s = ScheduleBuilder::new("demo").log_template().max_reserved_time(None).max_backups(1).build();
     let mut backups = vec![BackupBuilder::schedule_log(&s, t(0)).build(), snapshot(&s, 10), snapshot(&s, 20)];
     let mut s = s;
-    let st = s.status.get_or_insert_with(Default::default);
-    st.log_backup = Some("log-demo".into());
-    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
-    st.last_backup = Some("demo-2026-01-01t00-20-00".into());
-    st.last_backup_time = Some(operator::api::time::to_k8s(t(20)));
+    pitr_status(&mut s, 20);
     assert_eq!(
         plan(&observe(&s, &backups, true, t(25))),
         Step::DeleteBackups { names: vec!["demo-2026-01-01t00-10-00".into()] }
@@ -405,11 +411,7 @@ fn max_backups_never_collects_the_log_backup() {
 #[test]
 fn max_backups_truncates_the_log_to_the_oldest_retained_snapshot() {
     let mut s = ScheduleBuilder::new("demo").log_template().max_reserved_time(None).max_backups(2).build();
-    let st = s.status.get_or_insert_with(Default::default);
-    st.log_backup = Some("log-demo".into());
-    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
-    st.last_backup = Some("demo-2026-01-01t00-30-00".into());
-    st.last_backup_time = Some(operator::api::time::to_k8s(t(30)));
+    pitr_status(&mut s, 30);
     let log = BackupBuilder::schedule_log(&s, t(0)).build();
     let backups = vec![log.clone(), snapshot(&s, 20), snapshot(&s, 30)];
     assert_eq!(plan(&observe(&s, &backups, false, t(35))), Step::Refresh);
@@ -429,11 +431,7 @@ fn max_backups_truncates_the_log_to_the_oldest_retained_snapshot() {
 #[test]
 fn max_reserved_time_keeps_the_newest_expired_snapshot_as_the_base_and_truncates_to_it() {
     let mut s = ScheduleBuilder::new("demo").log_template().max_reserved_time(Some("1h")).build();
-    let st = s.status.get_or_insert_with(Default::default);
-    st.log_backup = Some("log-demo".into());
-    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
-    st.last_backup = Some("demo-2026-01-01t01-40-00".into());
-    st.last_backup_time = Some(operator::api::time::to_k8s(t(100)));
+    pitr_status(&mut s, 100);
     let mut backups =
         vec![BackupBuilder::schedule_log(&s, t(0)).build(), snapshot(&s, 10), snapshot(&s, 20), snapshot(&s, 100)];
     // At 1h30: 0h10 and 0h20 are older than an hour; 0h20 is the base for restores to 0h30 and later.
@@ -455,11 +453,7 @@ fn max_reserved_time_keeps_the_newest_expired_snapshot_as_the_base_and_truncates
 #[test]
 fn a_log_backup_is_not_truncated_past_a_snapshot_without_a_readable_commit_ts() {
     let mut s = ScheduleBuilder::new("demo").log_template().max_reserved_time(None).max_backups(3).build();
-    let st = s.status.get_or_insert_with(Default::default);
-    st.log_backup = Some("log-demo".into());
-    st.log_backup_start_ts = Some(operator::api::time::to_k8s(t(0)));
-    st.last_backup = Some("demo-2026-01-01t00-30-00".into());
-    st.last_backup_time = Some(operator::api::time::to_k8s(t(30)));
+    pitr_status(&mut s, 30);
     let unknown = BackupBuilder::scheduled(&s, t(20)).complete(t(20)).build();
     let backups = vec![BackupBuilder::schedule_log(&s, t(0)).build(), unknown, snapshot(&s, 30)];
     assert!(matches!(plan(&observe(&s, &backups, true, t(35))), Step::Wait { .. }));

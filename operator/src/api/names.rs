@@ -79,7 +79,7 @@ pub fn job_name(role: &str, name: &str) -> String {
 /// The Backup a schedule creates for `tick`: `<schedule>-<yyyy-mm-dd>t<hh-mm-ss>` (TiDB Operator's format), the
 /// schedule part shortened so the whole name is a valid label value.
 pub fn scheduled_backup_name(schedule: &str, tick: DateTime<Utc>) -> String {
-    let stamp = tick.format("%Y-%m-%dt%H-%M-%S").to_string();
+    let stamp = stamp(tick);
     let room = MAX_LABEL_VALUE - stamp.len() - 1;
     format!("{}-{stamp}", shorten(schedule, room))
 }
@@ -92,7 +92,12 @@ pub fn schedule_log_backup_name(schedule: &str) -> String {
 /// The storage folder of a schedule's log backup started at `at`: `log-<yyyy-mm-dd>t<hh-mm-ss>` (TiDB Operator's),
 /// so a log backup started again never writes into an earlier one's log.
 pub fn log_backup_folder(at: DateTime<Utc>) -> String {
-    format!("log-{}", at.format("%Y-%m-%dt%H-%M-%S"))
+    format!("log-{}", stamp(at))
+}
+
+/// TiDB Operator's time in names: `<yyyy-mm-dd>t<hh-mm-ss>`, UTC.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dt%H-%M-%S").to_string()
 }
 
 #[cfg(test)]
