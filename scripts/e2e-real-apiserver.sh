@@ -11,8 +11,9 @@
 #   4. backup-operator authenticates as its ServiceAccount (the real RBAC authorizer enforces the ClusterRole: a
 #      missing permission fails here), leads, and creates a Job for every Backup whose pod passes `restricted` in
 #      the Backup's namespace (`baseline` for the NFS-mounting local backup), without a single forbidden request;
-#      its writes keep every field of the manifests, and TiDB Operator's PITR schedule gets an Unsupported
-#      condition naming its log and compact templates (issue 15);
+#      its writes keep every field of the manifests, TiDB Operator's PITR schedule gets an Unsupported
+#      condition naming neither its log nor its compact template (both run; issue 15), and the documented
+#      CompactBackup gets its Job;
 #   5. a second operator stands by and takes over when the leader is stopped;
 #   6. with `sim kubelet` playing the kubelet (each Job pod runs the real backup-manager as a local process with its
 #      ServiceAccount's token, so the real RBAC authorizer enforces backup-manager's ClusterRole too, and the fake
@@ -180,10 +181,18 @@ unsupported() { # NAMESPACE KIND/NAME
 pitr_reported() { [ -n "$(unsupported test1 backupschedule/demo1-pitr-schedule-s3)" ]; }
 until_true 30 pitr_reported || die "the PITR schedule has no Unsupported condition"
 case "$(unsupported test1 backupschedule/demo1-pitr-schedule-s3)" in
-*spec.logBackupTemplate*) die "the PITR schedule's log backup template is reported unsupported" ;;
-*spec.compactBackupTemplate*) ;;
-*) die "the PITR schedule's Unsupported condition does not name its compact template" ;;
+*spec.logBackupTemplate* | *spec.compact*) die "the PITR schedule's log or compact template is reported unsupported" ;;
+*spec.backupTemplate.cleanOption*) ;;
+*) die "the PITR schedule's Unsupported condition does not name its cleanOption" ;;
 esac
+# The documented CompactBackup runs as the Job compact-<name>, with tikv-ctl copied in beside br.
+compact_job() {
+    [ "$("${k[@]}" -n test1 get job compact-demo1-compact-backup \
+        -o jsonpath='{.spec.template.spec.initContainers[*].name}')" = "copy-tool copy-tikv-ctl" ] &&
+        [ -n "$("${k[@]}" -n test1 get pods -l job-name=compact-demo1-compact-backup -o name)" ]
+}
+until_true 30 compact_job || die "the CompactBackup demo1-compact-backup did not get its Job and an admitted pod"
+echo "CompactBackup demo1-compact-backup runs as Job compact-demo1-compact-backup (br and tikv-ctl copied in)"
 # The schedule keeps its log backup: log-<schedule>, owned by it, named in its status.
 log_backup_kept() {
     [ "$("${k[@]}" -n test1 get backupschedule demo1-pitr-schedule-s3 -o jsonpath='{.status.logBackup}')" = \

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Lists every field of TiDB Operator's v1alpha1 Backup, Restore and BackupSchedule CRDs, one per line, for the
-round-trip test operator/tests/tidb_fields.rs.
+"""Lists every field of TiDB Operator's v1alpha1 Backup, Restore, BackupSchedule and CompactBackup CRDs, one per
+line, for the round-trip test operator/tests/tidb_fields.rs.
 
     python3 scripts/tidb-fields.py TIDB_OPERATOR_CHECKOUT [REVISION] > operator/tests/fixtures/tidb-operator-fields.txt
 
@@ -16,7 +16,8 @@ import yaml
 
 KUBERNETES_TYPED = {"additionalVolumeMounts", "additionalVolumes", "affinity", "env", "imagePullSecrets",
                     "podSecurityContext", "resources", "tolerations", "volume", "volumeMount"}
-KINDS = [("Backup", "backups"), ("Restore", "restores"), ("BackupSchedule", "backupschedules")]
+KINDS = [("Backup", "backups"), ("Restore", "restores"), ("BackupSchedule", "backupschedules"),
+         ("CompactBackup", "compactbackups")]
 
 
 def kind_of(schema):

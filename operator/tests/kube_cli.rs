@@ -81,6 +81,7 @@ fn help_documents_the_subcommands_and_the_flags() {
         "--br-image",
         "--dumpling-image",
         "--lightning-image",
+        "--tikv-image",
         "--pod-start-timeout",
         "--clean-retry",
         "--resync",

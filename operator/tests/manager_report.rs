@@ -477,3 +477,54 @@ async fn a_snapshot_run_of_a_log_backup_is_refused_rather_than_taking_a_snapshot
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_compaction_encodes_its_storage_with_br_then_compacts_with_tikv_ctl_and_reports_complete() {
+    // Issue 15: `backup-manager compact` runs `br operator base64ify`, hands what it prints to tikv-ctl, and
+    // reports the range compacted (TiDB Operator's states).
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = FakeCluster::new(t(0));
+    let mut compact: operator::api::CompactBackup = fixture("compact-backup.yaml");
+    let storage = dir.path().join("log");
+    compact.spec.storage = operator::api::StorageProvider {
+        local: Some(Box::new(
+            serde_json::from_value(serde_json::json!({
+                "prefix": "log-2026-01-01t00-00-00",
+                "volume": {"name": "nfs", "nfs": {"server": "nfs", "path": "/"}},
+                "volumeMount": {"name": "nfs", "mountPath": storage.display().to_string()},
+            }))
+            .unwrap(),
+        )),
+        ..Default::default()
+    };
+    let key = key_of(&compact);
+    cluster.put(&compact);
+    let tools = FakeTools::new("success", Credentials::default(), dir.path());
+    manager::compact(&cluster, &tools, &key).await.unwrap();
+    let stored: operator::api::CompactBackup = cluster.api_get(&key.namespace, &key.name).unwrap();
+    let s = stored.status.unwrap();
+    assert_eq!(s.state.as_deref(), Some("Complete"));
+    assert_eq!(s.end_ts, compact.end().map(|e| e.0.to_string()));
+    let compacted = std::fs::read_to_string(dir.path().join("compacted-storage")).unwrap();
+    assert_eq!(compacted.trim(), format!("local://{}/log-2026-01-01t00-00-00", storage.display()));
+    let marker = format!("{}-{}", compact.start().unwrap().0, compact.end().unwrap().0);
+    assert!(storage.join("log-2026-01-01t00-00-00/v1/compacted").join(marker).exists());
+}
+
+#[tokio::test]
+async fn a_failed_compaction_attempt_is_retry_failed_with_the_tools_last_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = FakeCluster::new(t(0));
+    let compact: operator::api::CompactBackup = fixture("compact-backup.yaml");
+    let key = key_of(&compact);
+    cluster.put(&compact);
+    let err = manager::compact(&cluster, &FakeTools::new("fail", Credentials::default(), dir.path()), &key)
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    let stored: operator::api::CompactBackup = cluster.api_get(&key.namespace, &key.name).unwrap();
+    let s = stored.status.unwrap();
+    assert_eq!(s.state.as_deref(), Some("RetryFailed"), "Failed is the controller's call, when the Job gives up");
+    let message = s.message.unwrap();
+    assert!(message.starts_with("tikv-ctl exited with code 1:") && message.contains("compaction failed"), "{message}");
+}

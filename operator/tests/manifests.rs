@@ -44,13 +44,18 @@ fn schedules_round_trip_and_validate() {
 }
 
 #[test]
-fn a_pitr_schedule_keeps_its_templates_and_names_only_compaction_unsupported() {
-    // Issue 15: TiDB Operator's integrated PITR schedule, applied unchanged: its log backup runs; compaction does not.
+fn a_pitr_schedule_keeps_its_templates_and_acts_on_all_but_clean_option() {
+    // Issue 15: TiDB Operator's integrated PITR schedule, applied unchanged: its log backup and its compaction run.
     let s: BackupSchedule = round_trip("pitr-backup-schedule.yaml");
-    assert_eq!(
-        operator::api::unsupported::schedule(&s),
-        ["spec.compactBackupTemplate", "spec.compactInterval", "spec.backupTemplate.cleanOption"]
-    );
+    assert_eq!(operator::api::unsupported::schedule(&s), ["spec.backupTemplate.cleanOption"]);
+    assert!(s.compaction().is_some());
+}
+
+#[test]
+fn compactions_round_trip_and_validate() {
+    let c: operator::api::CompactBackup = round_trip("compact-backup.yaml");
+    assert_eq!(operator::api::validation::compact(&c), vec![]);
+    assert_eq!(operator::api::unsupported::compact(&c), Vec::<String>::new());
 }
 
 #[test]

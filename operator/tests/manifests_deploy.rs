@@ -90,7 +90,7 @@ fn every_listed_resource_parses_as_a_valid_object_of_its_kind() {
     let expected = BTreeMap::from([
         ("ClusterRole", 2),
         ("ClusterRoleBinding", 1),
-        ("CustomResourceDefinition", 3),
+        ("CustomResourceDefinition", 4),
         ("Deployment", 1),
         ("Namespace", 1),
         ("Role", 1),
@@ -224,7 +224,7 @@ fn kubectl_kustomize_renders_the_folder_when_kubectl_exists() {
     let rendered = String::from_utf8(out.stdout).unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&rendered).unwrap();
     let kinds: Vec<_> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
-    assert_eq!(kinds.len(), 12, "{kinds:?}");
+    assert_eq!(kinds.len(), 13, "{kinds:?}");
     for d in &docs {
         if d["kind"] == "Deployment" || d["kind"] == "ServiceAccount" || d["kind"] == "Role" {
             assert_eq!(d["metadata"]["namespace"], "backup-operator");

@@ -2,12 +2,12 @@
 //! exactly those tables.
 //!
 //! What the code uses is found by running it, not by reading a list:
-//! 1. the backup, restore and schedule reconcilers and backup-manager run through their lifecycles over a fake
+//! 1. the backup, restore, compact and schedule reconcilers and backup-manager run through their lifecycles over a fake
 //!    cluster that records every `Cluster` call (kind and verb, and each created object);
 //! 2. each recorded kind of call is replayed through `KubeCluster` against a mocked API server, and the request it
 //!    makes is turned into RBAC attributes (group, resource/subresource, verb) as the API server's authorizer does;
 //!    creating an object whose ownerReference sets `blockOwnerDeletion` adds `update` on the owner's `finalizers`;
-//! 3. the three controllers run against the mocked API server to record their list and watch requests;
+//! 3. the four controllers run against the mocked API server to record their list and watch requests;
 //! 4. Events are published and the leader Lease is acquired and released against the mocked API server.
 //!
 //! A new API call in the code that the tables do not list fails `the_code_uses_exactly_the_operator_table`; a
@@ -23,12 +23,12 @@ use kube::runtime::events::{Recorder, Reporter};
 use operator::api::restore::{Restore, RestoreSpec};
 use operator::api::storage::StorageLocation;
 use operator::api::tools::BrConfig;
-use operator::api::{Backup, BackupPhase, BackupSchedule, CleanPolicy};
+use operator::api::{Backup, BackupPhase, BackupSchedule, CleanPolicy, CompactBackup};
 use operator::cluster::kube_cluster::{KubeCluster, Stores};
 use operator::cluster::{
     Cluster, ClusterError, Deletion, Event, EventType, Kind, Labels, Object, ObjectKey, Precondition, Verb,
 };
-use operator::controllers::{Settings, backup, restore, schedule};
+use operator::controllers::{Settings, backup, compact, restore, schedule};
 use operator::manager::store::{BackupStore, StoreError};
 use operator::manager::tool::{ProgressSink, Tool, ToolError, ToolJob, ToolReport};
 use operator::runtime::controllers::{self as runtime_controllers, Shared};
@@ -43,7 +43,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use kube_support::{Attributes, MockApi, Reply, json_reply, status_reply, success_status};
-use support::builders::{BackupBuilder, JobBuilder, NS, PodBuilder, ScheduleBuilder, br_template, t};
+use support::builders::{BackupBuilder, JobBuilder, NS, PodBuilder, ScheduleBuilder, br_template, compact_of, t};
 use support::fake::{FakeCluster, block_on};
 
 type Triple = (String, String, String);
@@ -175,6 +175,57 @@ fn schedule_lifecycle(rec: &Recording) {
     block_on(schedule::reconcile(rec, &Settings::default(), Arc::new(s))).unwrap();
 }
 
+/// A schedule that compacts every hour, its log started at 0, and a CompactBackup of it named `name` in `state`.
+fn compacting_schedule() -> BackupSchedule {
+    ScheduleBuilder::new("pitr").compaction("1h").log_recorded(t(0)).build()
+}
+
+fn compact_fixture_of(name: &str) -> CompactBackup {
+    let mut c = compact_of(&compacting_schedule(), t(60), t(120), None);
+    c.metadata.name = Some(name.into());
+    c
+}
+
+/// The schedule controller compacting its log: a live list of its CompactBackups, an expired one deleted, the next
+/// one created and named in the status.
+fn schedule_compaction_lifecycle(rec: &Recording) {
+    let fake = rec.inner;
+    fake.now.set(t(6 * 60));
+    let s = ScheduleBuilder::new("pitr").compaction("1h").log_recorded(t(0)).build();
+    let log = BackupBuilder::schedule_log(&s, t(0)).build();
+    let mut log = log;
+    log.status.get_or_insert_with(Default::default).log_checkpoint_ts =
+        Some(operator::api::tso::Tso::from_time(t(6 * 60)).0.to_string());
+    fake.put(&s);
+    fake.put(&log);
+    fake.put(&compact_of(&s, t(0), t(60), Some("Complete")));
+    block_on(schedule::reconcile(rec, &Settings::default(), Arc::new(s))).unwrap();
+}
+
+/// The compact controller: a new CompactBackup gets its Job; a failed Job fails the CompactBackup (re-read live);
+/// a Failed one whose pod never started has its Job deleted, its pods listed first.
+fn compact_lifecycle(rec: &Recording) {
+    let fake = rec.inner;
+    let settings = Settings::default();
+    let s = compacting_schedule();
+    let fresh = compact_of(&s, t(60), t(120), None);
+    fake.put(&fresh);
+    block_on(compact::reconcile(rec, &settings, Arc::new(fresh))).unwrap();
+    let failing = compact_of(&s, t(120), t(180), Some("Running"));
+    fake.put(&failing);
+    fake.put(&JobBuilder::compact(&failing).failed().build());
+    block_on(compact::reconcile(rec, &settings, Arc::new(failing))).unwrap();
+    fake.now.set(t(600));
+    let stuck = compact_of(&s, t(180), t(240), Some("Scheduled"));
+    fake.put(&stuck);
+    fake.put(&JobBuilder::compact(&stuck).uid("stuck-job").created(t(180)).build());
+    block_on(compact::reconcile(rec, &settings, Arc::new(stuck.clone()))).unwrap();
+    let name = stuck.metadata.name.clone().unwrap();
+    let failed: CompactBackup = fake.api_get(NS, &name).expect("still there");
+    fake.put(&failed);
+    block_on(compact::reconcile(rec, &settings, Arc::new(failed))).unwrap();
+}
+
 /// The restore controller through its Job and a status write that conflicts (re-read live).
 fn restore_lifecycle(rec: &Recording) {
     let fake = rec.inner;
@@ -190,7 +241,12 @@ struct Succeeds;
 impl Tool for Succeeds {
     async fn pause(&self, _d: std::time::Duration) {}
     async fn run(&self, _job: &ToolJob, _progress: &ProgressSink) -> Result<ToolReport, ToolError> {
-        Ok(ToolReport { size_bytes: Some(1), commit_ts: Some("1".into()), ..Default::default() })
+        Ok(ToolReport {
+            size_bytes: Some(1),
+            commit_ts: Some("1".into()),
+            printed: Some("Cg==".into()),
+            ..Default::default()
+        })
     }
 }
 impl BackupStore for Succeeds {
@@ -217,6 +273,9 @@ fn manager_lifecycle(rec: &Recording) {
     block_on(operator::manager::clean(rec, &Succeeds, &key)).unwrap();
     fake.put(&restore_fixture("mr"));
     block_on(operator::manager::restore(rec, &Succeeds, &ObjectKey::new(NS, "mr"))).unwrap();
+    let c = compact_fixture_of("mc");
+    fake.put(&c);
+    block_on(operator::manager::compact(rec, &Succeeds, &ObjectKey::new(NS, "mc"))).unwrap();
 }
 
 struct Used {
@@ -241,6 +300,7 @@ fn fixture(kind: Kind) -> Value {
         Kind::Backup => serde_json::to_value(&b).unwrap(),
         Kind::Restore => serde_json::to_value(restore_fixture("x")).unwrap(),
         Kind::BackupSchedule => serde_json::to_value(ScheduleBuilder::new("x").build()).unwrap(),
+        Kind::CompactBackup => serde_json::to_value(compact_fixture_of("x")).unwrap(),
         Kind::Job => serde_json::to_value(JobBuilder::backup(&b, 0).build()).unwrap(),
         Kind::Pod => serde_json::to_value(PodBuilder::of(&JobBuilder::backup(&b, 0).build(), t(0)).build()).unwrap(),
     }
@@ -255,6 +315,7 @@ fn plausible(r: &kube_support::Recorded) -> Reply {
                 "backups" => Kind::Backup,
                 "restores" => Kind::Restore,
                 "backupschedules" => Kind::BackupSchedule,
+                "compactbackups" => Kind::CompactBackup,
                 "jobs" => Kind::Job,
                 _ => Kind::Pod,
             };
@@ -292,6 +353,7 @@ async fn attributes_of(kind: Kind, verb: Verb) -> Vec<Triple> {
         Kind::Backup => replay_as::<Backup>(&cluster, verb).await,
         Kind::Restore => replay_as::<Restore>(&cluster, verb).await,
         Kind::BackupSchedule => replay_as::<BackupSchedule>(&cluster, verb).await,
+        Kind::CompactBackup => replay_as::<CompactBackup>(&cluster, verb).await,
         Kind::Job => replay_as::<Job>(&cluster, verb).await,
         Kind::Pod => replay_as::<Pod>(&cluster, verb).await,
     }
@@ -340,7 +402,7 @@ fn list_reply(r: &kube_support::Recorded) -> Reply {
     }
 }
 
-/// Runs the three controllers against the mock until each of their eight caches has listed and is watching, then
+/// Runs the four controllers against the mock until each of their twelve caches has listed and is watching, then
 /// stops them; returns the requests' attributes.
 async fn controller_requests() -> Vec<kube_support::Recorded> {
     let api = MockApi::serve(list_reply);
@@ -359,12 +421,12 @@ async fn controller_requests() -> Vec<kube_support::Recorded> {
     tokio::time::timeout(Duration::from_secs(20), running.synced).await.expect("every cache lists");
     let watching = || api.recorded().iter().filter(|r| r.attributes().verb == "watch").count();
     for _ in 0..200 {
-        if watching() >= 8 {
+        if watching() >= 12 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(watching(), 8, "eight watches: {:#?}", api.recorded());
+    assert_eq!(watching(), 12, "twelve watches: {:#?}", api.recorded());
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), task).await.expect("graceful stop").unwrap();
     api.recorded()
@@ -453,7 +515,13 @@ fn assert_same(actual: &BTreeSet<Triple>, expected: &BTreeSet<Triple>, what: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_code_uses_exactly_the_operator_table() {
-    let used = run(&[backup_lifecycle, schedule_lifecycle, restore_lifecycle]);
+    let used = run(&[
+        backup_lifecycle,
+        schedule_lifecycle,
+        schedule_compaction_lifecycle,
+        restore_lifecycle,
+        compact_lifecycle,
+    ]);
     let mut perms = permissions_of(&used).await;
     let requests = controller_requests().await;
     perms.extend(requests.iter().map(|r| triple(&r.attributes())));
@@ -486,9 +554,11 @@ async fn the_watches_select_only_the_operators_objects() {
     assert_eq!(selectors["backups"], set(&["", "tidb.pingcap.com/backup-schedule"]));
     assert_eq!(selectors["restores"], set(&[""]));
     assert_eq!(selectors["backupschedules"], set(&[""]));
+    assert_eq!(selectors["compactbackups"], set(&["", "tidb.pingcap.com/backup-schedule"]));
     let jobs = set(&[
         &format!("{managed},app.kubernetes.io/component in (backup,clean)"),
         &format!("{managed},app.kubernetes.io/component in (restore)"),
+        &format!("{managed},app.kubernetes.io/component in (compact)"),
     ]);
     assert_eq!(selectors["jobs"], jobs);
     assert_eq!(selectors["pods"], jobs);

@@ -20,6 +20,7 @@ fn observe<'a>(
         schedule,
         backups: backups.iter().filter(|b| !is_log(&b.spec)).collect(),
         log_backup: backups.iter().find(|b| is_log(&b.spec)),
+        compacts: Vec::new(),
         fresh,
         schedule_live: fresh,
         newest_known: false,
@@ -339,25 +340,13 @@ fn snapshot(s: &operator::api::BackupSchedule, m: i64) -> Backup {
 }
 
 #[test]
-fn a_tidb_pitr_schedule_starts_its_log_backup_and_reports_only_compaction() {
+fn a_tidb_pitr_schedule_starts_its_log_backup_next_to_its_snapshots() {
     // Issue 15: a BackupSchedule applied unchanged from TiDB Operator runs its log backup next to the snapshots;
-    // compaction is still named in the Unsupported condition.
-    let s = ScheduleBuilder::new("demo")
-        .log_template()
-        .spec(|sp| {
-            sp.compact_backup_template = Some(Default::default());
-            sp.compact_interval = Some("1h".into());
-        })
-        .build();
+    // its compaction fields are acted on, not reported.
+    let s = ScheduleBuilder::new("demo").compaction("1h").build();
     let now = t(10) + chrono::Duration::seconds(1);
-    let Step::ReportUnsupported { message: Some(message) } = plan(&observe(&s, &[], false, now)) else { panic!() };
-    assert_eq!(
-        message,
-        "kept as stored but not acted on by this operator: spec.compactBackupTemplate, spec.compactInterval"
-    );
+    assert_eq!(operator::api::unsupported::schedule(&s), Vec::<String>::new());
     let mut reported = s.clone();
-    let status = reported.status.get_or_insert_with(Default::default);
-    operator::api::unsupported::record(&mut status.conditions, now, Some(&message));
     assert_eq!(plan(&observe(&reported, &[], false, now)), Step::Refresh, "a create needs a live list");
     assert_eq!(plan(&observe(&reported, &[], true, now)), Step::CreateLogBackup);
     let log = [BackupBuilder::schedule_log(&reported, now).build()];
@@ -472,4 +461,54 @@ fn a_log_backup_deleted_and_created_again_is_recorded_with_its_new_start() {
     );
     let same = [BackupBuilder::schedule_log(&s, t(0)).build()];
     assert!(!matches!(plan(&observe(&s, &same, false, t(51))), Step::RecordLogBackup { .. }));
+}
+
+/// A schedule compacting every hour whose log backup started at 0 and has reached `checkpoint` minutes; with one
+/// snapshot so that no tick is due, and the time `now` minutes in.
+fn compacting(checkpoint: i64) -> (operator::api::BackupSchedule, Vec<Backup>) {
+    let s = ScheduleBuilder::new("pitr").cron("0 0 1 1 *").compaction("1h").log_recorded(t(0)).build();
+    let mut log = BackupBuilder::schedule_log(&s, t(0)).build();
+    log.status.get_or_insert_with(Default::default).log_checkpoint_ts =
+        Some(operator::api::tso::Tso::from_time(t(checkpoint)).0.to_string());
+    (s, vec![log])
+}
+
+#[test]
+fn a_compaction_is_created_on_a_live_list_over_at_most_three_intervals_of_log() {
+    // Issue 15: with compactBackupTemplate and compactInterval, the log is compacted from its start, one
+    // CompactBackup per interval; the range never passes the checkpoint.
+    let (s, backups) = compacting(5 * 60);
+    let seen = |fresh| Observed { compacts: Vec::new(), ..observe(&s, &backups, fresh, t(5 * 60)) };
+    assert_eq!(plan(&seen(false)), Step::Refresh, "a create needs a live list");
+    let Step::CreateCompact { range } = plan(&seen(true)) else { panic!("{:?}", plan(&seen(true))) };
+    assert_eq!((range.start.to_time(), range.end.to_time()), (t(0), t(3 * 60)));
+}
+
+#[test]
+fn a_lost_status_write_after_a_compaction_is_recorded_from_the_compaction_itself() {
+    // Found by the simulator: the status write after a create hit a conflict, and the next compaction was created
+    // twenty minutes later instead of an interval later (the pace read only lastCompactExecutionTs).
+    let (s, backups) = compacting(5 * 60);
+    let running = support::builders::compact_of(&s, t(4 * 60), t(5 * 60), Some("Running"));
+    let name = running.metadata.name.clone().unwrap();
+    let o = Observed { compacts: vec![&running], ..observe(&s, &backups, true, t(5 * 60)) };
+    assert_eq!(plan(&o), Step::RecordCompact { name, executed: t(4 * 60) });
+    let mut done = running.clone();
+    done.status.get_or_insert_with(Default::default).state = Some("Complete".into());
+    let mut recorded = s.clone();
+    let st = recorded.status.get_or_insert_with(Default::default);
+    st.last_compact = done.metadata.name.clone();
+    st.last_compact_execution_ts = Some(operator::api::time::to_k8s(t(4 * 60)));
+    st.last_compact_progress = Some(operator::api::time::to_k8s(t(4 * 60)));
+    let o = Observed { compacts: vec![&done], ..observe(&recorded, &backups, true, t(4 * 60 + 30)) };
+    assert_eq!(plan(&o), Step::RecordCompactProgress { progress: t(5 * 60) });
+}
+
+#[test]
+fn a_paused_schedule_compacts_nothing() {
+    let (s, backups) = compacting(5 * 60);
+    let mut paused = s.clone();
+    paused.spec.pause = Some(true);
+    let o = Observed { compacts: Vec::new(), ..observe(&paused, &backups, true, t(5 * 60)) };
+    assert!(!matches!(plan(&o), Step::CreateCompact { .. }), "{:?}", plan(&o));
 }

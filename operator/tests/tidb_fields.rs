@@ -6,7 +6,7 @@
 //! `scripts/tidb-fields.py`.
 
 use operator::api::crd::crds;
-use operator::api::{Backup, BackupSchedule, Restore};
+use operator::api::{Backup, BackupSchedule, CompactBackup, Restore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -201,7 +201,7 @@ fn through_our_types<K: DeserializeOwned + Serialize>(kind: &str, m: &Value) -> 
 #[test]
 fn every_tidb_operator_field_survives_our_crd_schemas_and_our_writes() {
     let fields = fields();
-    assert_eq!(fields.keys().copied().collect::<Vec<_>>(), ["Backup", "BackupSchedule", "Restore"]);
+    assert_eq!(fields.keys().copied().collect::<Vec<_>>(), ["Backup", "BackupSchedule", "CompactBackup", "Restore"]);
     for (kind, list) in &fields {
         assert!(list.len() > 50, "{kind}: only {} fields listed", list.len());
         let schema = schema_of(kind);
@@ -214,6 +214,7 @@ fn every_tidb_operator_field_survives_our_crd_schemas_and_our_writes() {
         let back = match *kind {
             "Backup" => through_our_types::<Backup>(kind, &m),
             "Restore" => through_our_types::<Restore>(kind, &m),
+            "CompactBackup" => through_our_types::<CompactBackup>(kind, &m),
             _ => through_our_types::<BackupSchedule>(kind, &m),
         };
         let mut changed = Vec::new();

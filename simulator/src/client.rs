@@ -145,6 +145,9 @@ impl Tool for SimTool {
         match job.operation {
             Operation::Log(command) => return self.log(job, command).await,
             Operation::LogStatus => return Ok(self.log_status(job)),
+            // The simulated encoding of a storage is its URL.
+            Operation::Base64ify => return Ok(ToolReport { printed: Some(job.location.url()), ..Default::default() }),
+            Operation::Compact => return self.compact(job).await,
             _ => {}
         }
         self.snapshot(job, progress).await
@@ -195,6 +198,40 @@ impl SimTool {
             }
         };
         result.map(|()| ToolReport::default()).map_err(|e| exited(job, format!("[ERROR] {e}")))
+    }
+
+    /// `tikv-ctl compact-log-backup`: takes a drawn time, may fail as the fault plan says; compacts what the log
+    /// holds of the range (up to the checkpoint of the task writing there, none past a truncation) and records it in
+    /// storage as `v1/compacted/<from>-<until>`.
+    async fn compact(&self, job: &ToolJob) -> Result<ToolReport, ToolError> {
+        let (duration, fail_after) = {
+            let mut st = self.shared.state.borrow_mut();
+            let span = st.timing.restore;
+            let duration = draw(&mut st.rngs.tool, span.lo, span.hi);
+            (duration, st.pod_fail_after(&self.pod, duration))
+        };
+        if let Some(after) = fail_after {
+            crate::api::Sleep::new(self.shared.clone(), after).await;
+            return Err(exited(job, "[ERROR] compaction failed: connection reset (simulated failure)".into()));
+        }
+        crate::api::Sleep::new(self.shared.clone(), duration).await;
+        let mut st = self.shared.state.borrow_mut();
+        let url = flag(job, "--storage-base64").unwrap_or_default().to_string();
+        let ts = |name| flag(job, name).and_then(|t| Tso::parse(t).ok());
+        let (Some(from), Some(until)) = (ts("--from"), ts("--until")) else {
+            return Err(exited(job, "[ERROR] --from and --until must be TSOs".into()));
+        };
+        if !st.storage.contains(&format!("{url}/v1/backupmeta/log-start")) {
+            return Err(exited(job, format!("[ERROR] no log backup under {url}")));
+        }
+        let now = st.now;
+        let task = st.log_tasks.writing_to(&url);
+        let reached = task.map_or(until, |t| until.min(t.checkpoint(now)));
+        let from = task.and_then(|t| t.truncated_until).map_or(from, |t| from.max(t));
+        if reached > from {
+            st.storage_put(&self.pod, format!("{url}/v1/compacted/{}-{}", from.0, reached.0), 4096);
+        }
+        Ok(ToolReport::default())
     }
 
     /// `br log status --json`: the task's start and checkpoint, or no task.
@@ -255,6 +292,7 @@ impl SimTool {
             commit_ts: Some(commit_ts.to_string()),
             time_taken: None,
             log_tasks: None,
+            printed: None,
         })
     }
 }

@@ -18,6 +18,7 @@ use crate::time::SimTime;
 pub enum Reconciler {
     Backup,
     Restore,
+    Compact,
     Schedule,
     /// A zoo entry in place of one of the operator's controllers (by index in the zoo).
     Zoo(usize),
@@ -69,7 +70,8 @@ impl Controller {
         match main {
             Kind::Backup => &[Kind::Backup, Kind::Job, Kind::Pod],
             Kind::Restore => &[Kind::Restore, Kind::Job, Kind::Pod],
-            _ => &[Kind::BackupSchedule, Kind::Backup],
+            Kind::CompactBackup => &[Kind::CompactBackup, Kind::Job, Kind::Pod],
+            _ => &[Kind::BackupSchedule, Kind::Backup, Kind::CompactBackup],
         }
     }
 }
@@ -82,10 +84,11 @@ impl State {
             return vec![obj.key()];
         }
         match (ctl.main, obj) {
-            (Kind::Backup | Kind::Restore, Obj::Job(_) | Obj::Pod(_)) => {
+            (Kind::Backup | Kind::Restore | Kind::CompactBackup, Obj::Job(_) | Obj::Pod(_)) => {
                 owner_of(obj.meta()).filter(|(kind, _)| *kind == ctl.main).map(|(_, key)| key).into_iter().collect()
             }
-            (Kind::BackupSchedule, Obj::Backup(b)) => schedule_of(b).into_iter().collect(),
+            (Kind::BackupSchedule, Obj::Backup(b)) => schedule_of(&**b).into_iter().collect(),
+            (Kind::BackupSchedule, Obj::Compact(c)) => schedule_of(&**c).into_iter().collect(),
             _ => Vec::new(),
         }
     }

@@ -1,4 +1,4 @@
-//! The operator's three controllers, named by a type rather than a string: fault rules, informers, the trace and the
+//! The operator's four controllers, named by a type rather than a string: fault rules, informers, the trace and the
 //! checkers all say which controller they mean with a `ControllerId`.
 
 /// One of the operator's controllers (or the zoo entry standing in for it).
@@ -6,17 +6,20 @@
 pub enum ControllerId {
     Backup,
     Restore,
+    Compact,
     Schedule,
 }
 
 impl ControllerId {
-    pub const ALL: [ControllerId; 3] = [ControllerId::Backup, ControllerId::Restore, ControllerId::Schedule];
+    pub const ALL: [ControllerId; 4] =
+        [ControllerId::Backup, ControllerId::Restore, ControllerId::Compact, ControllerId::Schedule];
 
     /// The name scenarios use (`informerLag: {controller: backup-schedule}`) and the trace prints as the actor.
     pub const fn as_str(self) -> &'static str {
         match self {
             ControllerId::Backup => "backup",
             ControllerId::Restore => "restore",
+            ControllerId::Compact => "compact",
             ControllerId::Schedule => "backup-schedule",
         }
     }
@@ -26,7 +29,7 @@ impl ControllerId {
     }
 
     /// The names, for messages listing what is accepted.
-    pub fn names() -> [&'static str; 3] {
+    pub fn names() -> [&'static str; 4] {
         ControllerId::ALL.map(ControllerId::as_str)
     }
 }

@@ -2,6 +2,7 @@
 //! fault plan or the default timing), stalled by `watchStall`, rebuilt by a relist (after a stall, 410 Gone, or an
 //! operator restart).
 
+use operator::api::labels;
 use operator::cluster::Kind;
 use std::collections::VecDeque;
 
@@ -33,6 +34,9 @@ pub struct Informer {
     stalled: Option<Option<SimTime>>,
     /// False while the operator process is down.
     pub running: bool,
+    /// The `app.kubernetes.io/component` its objects must carry, when its watch selects on it (as production's
+    /// compact controller watches only compaction Jobs and pods).
+    component: Option<&'static str>,
     rng: Stream,
 }
 
@@ -48,8 +52,21 @@ impl Informer {
             scheduled: false,
             stalled: None,
             running: false,
+            component: None,
             rng,
         }
+    }
+
+    /// Watches only objects labelled with `component`.
+    pub fn selecting(mut self, component: &'static str) -> Self {
+        self.component = Some(component);
+        self
+    }
+
+    fn selects(&self, obj: &Obj) -> bool {
+        let label =
+            |c| obj.meta().labels.as_ref().and_then(|l| l.get(labels::COMPONENT)).map(String::as_str) == Some(c);
+        self.component.is_none_or(label)
     }
 
     /// Forgets everything (the process died).
@@ -87,7 +104,7 @@ impl State {
         let kind = change.obj.kind();
         for i in 0..self.informers.len() {
             let inf = &self.informers[i];
-            if inf.kind != kind || !inf.running || inf.stalled.is_some() {
+            if inf.kind != kind || !inf.running || inf.stalled.is_some() || !inf.selects(&change.obj) {
                 continue;
             }
             self.enqueue(i, Delivery::Change(change.type_, change.obj.clone()));
@@ -97,7 +114,8 @@ impl State {
     /// Lists the world for informer `i` (the list arrives after a lag, then the watch resumes).
     pub(crate) fn relist(&mut self, i: usize) {
         let kind = self.informers[i].kind;
-        let snapshot: Vec<Obj> = self.world.iter_kind(kind).cloned().collect();
+        let inf = &self.informers[i];
+        let snapshot: Vec<Obj> = self.world.iter_kind(kind).filter(|o| inf.selects(o)).cloned().collect();
         self.informers[i].pending.clear();
         self.informers[i].scheduled = false;
         self.enqueue(i, Delivery::Relist(snapshot));

@@ -255,7 +255,7 @@ impl State {
             Some(FailMode::Kill) => {
                 let span = match role {
                     JobRole::Backup => self.timing.backup,
-                    JobRole::Restore => self.timing.restore,
+                    JobRole::Restore | JobRole::Compact => self.timing.restore,
                     JobRole::Clean => self.timing.clean,
                 };
                 let d = draw(&mut self.rngs.kubelet, Duration::from_secs(1), span.lo.max(Duration::from_secs(2)));

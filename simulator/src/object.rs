@@ -3,17 +3,18 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use operator::api::{Backup, BackupSchedule, Restore};
+use operator::api::{Backup, BackupSchedule, CompactBackup, Restore};
 use operator::cluster::{Kind, Object, ObjectKey};
 use std::any::Any;
 use std::sync::Arc;
 
-/// One object of one of the five kinds.
+/// One object of one of the six kinds.
 #[derive(Clone, Debug)]
 pub enum Obj {
     Backup(Arc<Backup>),
     Restore(Arc<Restore>),
     Schedule(Arc<BackupSchedule>),
+    Compact(Arc<CompactBackup>),
     Job(Arc<Job>),
     Pod(Arc<Pod>),
 }
@@ -26,6 +27,7 @@ impl Obj {
             Kind::Backup => Obj::Backup(Arc::new(*boxed.downcast().expect("Backup"))),
             Kind::Restore => Obj::Restore(Arc::new(*boxed.downcast().expect("Restore"))),
             Kind::BackupSchedule => Obj::Schedule(Arc::new(*boxed.downcast().expect("BackupSchedule"))),
+            Kind::CompactBackup => Obj::Compact(Arc::new(*boxed.downcast().expect("CompactBackup"))),
             Kind::Job => Obj::Job(Arc::new(*boxed.downcast().expect("Job"))),
             Kind::Pod => Obj::Pod(Arc::new(*boxed.downcast().expect("Pod"))),
         }
@@ -37,6 +39,7 @@ impl Obj {
             Obj::Backup(a) => a,
             Obj::Restore(a) => a,
             Obj::Schedule(a) => a,
+            Obj::Compact(a) => a,
             Obj::Job(a) => a,
             Obj::Pod(a) => a,
         };
@@ -48,6 +51,7 @@ impl Obj {
             Obj::Backup(_) => Kind::Backup,
             Obj::Restore(_) => Kind::Restore,
             Obj::Schedule(_) => Kind::BackupSchedule,
+            Obj::Compact(_) => Kind::CompactBackup,
             Obj::Job(_) => Kind::Job,
             Obj::Pod(_) => Kind::Pod,
         }
@@ -58,6 +62,7 @@ impl Obj {
             Obj::Backup(a) => &a.metadata,
             Obj::Restore(a) => &a.metadata,
             Obj::Schedule(a) => &a.metadata,
+            Obj::Compact(a) => &a.metadata,
             Obj::Job(a) => &a.metadata,
             Obj::Pod(a) => &a.metadata,
         }
@@ -78,6 +83,7 @@ impl Obj {
             Obj::Backup(a) => Obj::Backup(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
             Obj::Restore(a) => Obj::Restore(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
             Obj::Schedule(a) => Obj::Schedule(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
+            Obj::Compact(a) => Obj::Compact(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
             Obj::Job(a) => Obj::Job(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
             Obj::Pod(a) => Obj::Pod(Arc::new(edited(a, |o| edit(&mut o.metadata)))),
         }
@@ -91,6 +97,7 @@ impl Obj {
             Obj::Backup(a) => edit(&mut Arc::make_mut(a).metadata),
             Obj::Restore(a) => edit(&mut Arc::make_mut(a).metadata),
             Obj::Schedule(a) => edit(&mut Arc::make_mut(a).metadata),
+            Obj::Compact(a) => edit(&mut Arc::make_mut(a).metadata),
             Obj::Job(a) => edit(&mut Arc::make_mut(a).metadata),
             Obj::Pod(a) => edit(&mut Arc::make_mut(a).metadata),
         }

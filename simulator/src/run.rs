@@ -1,7 +1,7 @@
 //! One simulation run: builds the world, the operator process and the fault plan from a scenario and a seed, runs
 //! it to the end, judges the invariants and the scenario's expectations, and reports.
 
-use operator::api::{Backup, BackupSchedule, Restore};
+use operator::api::{Backup, BackupSchedule, CompactBackup, Restore};
 use operator::controllers::Settings;
 use operator::manager;
 use std::rc::Rc;
@@ -17,6 +17,7 @@ use crate::scenario::model::{Controllers, InvariantId, JobRole, Scenario};
 use crate::stats::Stats;
 use crate::trace::{Trace, TraceSink};
 use crate::zoo;
+use operator::api::labels;
 use operator::cluster::Kind;
 use operator::cluster::own_writes::ReadYourWrites;
 
@@ -113,6 +114,16 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                         )
                     })
                 }
+                Reconciler::Compact => {
+                    let c = obj.get::<CompactBackup>().expect("compact controller");
+                    Box::pin(async move {
+                        TaskOutput::Reconciled(
+                            operator::controllers::compact::reconcile(&client, &settings, c)
+                                .await
+                                .map_err(|e| chain(&e)),
+                        )
+                    })
+                }
                 Reconciler::Schedule => {
                     let s = obj.get::<BackupSchedule>().expect("schedule controller");
                     Box::pin(async move {
@@ -145,6 +156,9 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                     (JobRole::Restore, _) => {
                         manager::restore(&client, &SimTool { shared, pod }, &target).await.map(|_| ())
                     }
+                    (JobRole::Compact, _) => {
+                        manager::compact(&client, &SimTool { shared, pod }, &target).await.map(|_| ())
+                    }
                     (JobRole::Clean, _) => {
                         manager::clean(&client, &SimStore { shared, pod }, &target).await.map(|_| ())
                     }
@@ -166,7 +180,14 @@ fn add_controller(st: &mut State, id: ControllerId, reconciler: Reconciler, main
     for kind in kinds {
         let i = st.informers.len();
         let rng = st.world_rng.stream(&format!("informer/{id}/{kind}"));
-        st.informers.push(Informer::new(c, id, *kind, rng));
+        let informer = Informer::new(c, id, *kind, rng);
+        // The compact controller watches only compaction Jobs and pods, as in production (the other controllers'
+        // informers take every Job and pod: their traces stay as they were).
+        let informer = match (id, kind) {
+            (ControllerId::Compact, Kind::Job | Kind::Pod) => informer.selecting(labels::component::COMPACT),
+            _ => informer,
+        };
+        st.informers.push(informer);
         ctl.watches.push((*kind, i));
     }
     st.controllers.push(ctl);
@@ -208,6 +229,7 @@ pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool
         };
         add_controller(&mut st, ControllerId::Backup, backup, Kind::Backup);
         add_controller(&mut st, ControllerId::Restore, Reconciler::Restore, Kind::Restore);
+        add_controller(&mut st, ControllerId::Compact, Reconciler::Compact, Kind::CompactBackup);
         add_controller(&mut st, ControllerId::Schedule, schedule, Kind::BackupSchedule);
     }
 
@@ -276,6 +298,7 @@ pub fn finish(engine: &Engine, scenario: &Scenario, end: crate::time::SimTime) -
         let phase = world.get(p.kind, &p.key).and_then(|o| match o {
             crate::object::Obj::Backup(b) => b.phase().map(|x| x.to_string()),
             crate::object::Obj::Restore(r) => r.phase().map(|x| x.to_string()),
+            crate::object::Obj::Compact(c) => c.state().map(|x| x.to_string()),
             _ => None,
         });
         match phase {

@@ -19,11 +19,11 @@ pub struct SchemaProblem {
 
 /// The schema of a kind's objects, with `metadata` as Kubernetes' `ObjectMeta`; None for kinds without one here.
 pub fn of_kind(kind: Kind) -> Option<&'static Value> {
-    static SCHEMAS: OnceLock<[Value; 3]> = OnceLock::new();
-    let [backup, restore, schedule] = SCHEMAS.get_or_init(|| {
+    static SCHEMAS: OnceLock<[Value; 4]> = OnceLock::new();
+    let [backup, restore, schedule, compact] = SCHEMAS.get_or_init(|| {
         let meta = object_meta();
         let crds = operator::api::crd::installed();
-        [Kind::Backup, Kind::Restore, Kind::BackupSchedule].map(|kind| {
+        [Kind::Backup, Kind::Restore, Kind::BackupSchedule, Kind::CompactBackup].map(|kind| {
             let crd = crds.iter().find(|c| c.spec.names.kind == kind.as_str()).expect("a CRD of each kind");
             crd_schema(crd, &meta)
         })
@@ -32,6 +32,7 @@ pub fn of_kind(kind: Kind) -> Option<&'static Value> {
         Kind::Backup => Some(backup),
         Kind::Restore => Some(restore),
         Kind::BackupSchedule => Some(schedule),
+        Kind::CompactBackup => Some(compact),
         _ => None,
     }
 }

@@ -10,8 +10,12 @@ use crate::object::Obj;
 use crate::world::{Change, ChangeType};
 
 /// The operator's controllers, as actors in the counts.
-const OPERATOR: [&str; 3] =
-    [ControllerId::Backup.as_str(), ControllerId::Restore.as_str(), ControllerId::Schedule.as_str()];
+const OPERATOR: [&str; 4] = [
+    ControllerId::Backup.as_str(),
+    ControllerId::Restore.as_str(),
+    ControllerId::Compact.as_str(),
+    ControllerId::Schedule.as_str(),
+];
 
 /// The stages of a Backup's life, for counting the writes each costs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

@@ -38,6 +38,7 @@ fn patched(obj: &Obj, patch: &Value) -> Result<Obj, String> {
         Obj::Backup(a) => apply(&**a, patch),
         Obj::Restore(a) => apply(&**a, patch),
         Obj::Schedule(a) => apply(&**a, patch),
+        Obj::Compact(a) => apply(&**a, patch),
         Obj::Job(a) => apply(&**a, patch),
         Obj::Pod(a) => apply(&**a, patch),
     }
@@ -49,7 +50,7 @@ impl State {
     fn delete_namespace(&mut self, namespace: &str) {
         let now = self.now;
         self.world.terminate_namespace(namespace);
-        for kind in [Kind::BackupSchedule, Kind::Restore, Kind::Backup, Kind::Job, Kind::Pod] {
+        for kind in [Kind::BackupSchedule, Kind::Restore, Kind::CompactBackup, Kind::Backup, Kind::Job, Kind::Pod] {
             let keys: Vec<ObjectKey> =
                 self.world.iter_kind(kind).map(|o| o.key()).filter(|k| k.namespace == namespace).collect();
             for key in keys {

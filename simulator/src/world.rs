@@ -5,7 +5,7 @@
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use operator::api::{Backup, BackupSchedule, Restore};
+use operator::api::{Backup, BackupSchedule, CompactBackup, Restore};
 use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, Verb};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,6 +79,7 @@ macro_rules! parts {
 parts!(Backup, true);
 parts!(Restore, true);
 parts!(BackupSchedule, true);
+parts!(CompactBackup, true);
 parts!(Job, false);
 parts!(Pod, false);
 
@@ -503,6 +504,7 @@ fn map_typed(obj: &Obj, f: impl FnOnce(&mut dyn PartsDyn)) -> Obj {
         Obj::Backup(a) => Obj::Backup(Arc::new(with(a, f))),
         Obj::Restore(a) => Obj::Restore(Arc::new(with(a, f))),
         Obj::Schedule(a) => Obj::Schedule(Arc::new(with(a, f))),
+        Obj::Compact(a) => Obj::Compact(Arc::new(with(a, f))),
         Obj::Job(a) => Obj::Job(Arc::new(with(a, f))),
         Obj::Pod(a) => Obj::Pod(Arc::new(with(a, f))),
     }
@@ -560,6 +562,7 @@ fn merge(old: &Obj, new: Obj, sub: Subresource, rv: &str) -> Obj {
         (Obj::Backup(o), Obj::Backup(n)) => Obj::Backup(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
         (Obj::Restore(o), Obj::Restore(n)) => Obj::Restore(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
         (Obj::Schedule(o), Obj::Schedule(n)) => Obj::Schedule(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
+        (Obj::Compact(o), Obj::Compact(n)) => Obj::Compact(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
         (Obj::Job(o), Obj::Job(n)) => Obj::Job(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
         (Obj::Pod(o), Obj::Pod(n)) => Obj::Pod(Arc::new(merge_typed(&**o, owned(n), sub, rv, m))),
         _ => unreachable!("update with a different kind is keyed by kind"),

@@ -1,15 +1,15 @@
-//! The three CustomResourceDefinitions, generated from the types, as objects and as the YAML checked in under
+//! The four CustomResourceDefinitions, generated from the types, as objects and as the YAML checked in under
 //! `operator/deploy/crds.yaml`.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-use super::{Backup, BackupSchedule, Restore};
+use super::{Backup, BackupSchedule, CompactBackup, Restore};
 
-/// Backup, Restore and BackupSchedule CRDs, in that order.
+/// Backup, Restore, BackupSchedule and CompactBackup CRDs, in that order.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![crd::<Backup>(), crd::<Restore>(), crd::<BackupSchedule>()]
+    vec![crd::<Backup>(), crd::<Restore>(), crd::<BackupSchedule>(), crd::<CompactBackup>()]
 }
 
 /// The CRDs as checked in (`operator/deploy/crds.yaml`): what users install, and what [`crds`] generates (a test
@@ -89,7 +89,7 @@ mod tests {
         let crds = crds();
         let short: Vec<_> =
             crds.iter().map(|c| c.spec.names.short_names.clone().unwrap_or_default().join(",")).collect();
-        assert_eq!(short, ["bk", "rt", "bks"]);
+        assert_eq!(short, ["bk", "rt", "bks", "cpbk"]);
         for crd in &crds {
             assert_eq!(crd.spec.group, "pingcap.com");
             assert_eq!(crd.spec.scope, "Namespaced");

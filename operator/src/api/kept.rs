@@ -75,19 +75,3 @@ pub struct ReplicationConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_timeout: Option<String>,
 }
-
-/// An object kept exactly as stored, whatever it holds (a `CompactBackup` spec in a schedule's
-/// `compactBackupTemplate`): the CRD schema accepts and preserves every field in it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(transparent)]
-pub struct Opaque(pub serde_json::Map<String, serde_json::Value>);
-
-impl JsonSchema for Opaque {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Opaque".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
-    }
-}

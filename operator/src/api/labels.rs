@@ -14,7 +14,9 @@ pub const INSTANCE: &str = "app.kubernetes.io/instance";
 pub const BACKUP: &str = "tidb.pingcap.com/backup";
 /// On Jobs and pods of a Restore: the Restore's name (shortened to a valid label value).
 pub const RESTORE: &str = "tidb.pingcap.com/restore";
-/// On scheduled Backups: the schedule's name (shortened to a valid label value).
+/// On Jobs and pods of a CompactBackup: its name (shortened to a valid label value; TiDB Operator's key).
+pub const COMPACT: &str = "tidb.pingcap.com/compact";
+/// On scheduled Backups (and CompactBackups): the schedule's name (shortened to a valid label value).
 pub const SCHEDULE: &str = "tidb.pingcap.com/backup-schedule";
 
 /// On scheduled Backups: the cron tick (RFC 3339) the Backup was created for.
@@ -31,5 +33,6 @@ pub mod component {
     pub const BACKUP: &str = "backup";
     pub const CLEAN: &str = "clean";
     pub const RESTORE: &str = "restore";
+    pub const COMPACT: &str = "compact";
     pub const SCHEDULE: &str = "backup-schedule";
 }

@@ -4,6 +4,7 @@
 //! rewriting the user's object, so a manifest round-trips unchanged.
 
 pub mod backup;
+pub mod compact;
 pub mod condition;
 pub mod crd;
 pub mod cron;
@@ -25,6 +26,7 @@ pub mod validation;
 pub use backup::{
     BackoffRetryPolicy, BackoffRetryRecord, Backup, BackupPhase, BackupSpec, BackupStatus, BackupType, CleanPolicy,
 };
+pub use compact::{CompactBackup, CompactSpec, CompactState, CompactStatus};
 pub use condition::{Condition, ConditionStatus};
 pub use progress::Progress;
 pub use restore::{Restore, RestorePhase, RestoreSpec, RestoreStatus};

@@ -95,6 +95,14 @@ pub fn log_backup_folder(at: DateTime<Utc>) -> String {
     format!("log-{}", stamp(at))
 }
 
+/// The CompactBackup a schedule creates at `at`: `compact-<schedule>-<yyyy-mm-dd>t<hh-mm-ss>` (TiDB Operator's
+/// format), the schedule part shortened so the whole name is a valid label value.
+pub fn scheduled_compact_name(schedule: &str, at: DateTime<Utc>) -> String {
+    let stamp = stamp(at);
+    let room = MAX_LABEL_VALUE - stamp.len() - "compact--".len();
+    format!("compact-{}-{stamp}", shorten(schedule, room))
+}
+
 /// TiDB Operator's time in names: `<yyyy-mm-dd>t<hh-mm-ss>`, UTC.
 fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dt%H-%M-%S").to_string()

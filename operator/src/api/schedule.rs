@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use k8s_openapi::api::core::v1::LocalObjectReference;
 
 use super::backup::BackupSpec;
+use super::compact::CompactSpec;
 use super::condition::Condition;
-use super::kept::Opaque;
 use super::storage::StorageProvider;
 use super::tools::BrConfig;
 
@@ -72,11 +72,11 @@ pub struct BackupScheduleSpec {
     pub storage_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_size: Option<String>,
-    // TiDB Operator's PITR and compaction fields, kept but not acted on yet (see `unsupported.rs`).
+    // TiDB Operator's PITR fields: a log backup kept running, and its compaction (see `compaction()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_backup_template: Option<Box<BackupSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compact_backup_template: Option<Box<Opaque>>,
+    pub compact_backup_template: Option<Box<CompactSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compact_interval: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +124,14 @@ impl BackupSchedule {
     }
 
     /// `status.lastBackup`, with the empty string read as none.
+    /// The compaction this schedule runs, when `compactBackupTemplate`, `compactInterval` and `logBackupTemplate` are
+    /// all set (TiDB Operator compacts only then; otherwise the fields set are reported `Unsupported`).
+    pub fn compaction(&self) -> Option<&CompactSpec> {
+        let s = &self.spec;
+        (s.log_backup_template.is_some() && s.compact_interval.is_some()).then_some(())?;
+        s.compact_backup_template.as_deref()
+    }
+
     pub fn last_backup(&self) -> Option<&str> {
         self.status.as_ref().and_then(|s| s.last_backup.as_deref()).filter(|s| !s.is_empty())
     }

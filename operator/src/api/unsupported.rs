@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::backup::{Backup, BackupSpec};
+use super::compact::{CompactBackup, CompactSpec};
 use super::condition::{Condition, find_condition, remove_condition, set_condition};
 use super::log_backup;
 use super::restore::Restore;
@@ -106,9 +107,11 @@ pub fn restore(r: &Restore) -> Vec<String> {
 pub fn schedule(b: &BackupSchedule) -> Vec<String> {
     let s = &b.spec;
     let mut f = Fields { at: "spec", set: Vec::new() };
-    f.note(s.compact_backup_template.is_some(), "compactBackupTemplate");
-    f.note(s.compact_interval.is_some(), "compactInterval");
-    f.note(s.min_compact_start_ts.is_some(), "minCompactStartTs");
+    // Compaction runs only with all three of its fields (TiDB Operator's rule); without, those set are reported.
+    let compacts = b.compaction().is_some();
+    f.note(!compacts && s.compact_backup_template.is_some(), "compactBackupTemplate");
+    f.note(!compacts && s.compact_interval.is_some(), "compactInterval");
+    f.note(!compacts && s.min_compact_start_ts.is_some(), "minCompactStartTs");
     let st = &s.storage;
     for (is_set, name) in [
         (st.s3.is_some(), "s3"),
@@ -124,7 +127,30 @@ pub fn schedule(b: &BackupSchedule) -> Vec<String> {
     if let Some(log) = s.log_backup_template.as_deref() {
         f.set.extend(backup_spec("spec.logBackupTemplate", log));
     }
+    if let Some(template) = b.compaction() {
+        f.set.extend(compact_spec("spec.compactBackupTemplate", template));
+    }
     f.set
+}
+
+/// The unsupported fields of a CompactBackup spec at `at`. A sharded compaction runs as one Job over the whole
+/// range (the same result, one pod).
+pub fn compact_spec(at: &str, s: &CompactSpec) -> Vec<String> {
+    let mut f = Fields { at, set: Vec::new() };
+    f.note(s.additional_volumes.is_some(), "additionalVolumes");
+    f.note(s.additional_volume_mounts.is_some(), "additionalVolumeMounts");
+    f.note(s.automount_service_account_token.is_some(), "automountServiceAccountToken");
+    f.note(s.mode.as_deref().is_some_and(|m| !m.is_empty()), "mode");
+    f.note(s.physical_file_cache_capacity.is_some(), "physicalFileCacheCapacity");
+    f.note(s.shard_count.is_some(), "shardCount");
+    storage(&mut f, &s.storage);
+    f.note(s.use_kms.is_some(), "useKMS");
+    f.set
+}
+
+/// The unsupported fields of a CompactBackup.
+pub fn compact(c: &CompactBackup) -> Vec<String> {
+    compact_spec("spec", &c.spec)
 }
 
 /// The condition's message for `fields` (none when no field is unsupported).

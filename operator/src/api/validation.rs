@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::backup::{Backup, BackupSpec, BackupType};
+use super::compact::{CompactBackup, CompactSpec};
 use super::cron::CronSchedule;
 use super::duration::parse_duration;
 use super::restore::Restore;
@@ -196,6 +197,46 @@ fn pitr_fields(p: &mut Problems, r: &Restore) {
     }
 }
 
+/// Problems in a CompactBackup spec at `at`; in a schedule's template (`templated`) the range is the schedule's.
+pub fn compact_spec(at: &str, spec: &CompactSpec, templated: bool) -> Vec<FieldError> {
+    let mut p = Problems { errors: Vec::new() };
+    storage(&mut p, at, &spec.storage);
+    let mut ts = |field: &str, value: Option<&str>, required: bool| match value.map(str::trim) {
+        None | Some("") if required => {
+            p.push(format!("{at}.{field}"), "must be set (a TSO or a time)");
+            None
+        }
+        None | Some("") => None,
+        Some(v) => Tso::parse(v).map_err(|e| p.push(format!("{at}.{field}"), e.to_string())).ok(),
+    };
+    let start = ts("startTs", spec.start_ts.as_deref(), !templated);
+    let end = ts("endTs", spec.end_ts.as_deref(), !templated);
+    if let (Some(start), Some(end)) = (start, end)
+        && end <= start
+    {
+        p.push(format!("{at}.endTs"), format!("must be after startTs ({start}), is {end}"));
+    }
+    if spec.concurrency.is_some_and(|n| n <= 0) {
+        p.push(format!("{at}.concurrency"), "must be greater than 0");
+    }
+    if spec.max_retry_times.is_some_and(|n| n < 0) {
+        p.push(format!("{at}.maxRetryTimes"), "must not be negative");
+    }
+    match spec.mode.as_deref() {
+        None | Some("" | "sharded") => {}
+        Some(mode) => p.push(format!("{at}.mode"), format!("{mode:?} is not a compaction mode (\"\" or \"sharded\")")),
+    }
+    if spec.shard_count.is_some_and(|n| n < 1) {
+        p.push(format!("{at}.shardCount"), "must be at least 1");
+    }
+    p.errors
+}
+
+/// Problems in a CompactBackup.
+pub fn compact(c: &CompactBackup) -> Vec<FieldError> {
+    compact_spec("spec", &c.spec, false)
+}
+
 /// Problems in a BackupSchedule, its cron, time zone, retention and template.
 pub fn schedule(s: &BackupSchedule) -> Vec<FieldError> {
     let mut p = Problems { errors: Vec::new() };
@@ -222,6 +263,18 @@ pub fn schedule(s: &BackupSchedule) -> Vec<FieldError> {
         } else {
             p.push("spec.logBackupTemplate.backupMode", "must be log: the schedule keeps this log backup running");
         }
+    }
+    p.duration("spec", "compactInterval", s.spec.compact_interval.as_deref());
+    if s.spec.compact_interval.as_deref().and_then(|v| parse_duration(v).ok()).is_some_and(|d| d.is_zero()) {
+        p.push("spec.compactInterval", "must be longer than zero");
+    }
+    if let Some(min) = s.spec.min_compact_start_ts.as_deref().filter(|v| !v.trim().is_empty())
+        && let Err(e) = Tso::parse(min)
+    {
+        p.push("spec.minCompactStartTs", e.to_string());
+    }
+    if let Some(template) = s.compaction() {
+        p.errors.extend(compact_spec("spec.compactBackupTemplate", template, true));
     }
     p.errors
 }

@@ -1,4 +1,5 @@
-//! `backup-operator`: prints the CRDs (`crd`) or runs the Backup, Restore and BackupSchedule controllers (`run`).
+//! `backup-operator`: prints the CRDs (`crd`) or runs the Backup, Restore, CompactBackup and BackupSchedule
+//! controllers (`run`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -14,11 +15,11 @@ Flags of `run` (details: backup-operator run --help):
   Scope            --namespace (all namespaces by default), --concurrency
   Observability    --metrics-addr (/metrics, /healthz, /readyz), --log-format text|json, --log-level
   Leader election  --leader-elect, --lease-name, --lease-namespace, --lease-duration, --identity
-  Jobs             --manager-image, --br-image, --dumpling-image, --lightning-image,
+  Jobs             --manager-image, --br-image, --dumpling-image, --lightning-image, --tikv-image,
                    --pod-start-timeout, --clean-retry, --resync
   Shutdown         --shutdown-timeout";
 
-/// Backup, Restore and BackupSchedule controllers for TiDB clusters (pingcap.com/v1alpha1).
+/// Backup, Restore, CompactBackup and BackupSchedule controllers for TiDB clusters (pingcap.com/v1alpha1).
 ///
 /// Install the CRDs, RBAC and Deployment with `kubectl apply -k operator/deploy`; see docs/production.md.
 #[derive(Parser, Debug)]
@@ -30,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the Backup, Restore and BackupSchedule CustomResourceDefinitions as YAML.
+    /// Print the Backup, Restore, BackupSchedule and CompactBackup CustomResourceDefinitions as YAML.
     Crd,
     /// Run the controllers (leader-elected) with metrics and health endpoints until SIGTERM.
     Run(Box<RunArgs>),

@@ -25,7 +25,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::api::{Backup, BackupSchedule, Restore};
+use crate::api::{Backup, BackupSchedule, CompactBackup, Restore};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 
@@ -43,6 +43,7 @@ pub struct Stores {
     pub backups: Option<Store<Backup>>,
     pub restores: Option<Store<Restore>>,
     pub schedules: Option<Store<BackupSchedule>>,
+    pub compacts: Option<Store<CompactBackup>>,
     pub jobs: Option<Store<Job>>,
     pub pods: Option<Store<Pod>>,
 }
@@ -239,6 +240,7 @@ impl Cluster for KubeCluster {
             Kind::Backup => Self::store_get::<K, Backup>(&self.stores.backups, key),
             Kind::Restore => Self::store_get::<K, Restore>(&self.stores.restores, key),
             Kind::BackupSchedule => Self::store_get::<K, BackupSchedule>(&self.stores.schedules, key),
+            Kind::CompactBackup => Self::store_get::<K, CompactBackup>(&self.stores.compacts, key),
             Kind::Job => Self::store_get::<K, Job>(&self.stores.jobs, key),
             Kind::Pod => Self::store_get::<K, Pod>(&self.stores.pods, key),
         }
@@ -249,6 +251,7 @@ impl Cluster for KubeCluster {
             Kind::Backup => Self::store_list::<K, Backup>(&self.stores.backups, namespace, selector),
             Kind::Restore => Self::store_list::<K, Restore>(&self.stores.restores, namespace, selector),
             Kind::BackupSchedule => Self::store_list::<K, BackupSchedule>(&self.stores.schedules, namespace, selector),
+            Kind::CompactBackup => Self::store_list::<K, CompactBackup>(&self.stores.compacts, namespace, selector),
             Kind::Job => Self::store_list::<K, Job>(&self.stores.jobs, namespace, selector),
             Kind::Pod => Self::store_list::<K, Pod>(&self.stores.pods, namespace, selector),
         }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::api::{Backup, BackupSchedule, Restore};
+use crate::api::{Backup, BackupSchedule, CompactBackup, Restore};
 
 /// Every kind the reconcilers touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -16,18 +16,21 @@ pub enum Kind {
     Backup,
     Restore,
     BackupSchedule,
+    CompactBackup,
     Job,
     Pod,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Backup, Kind::Restore, Kind::BackupSchedule, Kind::Job, Kind::Pod];
+    pub const ALL: [Kind; 6] =
+        [Kind::Backup, Kind::Restore, Kind::BackupSchedule, Kind::CompactBackup, Kind::Job, Kind::Pod];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Backup => "Backup",
             Kind::Restore => "Restore",
             Kind::BackupSchedule => "BackupSchedule",
+            Kind::CompactBackup => "CompactBackup",
             Kind::Job => "Job",
             Kind::Pod => "Pod",
         }
@@ -67,6 +70,9 @@ impl Object for Restore {
 }
 impl Object for BackupSchedule {
     const KIND: Kind = Kind::BackupSchedule;
+}
+impl Object for CompactBackup {
+    const KIND: Kind = Kind::CompactBackup;
 }
 impl Object for Job {
     const KIND: Kind = Kind::Job;

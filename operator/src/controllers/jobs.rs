@@ -39,6 +39,10 @@ pub struct JobRequest {
     pub args: Vec<String>,
     /// The tool to copy in (`br`, `dumpling`, `tidb-lightning`) and the image it comes from; none for clean.
     pub tool: Option<(&'static str, String)>,
+    /// A second tool from another image (`tikv-ctl` beside br, for compactions).
+    pub second_tool: Option<(&'static str, String)>,
+    /// Pods the Job may fail before it fails (0 unless the owner's spec asks: the controllers retry themselves).
+    pub backoff_limit: i32,
     pub env: Vec<EnvVar>,
     pub resources: Option<ResourceRequirements>,
     pub service_account: Option<String>,
@@ -159,16 +163,19 @@ pub fn build_job(req: JobRequest, settings: &Settings) -> Job {
     let mut mounts = vec![mount("tools", TOOLS_DIR), mount("tmp", "/tmp")];
     mounts.extend(req.mounts);
 
-    let init_containers = req.tool.as_ref().map(|(binary, image)| {
-        vec![Container {
-            name: "copy-tool".into(),
-            image: Some(image.clone()),
-            command: Some(vec!["/bin/sh".into(), "-c".into()]),
-            args: Some(vec![format!("cp /{binary} {TOOLS_DIR}/{binary}")]),
-            volume_mounts: Some(vec![mount("tools", TOOLS_DIR)]),
-            security_context: Some(hardened_container()),
-            ..Default::default()
-        }]
+    let copy = |name: String, (binary, image): &(&str, String)| Container {
+        name,
+        image: Some(image.clone()),
+        command: Some(vec!["/bin/sh".into(), "-c".into()]),
+        args: Some(vec![format!("cp /{binary} {TOOLS_DIR}/{binary}")]),
+        volume_mounts: Some(vec![mount("tools", TOOLS_DIR)]),
+        security_context: Some(hardened_container()),
+        ..Default::default()
+    };
+    let init_containers = req.tool.as_ref().map(|tool| {
+        let mut copies = vec![copy("copy-tool".into(), tool)];
+        copies.extend(req.second_tool.as_ref().map(|t| copy(format!("copy-{}", t.0), t)));
+        copies
     });
     let mut env = vec![EnvVar { name: "BACKUP_TOOLS_DIR".into(), value: Some(TOOLS_DIR.into()), ..Default::default() }];
     env.extend(req.env);
@@ -194,7 +201,7 @@ pub fn build_job(req: JobRequest, settings: &Settings) -> Job {
             ..Default::default()
         },
         spec: Some(JobSpec {
-            backoff_limit: Some(0),
+            backoff_limit: Some(req.backoff_limit),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(job_labels),

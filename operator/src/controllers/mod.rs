@@ -1,4 +1,4 @@
-//! The backup, restore and schedule reconcilers: thin async shells that read, call a pure `plan`, and write.
+//! The backup, restore, compact and schedule reconcilers: thin async shells that read, call a pure `plan`, and write.
 //!
 //! Each reconciler takes the object from its controller's cache and loops: observe, `plan` one step, perform it,
 //! fold the write's response back into what it observed, plan again, until the plan says to wait. A write that hits
@@ -10,11 +10,13 @@
 //! |---|---|---|---|
 //! | backup | Backup | the Backup; its Jobs (`backup-`, `clean-`, by owner); their pods (by annotation) | at a pod's start deadline, a retry's due time, a clean retry |
 //! | restore | Restore | the Restore; its Job; the Job's pods | at a pod's start deadline |
-//! | schedule | BackupSchedule | the schedule; its Backups (by owner reference) | at the next cron tick or the next expiry, whichever is first |
+//! | compact | CompactBackup | the CompactBackup; its Job; the Job's pods | at a pod's start deadline |
+//! | schedule | BackupSchedule | the schedule; its Backups and CompactBackups (by owner reference) | at the next cron tick, the next expiry or the next compaction, whichever is first |
 
 pub mod action;
 pub mod attempt;
 pub mod backup;
+pub mod compact;
 pub mod jobs;
 pub mod restore;
 pub mod schedule;

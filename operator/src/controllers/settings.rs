@@ -13,6 +13,8 @@ pub struct Settings {
     pub dumpling_image: String,
     /// lightning image when a lightning Restore has no `toolImage`.
     pub lightning_image: String,
+    /// tikv image (tikv-ctl compacts log backups) when a CompactBackup has no `tikvImage`.
+    pub tikv_image: String,
     /// A pod still Pending (ContainerCreating, image pulls) after this long fails its attempt.
     pub pod_start_timeout: Duration,
     /// Delay before a failed or stuck clean Job is tried again.
@@ -28,6 +30,7 @@ impl Default for Settings {
             br_image: "pingcap/br:v8.5.2".into(),
             dumpling_image: "pingcap/dumpling:v8.5.2".into(),
             lightning_image: "pingcap/tidb-lightning:v8.5.2".into(),
+            tikv_image: "pingcap/tikv:v8.5.2".into(),
             pod_start_timeout: Duration::from_secs(600),
             clean_retry: Duration::from_secs(60),
             resync: Duration::from_secs(300),

@@ -2,7 +2,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::api::{Backup, labels};
+use crate::api::labels;
 use crate::cluster::{Kind, ObjectKey};
 
 /// The Backup or Restore a Job or pod works for, read from the owner annotations every Job (and its pod template)
@@ -15,14 +15,14 @@ pub fn owner_of(meta: &ObjectMeta) -> Option<(Kind, ObjectKey)> {
 }
 
 /// The BackupSchedule that created `backup`, from its controller owner reference.
-pub fn schedule_of(backup: &Backup) -> Option<ObjectKey> {
-    let owner = backup
-        .metadata
+pub fn schedule_of<K: kube::Resource>(obj: &K) -> Option<ObjectKey> {
+    let meta = obj.meta();
+    let owner = meta
         .owner_references
         .as_ref()?
         .iter()
         .find(|r| r.kind == Kind::BackupSchedule.as_str() && r.controller == Some(true))?;
-    Some(ObjectKey::new(backup.metadata.namespace.clone().unwrap_or_default(), owner.name.clone()))
+    Some(ObjectKey::new(meta.namespace.clone().unwrap_or_default(), owner.name.clone()))
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
-//! Tool command lines, built by pure functions from a Backup or Restore spec (no secrets, ever).
+//! Tool command lines, built by pure functions from a Backup, Restore or CompactBackup spec (no secrets, ever).
 //!
 //! br and dumpling take the storage URL plus `--<provider>.<option>` flags; lightning has no storage flags, so
 //! its provider options travel as the URL's query parameters (`s3://bucket/prefix?region=...`), which all three
 //! tools understand.
 
 use crate::api::backup::{Backup, BackupType};
+use crate::api::compact::CompactBackup;
 use crate::api::log_backup::{self, LogCommand};
 use crate::api::restore::Restore;
 use crate::api::storage::{StorageLocation, StorageProvider};
 use crate::api::tools::{BrConfig, TidbAccessConfig};
+use crate::api::tso::Tso;
 use crate::api::validation;
 
 use super::tool::{Operation, PasswordInput, ToolJob, ToolKind};
@@ -407,10 +409,96 @@ pub fn restore_job(restore: &Restore) -> Result<ToolJob, ArgsError> {
     })
 }
 
+/// `br operator base64ify --storage=<url>`: the compaction's storage as tikv-ctl reads it (`--storage-base64`).
+pub fn base64ify_job(compact: &CompactBackup) -> Result<ToolJob, ArgsError> {
+    let (_, name) = key_of(&compact.metadata);
+    let problems = validation::compact(compact);
+    if !problems.is_empty() {
+        return Err(ArgsError::Invalid { kind: "CompactBackup", name, problems: validation::summary(&problems) });
+    }
+    let spec = &compact.spec;
+    let location = location(&spec.storage, "CompactBackup", &name)?;
+    let mut args = vec!["operator".to_string(), "base64ify".to_string(), format!("--storage={}", location.url())];
+    args.extend(storage_args(&spec.storage));
+    Ok(ToolJob {
+        tool: ToolKind::Br,
+        operation: Operation::Base64ify,
+        location,
+        args,
+        env: br_env(),
+        password: None,
+        warnings: unsupported(&spec.storage),
+    })
+}
+
+/// `tikv-ctl compact-log-backup --storage-base64=<storage> --from=<start> --until=<end> -N <concurrency>`, the
+/// range as TSOs (TiDB Operator's command line, one shard).
+pub fn compact_job(compact: &CompactBackup, storage_base64: &str) -> Result<ToolJob, ArgsError> {
+    let (_, name) = key_of(&compact.metadata);
+    let location = location(&compact.spec.storage, "CompactBackup", &name)?;
+    let ts = |t: Option<Tso>| t.map(|t| t.0.to_string()).unwrap_or_default();
+    let mut args = vec![
+        "--log-level=INFO".to_string(),
+        "--log-format=json".to_string(),
+        "compact-log-backup".to_string(),
+        format!("--storage-base64={storage_base64}"),
+        format!("--from={}", ts(compact.start())),
+        format!("--until={}", ts(compact.end())),
+        "-N".to_string(),
+        compact.concurrency().to_string(),
+    ];
+    if let Some(n) = compact.spec.name.as_deref().filter(|n| !n.is_empty()) {
+        args.push(format!("--name={n}"));
+    }
+    Ok(ToolJob {
+        tool: ToolKind::TikvCtl,
+        operation: Operation::Compact,
+        location,
+        args,
+        env: Vec::new(),
+        password: None,
+        warnings: Vec::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::storage::S3StorageProvider;
+
+    #[test]
+    fn a_compaction_runs_tikv_ctl_on_the_encoded_storage_over_its_range_as_tsos() {
+        let spec = crate::api::CompactSpec {
+            storage: StorageProvider {
+                s3: Some(Box::new(S3StorageProvider {
+                    provider: "aws".into(),
+                    bucket: Some("b".into()),
+                    prefix: Some("pitr/log-2026-01-01t00-00-00".into()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+            start_ts: Some("2026-01-01 00:00:00".into()),
+            end_ts: Some("463270733414400000".into()),
+            concurrency: Some(8),
+            ..Default::default()
+        };
+        let c = CompactBackup::new("c", spec);
+        let b64 = base64ify_job(&c).unwrap();
+        assert_eq!(
+            b64.args,
+            ["operator", "base64ify", "--storage=s3://b/pitr/log-2026-01-01t00-00-00", "--s3.provider=aws"]
+        );
+        let job = compact_job(&c, "Cg==").unwrap();
+        let start = Tso::parse("2026-01-01 00:00:00").unwrap().0;
+        assert_eq!(
+            job.command_line(),
+            format!(
+                "tikv-ctl --log-level=INFO --log-format=json compact-log-backup --storage-base64=Cg== --from={start} \
+                 --until=463270733414400000 -N 8"
+            )
+        );
+    }
 
     #[test]
     fn lightning_gets_provider_options_in_the_url_query() {

@@ -1,5 +1,5 @@
-//! backup-manager: the program inside every Job. It reads its Backup or Restore through the `Cluster` trait, runs
-//! the tool (br, dumpling, lightning) or cleans storage, and reports progress and outcome in the object's status.
+//! backup-manager: the program inside every Job. It reads its Backup, Restore or CompactBackup through the
+//! `Cluster` trait, runs the tool (br, dumpling, lightning, tikv-ctl) or cleans storage, and reports progress and outcome in the object's status.
 //!
 //! The same code runs in production (a child process and `object_store`) and in the simulator (a simulated tool
 //! and simulated storage): only the [`Tool`](tool::Tool) and [`BackupStore`](store::BackupStore) differ.
@@ -15,6 +15,7 @@
 //! a manifest without a cluster.
 
 pub mod args;
+pub mod compact_run;
 pub mod credentials;
 pub mod dry_run;
 pub mod launch;
@@ -27,5 +28,6 @@ pub mod report;
 pub mod store;
 pub mod tool;
 
+pub use compact_run::compact;
 pub use log_run::log_backup;
 pub use report::{ManagerError, backup, clean, restore};

@@ -283,6 +283,10 @@ impl Transcript {
             self.report.log_tasks = Some(tasks);
         }
         let parsed = parse_log_line(&display);
+        let bare = raw.trim();
+        if parsed.is_none() && !bare.is_empty() && !bare.starts_with(['{', '[']) {
+            self.report.printed = Some(bare.to_string());
+        }
         let progress = parsed.as_ref().and_then(|l| progress_of(l, self.tool));
         if let Some(l) = &parsed {
             self.read_summary(l);
@@ -438,7 +442,17 @@ mod tests {
                 commit_ts: Some("445790385398841347".into()),
                 time_taken: Some(Duration::from_millis(4500)),
                 log_tasks: None,
+                printed: None,
             }
         );
+    }
+
+    #[test]
+    fn a_bare_line_is_kept_as_what_the_tool_printed() {
+        let mut t = Transcript::new(ToolKind::Br, Redactor::default());
+        t.push("[2026/01/01 00:00:00.000 +00:00] [INFO] [main.go:1] [\"Welcome to Backup & Restore (BR)\"]");
+        t.push("EhQKBmJ1Y2tldBIIcHJlZml4");
+        t.push("");
+        assert_eq!(t.report().printed.as_deref(), Some("EhQKBmJ1Y2tldBIIcHJlZml4"));
     }
 }

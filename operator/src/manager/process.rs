@@ -186,7 +186,11 @@ impl Tool for ProcessTool {
             return Err(ToolError::Stopped { tool });
         }
         // A log command's run also reads the task's status.
-        let status_of_log = matches!((self.expected, job.operation), (Some(Operation::Log(_)), Operation::LogStatus));
+        // A log command's run also reads the task's status; a compaction's first encodes its storage.
+        let status_of_log = matches!(
+            (self.expected, job.operation),
+            (Some(Operation::Log(_)), Operation::LogStatus) | (Some(Operation::Compact), Operation::Base64ify)
+        );
         if let Some(expected) = self.expected
             && expected != job.operation
             && !status_of_log

@@ -160,7 +160,7 @@ pub fn progress_due(last: Option<&WrittenProgress>, new: &ToolProgress, now: Dat
 
 /// Runs the tool while writing its progress into the object's status (best effort: a failed progress write is
 /// logged and the run goes on).
-async fn run_tool<C: Cluster, T: Tool, K: Object>(
+pub(super) async fn run_tool<C: Cluster, T: Tool, K: Object>(
     cluster: &C,
     tool: &T,
     key: &ObjectKey,

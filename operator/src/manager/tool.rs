@@ -14,6 +14,8 @@ pub enum ToolKind {
     Br,
     Dumpling,
     Lightning,
+    /// tikv-ctl, for `compact-log-backup`.
+    TikvCtl,
 }
 
 impl ToolKind {
@@ -23,6 +25,7 @@ impl ToolKind {
             ToolKind::Br => "br",
             ToolKind::Dumpling => "dumpling",
             ToolKind::Lightning => "tidb-lightning",
+            ToolKind::TikvCtl => "tikv-ctl",
         }
     }
 }
@@ -48,6 +51,10 @@ pub enum Operation {
     Log(LogCommand),
     /// `br log status --json`: the task's state and checkpoint.
     LogStatus,
+    /// `br operator base64ify`: a storage as tikv-ctl reads it (printed on stdout).
+    Base64ify,
+    /// `tikv-ctl compact-log-backup`: a log backup's range compacted into SSTs.
+    Compact,
 }
 
 impl Operation {
@@ -64,6 +71,7 @@ impl Operation {
             Operation::Restore => "restore",
             Operation::Import => "import",
             Operation::Log(_) | Operation::LogStatus => "backup",
+            Operation::Base64ify | Operation::Compact => "compact",
         }
     }
 }
@@ -136,6 +144,8 @@ pub struct ToolReport {
     pub time_taken: Option<Duration>,
     /// The tasks `br log status --json` printed.
     pub log_tasks: Option<Vec<LogTask>>,
+    /// The last line printed that was not a log line (what `br operator base64ify` prints).
+    pub printed: Option<String>,
 }
 
 /// One log backup task as `br log status --json` prints it (fields br adds are ignored).

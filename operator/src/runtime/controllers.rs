@@ -4,7 +4,8 @@
 //! |---|---|---|---|
 //! | backup | Backup | Backup, Job, Pod | Backups; its Jobs (owner reference); their pods (owner annotations) |
 //! | restore | Restore | Restore, Job, Pod | Restores; its Job (owner reference); the Job's pods (owner annotations) |
-//! | schedule | BackupSchedule | BackupSchedule, Backup | schedules; their Backups (controller owner reference) |
+//! | compact | CompactBackup | CompactBackup, Job, Pod | CompactBackups; its Job (owner reference); its pods (owner annotations) |
+//! | schedule | BackupSchedule | BackupSchedule, Backup, CompactBackup | schedules; their Backups and CompactBackups (controller owner reference) |
 //!
 //! Jobs and pods are watched only with the operator's labels (`app.kubernetes.io/managed-by=backup-operator` and
 //! the controller's components), and scheduled Backups only with the schedule label, so the caches hold what the
@@ -28,11 +29,12 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::labels::{self, component};
-use crate::api::{Backup, BackupSchedule, Restore};
+use crate::api::{Backup, BackupSchedule, CompactBackup, Restore};
 use crate::cluster::kube_cluster::{Clock, KubeCluster, Stores, error_chain};
 use crate::cluster::own_writes::{OwnWrites, ReadYourWrites};
 use crate::cluster::{Kind, Object, ObjectKey};
 use crate::controllers::backup::{self, BackupError};
+use crate::controllers::compact::{self, CompactError};
 use crate::controllers::restore::{self, RestoreError};
 use crate::controllers::schedule::{self, ScheduleError};
 use crate::controllers::{Action, Settings, triggers};
@@ -43,6 +45,7 @@ use super::metrics::{Metrics, Sources};
 /// The controller names used in metrics and logs.
 pub const BACKUP: &str = "backup";
 pub const RESTORE: &str = "restore";
+pub const COMPACT: &str = "compact";
 pub const SCHEDULE: &str = "schedule";
 
 /// What the three controllers share.
@@ -101,9 +104,9 @@ pub fn owner_ref<K: Resource<DynamicType = ()>>(meta: &ObjectMeta, kind: Kind) -
     (owner_kind == kind).then(|| ObjectRef::new(&key.name).within(&key.namespace))
 }
 
-/// The schedule a Backup belongs to.
-pub fn schedule_ref(backup: &Backup) -> Option<ObjectRef<BackupSchedule>> {
-    triggers::schedule_of(backup).map(|key| ObjectRef::new(&key.name).within(&key.namespace))
+/// The schedule a Backup or CompactBackup belongs to.
+pub fn schedule_ref<K: kube::Resource>(obj: &K) -> Option<ObjectRef<BackupSchedule>> {
+    triggers::schedule_of(obj).map(|key| ObjectRef::new(&key.name).within(&key.namespace))
 }
 
 async fn instrumented<E: std::error::Error + 'static>(
@@ -129,6 +132,11 @@ async fn reconcile_backup(obj: Arc<Backup>, ctx: Arc<Context>) -> Result<KubeAct
 async fn reconcile_restore(obj: Arc<Restore>, ctx: Arc<Context>) -> Result<KubeAction, RestoreError> {
     let key = ObjectKey::of(&*obj);
     instrumented(&ctx, key, restore::reconcile(&ctx.cluster, &ctx.settings, obj)).await
+}
+
+async fn reconcile_compact(obj: Arc<CompactBackup>, ctx: Arc<Context>) -> Result<KubeAction, CompactError> {
+    let key = ObjectKey::of(&*obj);
+    instrumented(&ctx, key, compact::reconcile(&ctx.cluster, &ctx.settings, obj)).await
 }
 
 async fn reconcile_schedule(obj: Arc<BackupSchedule>, ctx: Arc<Context>) -> Result<KubeAction, ScheduleError> {
@@ -261,7 +269,34 @@ pub fn start(shared: &Shared, shutdown: CancellationToken) -> Running {
         .run(reconcile_restore, error_policy::<Restore, RestoreError>, ctx)
         .for_each(|r| report(RESTORE, r));
 
-    // schedule: BackupSchedule and the Backups it created
+    // compact: CompactBackup, its Job and the Job's pods
+    let (compacts, writer) = reflector::store::<CompactBackup>();
+    let compact_events = watcher(scoped::<CompactBackup>(shared), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects();
+    let jobs_config = watcher::Config::default().labels(&jobs_selector(&[component::COMPACT]));
+    let (compact_jobs, writer) = reflector::store::<Job>();
+    let job_events =
+        watcher(scoped::<Job>(shared), jobs_config.clone()).default_backoff().reflect(writer).touched_objects();
+    let (compact_pods, writer) = reflector::store::<Pod>();
+    let pod_events = watcher(scoped::<Pod>(shared), jobs_config).default_backoff().reflect(writer).touched_objects();
+    let stores = Stores {
+        compacts: Some(compacts.clone()),
+        jobs: Some(compact_jobs.clone()),
+        pods: Some(compact_pods.clone()),
+        ..Stores::default()
+    };
+    let ctx = context(shared, COMPACT, stores, &recorder);
+    let compact_controller = Controller::for_stream(compact_events, compacts.clone())
+        .owns_stream(job_events)
+        .watches_stream(pod_events, |pod: Pod| owner_ref::<CompactBackup>(&pod.metadata, Kind::CompactBackup))
+        .with_config(config.clone())
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(reconcile_compact, error_policy::<CompactBackup, CompactError>, ctx)
+        .for_each(|r| report(COMPACT, r));
+
+    // schedule: BackupSchedule and the Backups and CompactBackups it created
     let (schedules, writer) = reflector::store::<BackupSchedule>();
     let schedule_events = watcher(scoped::<BackupSchedule>(shared), watcher::Config::default())
         .default_backoff()
@@ -279,10 +314,22 @@ pub fn start(shared: &Shared, shutdown: CancellationToken) -> Running {
                 watcher::Event::Init | watcher::Event::InitDone => {}
             })
             .touched_objects();
-    let stores = Stores { schedules: Some(schedules.clone()), backups: Some(scheduled.clone()), ..Stores::default() };
+    let (scheduled_compacts, writer) = reflector::store::<CompactBackup>();
+    let scheduled_compact_events =
+        watcher(scoped::<CompactBackup>(shared), watcher::Config::default().labels(&scheduled_backups_selector()))
+            .default_backoff()
+            .reflect(writer)
+            .touched_objects();
+    let stores = Stores {
+        schedules: Some(schedules.clone()),
+        backups: Some(scheduled.clone()),
+        compacts: Some(scheduled_compacts.clone()),
+        ..Stores::default()
+    };
     let ctx = context(shared, SCHEDULE, stores, &recorder);
     let schedule_controller = Controller::for_stream(schedule_events, schedules.clone())
         .watches_stream(scheduled_events, |b: Backup| schedule_ref(&b))
+        .watches_stream(scheduled_compact_events, |c: CompactBackup| schedule_ref(&c))
         .with_config(config)
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile_schedule, error_policy::<BackupSchedule, ScheduleError>, ctx)
@@ -295,18 +342,22 @@ pub fn start(shared: &Shared, shutdown: CancellationToken) -> Running {
         ready(&restores),
         ready(&restore_jobs),
         ready(&restore_pods),
+        ready(&compacts),
+        ready(&compact_jobs),
+        ready(&compact_pods),
         ready(&schedules),
         ready(&scheduled),
+        ready(&scheduled_compacts),
     ])
     .map(|_| ())
     .boxed();
     let controllers = async move {
-        futures::join!(backup_controller, restore_controller, schedule_controller);
+        futures::join!(backup_controller, restore_controller, compact_controller, schedule_controller);
     }
     .boxed();
     let sources = Sources {
         backups: Some(backups),
-        pods: vec![backup_pods, restore_pods],
+        pods: vec![backup_pods, restore_pods, compact_pods],
         pod_start_timeout: shared.settings.pod_start_timeout,
     };
     Running { controllers, synced, sources }

@@ -93,6 +93,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "IMAGE", help_heading = "Jobs")]
     pub lightning_image: Option<String>,
 
+    /// tikv image (for its tikv-ctl) for CompactBackups without spec.tikvImage.
+    #[arg(long, value_name = "IMAGE", help_heading = "Jobs")]
+    pub tikv_image: Option<String>,
+
     /// A Job's pod still Pending (ContainerCreating, image pulls) after this long fails its attempt.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = duration, help_heading = "Jobs")]
     pub pod_start_timeout: Duration,
@@ -132,6 +136,7 @@ impl RunArgs {
         pick(&self.br_image, &mut s.br_image);
         pick(&self.dumpling_image, &mut s.dumpling_image);
         pick(&self.lightning_image, &mut s.lightning_image);
+        pick(&self.tikv_image, &mut s.tikv_image);
         s.pod_start_timeout = self.pod_start_timeout;
         s.clean_retry = self.clean_retry;
         s.resync = self.resync;
@@ -150,6 +155,7 @@ impl RunArgs {
             ("br-image", self.br_image.as_ref()),
             ("dumpling-image", self.dumpling_image.as_ref()),
             ("lightning-image", self.lightning_image.as_ref()),
+            ("tikv-image", self.tikv_image.as_ref()),
         ];
         match names.into_iter().find(|(_, v)| v.is_some_and(|v| v.trim().is_empty())) {
             Some((flag, _)) => Err(OptionsError::Empty { flag }),

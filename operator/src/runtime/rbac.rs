@@ -34,6 +34,9 @@ pub const OPERATOR: &[Permission] = &[
     p("pingcap.com", "backupschedules", &["get", "list", "watch"]),
     p("pingcap.com", "backupschedules/status", &["update"]),
     p("pingcap.com", "backupschedules/finalizers", &["update"]),
+    p("pingcap.com", "compactbackups", &["get", "list", "watch", "create", "delete"]),
+    p("pingcap.com", "compactbackups/status", &["update"]),
+    p("pingcap.com", "compactbackups/finalizers", &["update"]),
     p("batch", "jobs", &["get", "list", "watch", "create", "delete"]),
     p("", "pods", &["list", "watch"]),
     p("events.k8s.io", "events", &["create", "patch"]),
@@ -48,6 +51,8 @@ pub const MANAGER: &[Permission] = &[
     p("pingcap.com", "backups/status", &["update"]),
     p("pingcap.com", "restores", &["get"]),
     p("pingcap.com", "restores/status", &["update"]),
+    p("pingcap.com", "compactbackups", &["get"]),
+    p("pingcap.com", "compactbackups/status", &["update"]),
 ];
 
 /// The API group and resource of a kind.
@@ -56,6 +61,7 @@ pub fn resource_of(kind: Kind) -> (&'static str, &'static str) {
         Kind::Backup => ("pingcap.com", "backups"),
         Kind::Restore => ("pingcap.com", "restores"),
         Kind::BackupSchedule => ("pingcap.com", "backupschedules"),
+        Kind::CompactBackup => ("pingcap.com", "compactbackups"),
         Kind::Job => ("batch", "jobs"),
         Kind::Pod => ("", "pods"),
     }
@@ -96,7 +102,7 @@ mod tests {
 
     #[test]
     fn every_call_the_manager_may_make_is_granted_to_it() {
-        for kind in [Kind::Backup, Kind::Restore] {
+        for kind in [Kind::Backup, Kind::Restore, Kind::CompactBackup] {
             for verb in [Verb::Get, Verb::UpdateStatus] {
                 let (g, r, v) = needed(kind, verb);
                 assert!(grants(MANAGER, g, &r, v), "{kind} {verb}");

@@ -5,6 +5,7 @@ use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::{ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use operator::api::backup::BackoffRetryRecord;
+use operator::api::compact::{CompactBackup, CompactSpec, CompactStatus};
 use operator::api::labels::{self, FINALIZER};
 use operator::api::storage::{S3StorageProvider, StorageProvider};
 use operator::api::time::to_k8s;
@@ -15,7 +16,7 @@ use operator::api::{
 };
 use operator::controllers::Settings;
 use operator::controllers::backup::job::{clean_job_for, job_for};
-use operator::controllers::schedule::template::{backup_for, log_backup_for};
+use operator::controllers::schedule::template::{backup_for, compact_for, log_backup_for};
 
 pub const NS: &str = "test1";
 
@@ -161,6 +162,24 @@ impl ScheduleBuilder {
         self.0.spec.log_backup_template = Some(Box::new(log));
         self
     }
+    /// Compaction every `interval` (with a log backup template if it has none): the template's storage.
+    pub fn compaction(mut self, interval: &str) -> Self {
+        if self.0.spec.log_backup_template.is_none() {
+            self = self.log_template();
+        }
+        let spec = CompactSpec { storage: br_template().storage, br: br_template().br, ..Default::default() };
+        self.0.spec.compact_backup_template = Some(Box::new(spec));
+        self.0.spec.compact_interval = Some(interval.into());
+        self
+    }
+    /// `status.logBackup` and `status.logBackupStartTs`: the schedule's log backup, started at `at`.
+    pub fn log_recorded(mut self, at: DateTime<Utc>) -> Self {
+        let name = format!("log-{}", self.0.metadata.name.clone().unwrap_or_default());
+        let s = self.0.status.get_or_insert_with(BackupScheduleStatus::default);
+        s.log_backup = Some(name);
+        s.log_backup_start_ts = Some(to_k8s(at));
+        self
+    }
     pub fn max_backups(mut self, n: i32) -> Self {
         self.0.spec.max_backups = Some(n);
         self
@@ -184,6 +203,29 @@ impl ScheduleBuilder {
     }
 }
 
+/// A CompactBackup of `schedule` over `from`..`to` (created at `from`), in `state` (none: new).
+pub fn compact_of(
+    schedule: &BackupSchedule,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    state: Option<&str>,
+) -> CompactBackup {
+    use operator::api::tso::Tso;
+    let started = from_k8s_opt(schedule.status.as_ref().and_then(|s| s.log_backup_start_ts.as_ref())).unwrap_or(from);
+    let mut c =
+        compact_for(schedule, from, started, Tso::from_time(from), Tso::from_time(to)).expect("the schedule compacts");
+    let name = c.metadata.name.clone().unwrap();
+    c.metadata.uid = Some(format!("uid-{name}"));
+    c.metadata.resource_version = Some("1".into());
+    c.metadata.creation_timestamp = Some(to_k8s(from));
+    c.status = state.map(|s| CompactStatus { state: Some(s.into()), ..Default::default() });
+    c
+}
+
+fn from_k8s_opt(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<DateTime<Utc>> {
+    operator::api::time::opt_from_k8s(t)
+}
+
 pub struct JobBuilder(Job);
 
 impl From<Job> for JobBuilder {
@@ -202,6 +244,10 @@ impl JobBuilder {
     /// The backup Job for `attempt` of `backup`, as the controller creates it.
     pub fn backup(backup: &Backup, attempt: u32) -> Self {
         JobBuilder(job_for(backup, attempt, &Settings::default())).uid(&format!("job-{attempt}"))
+    }
+    /// The Job of a CompactBackup, as the compact controller creates it.
+    pub fn compact(compact: &CompactBackup) -> Self {
+        JobBuilder(operator::controllers::compact::job::job_for(compact, &Settings::default())).uid("compact-job")
     }
     pub fn clean(backup: &Backup) -> Self {
         JobBuilder(clean_job_for(backup, &Settings::default())).uid("clean-job")

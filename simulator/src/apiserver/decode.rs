@@ -16,6 +16,7 @@ pub fn to_json(o: &Obj) -> Value {
         Obj::Backup(a) => serde_json::to_value(&**a),
         Obj::Restore(a) => serde_json::to_value(&**a),
         Obj::Schedule(a) => serde_json::to_value(&**a),
+        Obj::Compact(a) => serde_json::to_value(&**a),
         Obj::Job(a) => serde_json::to_value(&**a),
         Obj::Pod(a) => serde_json::to_value(&**a),
     }
@@ -31,6 +32,7 @@ pub fn from_json(kind: Kind, v: Value) -> Result<Obj, String> {
         Kind::Backup => typed::<Backup>(v),
         Kind::Restore => typed::<Restore>(v),
         Kind::BackupSchedule => typed::<BackupSchedule>(v),
+        Kind::CompactBackup => typed::<operator::api::CompactBackup>(v),
         Kind::Job => typed::<k8s_openapi::api::batch::v1::Job>(v),
         Kind::Pod => typed::<k8s_openapi::api::core::v1::Pod>(v),
     }

@@ -437,7 +437,7 @@ impl State {
 
     fn patch_typed(&mut self, req: &ApiRequest, target: &Target, kind: Kind, key: &ObjectKey) -> ApiReply {
         let content_type = req.content_type.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim();
-        let custom = matches!(kind, Kind::Backup | Kind::Restore | Kind::BackupSchedule);
+        let custom = matches!(kind, Kind::Backup | Kind::Restore | Kind::BackupSchedule | Kind::CompactBackup);
         if custom && content_type == "application/strategic-merge-patch+json" {
             return answer(status::unsupported_patch(true));
         }

@@ -71,6 +71,16 @@ pub const RESOURCES: &[ResourceInfo] = &[
         status: true,
     },
     ResourceInfo {
+        res: Res::Typed(Kind::CompactBackup),
+        group: "pingcap.com",
+        version: "v1alpha1",
+        kind: "CompactBackup",
+        plural: "compactbackups",
+        singular: "compactbackup",
+        short_names: &["cpbk"],
+        status: true,
+    },
+    ResourceInfo {
         res: Res::Typed(Kind::Job),
         group: "batch",
         version: "v1",

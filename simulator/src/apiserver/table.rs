@@ -113,7 +113,9 @@ fn printer_columns(printer: Vec<CustomResourceColumnDefinition>) -> Vec<Column> 
 
 fn columns(res: Res) -> Vec<Column> {
     match res {
-        Res::Typed(kind @ (Kind::Backup | Kind::Restore | Kind::BackupSchedule)) => crd_columns(kind),
+        Res::Typed(kind @ (Kind::Backup | Kind::Restore | Kind::BackupSchedule | Kind::CompactBackup)) => {
+            crd_columns(kind)
+        }
         Res::Typed(Kind::Job) => vec![
             name_column(),
             column("Status", "string", "Status of the job.", Cell::Computed(job_status)),

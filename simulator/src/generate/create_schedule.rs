@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     Action, Draft, NAMESPACE,
-    draft::{manifest, storage},
+    draft::{Variant, manifest, storage},
 };
 use crate::scenario::model::Area;
 
@@ -67,17 +67,26 @@ pub fn spec(d: &mut Draft, name: &str) -> Value {
 }
 
 /// Sometimes a `logBackupTemplate` (point-in-time recovery): the schedule keeps a log backup running and truncates
-/// it as it collects snapshots (TiDB Operator's #6068 and #6320 are about collection by count).
+/// it as it collects snapshots (TiDB Operator's #6068 and #6320 are about collection by count); half of those also
+/// compact their log (`compactBackupTemplate`, `compactInterval`), as TiDB's integrated PITR schedule does.
 fn log_backup(d: &mut Draft, spec: &mut Value, name: &str) {
-    if !d.variant(0.3) {
+    if !d.variant(Variant::LogBackup, 0.3) {
         return;
     }
     spec["logBackupTemplate"] = json!({
         "backupMode": "log",
-        "cleanPolicy": d.variant_pick(CLEAN_POLICIES),
+        "cleanPolicy": d.variant_pick(Variant::LogBackup, CLEAN_POLICIES),
         "br": {"cluster": "mycluster"},
         "s3": storage(&format!("{name}-log")),
     });
+    if d.variant(Variant::Compaction, 0.5) {
+        spec["compactInterval"] = Value::from(d.variant_pick(Variant::Compaction, &["10m", "20m", "1h"]));
+        spec["compactBackupTemplate"] = json!({
+            "br": {"cluster": "mycluster"},
+            "s3": storage(&format!("{name}-log")),
+            "maxRetryTimes": d.variant_pick(Variant::Compaction, &[0, 2, 6]),
+        });
+    }
 }
 
 /// Sets a retention on `spec`: by age, by count, both (age wins), or none.

@@ -40,12 +40,30 @@ impl Known {
     }
 }
 
+/// A variant added to an action after its vocabulary settled, each drawn from a stream of its own: drawing one never
+/// moves the main stream nor another variant's, so a seed's actions and earlier variants stay the ones it always drew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// A schedule's log backup (`logBackupTemplate`).
+    LogBackup,
+    /// A PITR schedule's compaction (`compactBackupTemplate`, `compactInterval`).
+    Compaction,
+}
+
+impl Variant {
+    fn stream(self) -> &'static str {
+        match self {
+            Variant::LogBackup => "workload-variants",
+            Variant::Compaction => "workload-compactions",
+        }
+    }
+}
+
 /// The state of one drawing.
 pub struct Draft {
     rng: Stream,
-    /// Draws of variants added to actions after their vocabulary settled (a schedule's log backup): a stream of its
-    /// own, so drawing them never moves the main one, and a seed's actions stay the ones it always drew.
-    variants: Stream,
+    /// The variants' streams, in [`Variant`] order.
+    variants: [Stream; 2],
     pub start: DateTime<Utc>,
     pub duration: Duration,
     pub schedules: Vec<Known>,
@@ -63,7 +81,7 @@ pub struct Draft {
 pub const NAMESPACE: &str = "gen";
 
 impl Draft {
-    /// A draft drawing from `world`'s `workload` and `workload-variants` streams.
+    /// A draft drawing from `world`'s `workload` stream and the variants' streams.
     pub fn new(scenario: &Scenario, world: &WorldRng) -> Draft {
         let schedules = scenario
             .objects
@@ -73,7 +91,7 @@ impl Draft {
             .collect();
         Draft {
             rng: world.stream("workload"),
-            variants: world.stream("workload-variants"),
+            variants: [Variant::LogBackup, Variant::Compaction].map(|v| world.stream(v.stream())),
             start: scenario.start,
             duration: scenario.duration,
             schedules,
@@ -90,14 +108,14 @@ impl Draft {
         self.rng.random_bool(p.clamp(0.0, 1.0))
     }
 
-    /// True with probability `p`, from the variants' stream (see [`Draft`]).
-    pub fn variant(&mut self, p: f64) -> bool {
-        self.variants.random_bool(p.clamp(0.0, 1.0))
+    /// True with probability `p`, from `variant`'s stream (see [`Variant`]).
+    pub fn variant(&mut self, variant: Variant, p: f64) -> bool {
+        self.variants[variant as usize].random_bool(p.clamp(0.0, 1.0))
     }
 
-    /// One of `items`, uniformly, from the variants' stream.
-    pub fn variant_pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.variants.random_range(0..items.len())].clone()
+    /// One of `items`, uniformly, from `variant`'s stream.
+    pub fn variant_pick<T: Clone>(&mut self, variant: Variant, items: &[T]) -> T {
+        items[self.variants[variant as usize].random_range(0..items.len())].clone()
     }
 
     /// One of `items`, uniformly.

@@ -148,7 +148,7 @@ impl Family for EventualProgress {
             }
         }
         // No finalizer stuck.
-        for kind in [Kind::Backup, Kind::Restore, Kind::BackupSchedule] {
+        for kind in [Kind::Backup, Kind::Restore, Kind::BackupSchedule, Kind::CompactBackup] {
             for o in ctx.world.iter_kind(kind) {
                 if let Some(at) = deleted_at(o.meta()).filter(|at| l.end.since((*at).max(l.deadline)) > l.grace) {
                     let f = o.meta().finalizers.clone().unwrap_or_default().join(",");

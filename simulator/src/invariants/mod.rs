@@ -5,6 +5,7 @@ mod bounded_api_cost;
 mod eventual_progress;
 mod gc_not_starved;
 mod log_backup_kept;
+mod log_compacted;
 mod log_task_stopped;
 mod log_truncated;
 mod no_lost_data;
@@ -126,6 +127,7 @@ impl Checker {
             Box::new(log_backup_kept::LogBackupKept::default()),
             Box::new(pitr_window::PitrWindow::default()),
             Box::new(log_truncated::LogTruncated::default()),
+            Box::new(log_compacted::LogCompacted::default()),
         ];
         Checker {
             families,

@@ -205,8 +205,10 @@ fn manifest(c: &mut Checker, tree: &Loc<Tree>, field: &str) -> Option<Obj> {
         "Backup" => Kind::Backup,
         "Restore" => Kind::Restore,
         "BackupSchedule" => Kind::BackupSchedule,
+        "CompactBackup" => Kind::CompactBackup,
         other => {
-            c.at(loc, format!("{field}.kind"), format!("{other:?} is not one of Backup, Restore, BackupSchedule"));
+            let kinds = "Backup, Restore, BackupSchedule, CompactBackup";
+            c.at(loc, format!("{field}.kind"), format!("{other:?} is not one of {kinds}"));
             return None;
         }
     };
@@ -216,6 +218,7 @@ fn manifest(c: &mut Checker, tree: &Loc<Tree>, field: &str) -> Option<Obj> {
     let result = match typed_kind {
         Kind::Backup => typed::<Backup>(v),
         Kind::Restore => typed::<Restore>(v),
+        Kind::CompactBackup => typed::<operator::api::CompactBackup>(v),
         _ => typed::<BackupSchedule>(v),
     };
     match result {
@@ -611,8 +614,9 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
                 "CleanFailed",
             ],
             Kind::Restore => &["Invalid", "Scheduled", "Running", "Complete", "Failed"],
+            Kind::CompactBackup => &["Scheduled", "Running", "RetryFailed", "Complete", "Failed"],
             _ => {
-                c.at(&p.kind, format!("{field}.kind"), "only Backup and Restore have a phase");
+                c.at(&p.kind, format!("{field}.kind"), "only Backup, Restore and CompactBackup have a phase");
                 continue;
             }
         };

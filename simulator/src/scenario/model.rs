@@ -113,6 +113,7 @@ pub enum JobRole {
     Backup,
     Restore,
     Clean,
+    Compact,
 }
 
 impl JobRole {
@@ -121,6 +122,7 @@ impl JobRole {
             "backup" => Some(JobRole::Backup),
             "restore" => Some(JobRole::Restore),
             "clean" => Some(JobRole::Clean),
+            "compact" => Some(JobRole::Compact),
             _ => None,
         }
     }
@@ -129,6 +131,7 @@ impl JobRole {
             JobRole::Backup => "backup",
             JobRole::Restore => "restore",
             JobRole::Clean => "clean",
+            JobRole::Compact => "compact",
         }
     }
 }
@@ -369,10 +372,11 @@ pub enum InvariantId {
     LogBackupKept,
     PitrWindow,
     LogTruncated,
+    LogCompacted,
 }
 
 impl InvariantId {
-    pub const ALL: [InvariantId; 17] = [
+    pub const ALL: [InvariantId; 18] = [
         InvariantId::ScheduleStatusTruth,
         InvariantId::NoOverlap,
         InvariantId::OneBackupPerTick,
@@ -390,6 +394,7 @@ impl InvariantId {
         InvariantId::LogBackupKept,
         InvariantId::PitrWindow,
         InvariantId::LogTruncated,
+        InvariantId::LogCompacted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -411,6 +416,7 @@ impl InvariantId {
             InvariantId::LogBackupKept => "log-backup-kept",
             InvariantId::PitrWindow => "pitr-window",
             InvariantId::LogTruncated => "log-truncated",
+            InvariantId::LogCompacted => "log-compacted",
         }
     }
 

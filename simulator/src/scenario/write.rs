@@ -19,6 +19,7 @@ fn manifest(o: &Obj) -> Value {
         Obj::Backup(a) => serde_json::to_value(&**a),
         Obj::Restore(a) => serde_json::to_value(&**a),
         Obj::Schedule(a) => serde_json::to_value(&**a),
+        Obj::Compact(a) => serde_json::to_value(&**a),
         Obj::Job(a) => serde_json::to_value(&**a),
         Obj::Pod(a) => serde_json::to_value(&**a),
     }

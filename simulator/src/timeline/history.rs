@@ -179,7 +179,7 @@ fn state_of(obj: &Obj) -> Option<(LifeKind, String)> {
             )
         }
         Obj::Pod(p) => (LifeKind::Pod, pod_state(p)),
-        Obj::Job(_) => return None,
+        Obj::Job(_) | Obj::Compact(_) => return None,
     })
 }
 

@@ -28,7 +28,7 @@ pub async fn reconcile<C: Cluster>(
     let listed = client.cached_list::<Backup>(&key.namespace, &schedule_selector(&key.name));
     // Snapshots only: the reports predate schedules with a log backup.
     let snapshots = listed.iter().filter(|b| !operator::api::log_backup::is_log(&b.spec));
-    for b in snapshots.filter(|b| belongs_to(b, &schedule) && b.metadata.deletion_timestamp.is_none()) {
+    for b in snapshots.filter(|b| belongs_to(&***b, &schedule) && b.metadata.deletion_timestamp.is_none()) {
         let born = opt_from_k8s(b.metadata.creation_timestamp.as_ref()).unwrap_or(now);
         if !b.is_finished() && born + reserved <= now {
             client.delete::<Backup>(&ObjectKey::of(&**b), &Precondition::default()).await.map_err(|e| e.to_string())?;

@@ -34,6 +34,8 @@ pub fn job_for(restore: &Restore, settings: &Settings) -> Job {
         owner_label: labels::RESTORE,
         owner_name: name,
         tool: Some(tool),
+        second_tool: None,
+        backoff_limit: 0,
         env,
         resources: spec.resources.as_deref().cloned(),
         service_account: spec.service_account.clone(),

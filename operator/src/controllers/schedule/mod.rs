@@ -1,11 +1,13 @@
 //! The schedule controller: creates a Backup per cron tick (never two at once), keeps `status.lastBackup` true,
 //! and garbage-collects expired Backups. Correct under stale caches: see [`plan`].
 
+pub mod compaction;
 pub mod next_run;
 pub mod plan;
 pub mod retention;
 pub mod template;
 
+mod compact;
 mod log;
 
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use crate::api::condition::{Condition, remove_condition, set_condition};
 use crate::api::log_backup::is_log;
 use crate::api::names::schedule_log_backup_name;
 use crate::api::time::{rfc3339, to_k8s};
-use crate::api::{Backup, BackupSchedule, unsupported};
+use crate::api::{Backup, BackupSchedule, CompactBackup, unsupported};
 use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
 use crate::controllers::{Action, MAX_STEPS, Settings};
 
@@ -60,6 +62,18 @@ pub enum ScheduleError {
         #[source]
         source: ClusterError,
     },
+    #[error("failed to list CompactBackups of BackupSchedule {key}")]
+    ListCompacts {
+        key: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("failed to write CompactBackup {compact}")]
+    WriteCompact {
+        compact: ObjectKey,
+        #[source]
+        source: ClusterError,
+    },
     #[error("reconcile of BackupSchedule {key} made no progress after {steps} steps")]
     NoProgress { key: ObjectKey, steps: usize },
 }
@@ -68,6 +82,8 @@ struct State {
     key: ObjectKey,
     schedule: BackupSchedule,
     backups: Vec<Arc<Backup>>,
+    /// The schedule's CompactBackups (only when it compacts).
+    compacts: Vec<Arc<CompactBackup>>,
     fresh: bool,
     schedule_live: bool,
     newest_known: bool,
@@ -96,17 +112,26 @@ pub async fn reconcile<C: Cluster>(
     let backups = cluster
         .cached_list::<Backup>(&key.namespace, &schedule_selector(&key.name))
         .into_iter()
-        .filter(|b| belongs_to(b, &schedule))
+        .filter(|b| belongs_to(&**b, &schedule))
         .collect::<Vec<_>>();
     if let Some(wait) = awaiting_own_write(cluster, &schedule, &backups) {
         return Ok(Action::await_own_write(wait));
     }
+    let compacts = match schedule.compaction() {
+        Some(_) => cluster
+            .cached_list::<CompactBackup>(&key.namespace, &schedule_selector(&key.name))
+            .into_iter()
+            .filter(|c| belongs_to(&**c, &schedule))
+            .collect(),
+        None => Vec::new(),
+    };
     let in_sync = cluster.confirmed::<BackupSchedule>(&key);
     let confirmed_blocked = blocked_since(cluster, &backups);
     let mut state = State {
         key,
         schedule: (*schedule).clone(),
         backups,
+        compacts,
         fresh: false,
         schedule_live: false,
         newest_known: false,
@@ -128,6 +153,7 @@ pub async fn reconcile<C: Cluster>(
                     .iter()
                     .find(|b| is_log(&b.spec) && b.metadata.name.as_deref() == Some(&log_name))
                     .map(|b| &**b),
+                compacts: state.compacts.iter().map(|c| &**c).collect(),
                 fresh: state.fresh,
                 schedule_live: state.schedule_live,
                 newest_known: state.newest_known,
@@ -159,6 +185,10 @@ pub async fn reconcile<C: Cluster>(
             }
             Err(e @ ScheduleError::WriteLogBackup { .. }) if !state.failed.log => {
                 state.failed.log = true;
+                state.deferred.get_or_insert(e);
+            }
+            Err(e @ ScheduleError::WriteCompact { .. }) if !state.failed.compact => {
+                state.failed.compact = true;
                 state.deferred.get_or_insert(e);
             }
             Err(ScheduleError::WriteStatus { source: ClusterError::Conflict { .. }, .. }) if conflicts < 3 => {
@@ -220,6 +250,13 @@ async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, Sch
         .await
         .map_err(|source| ScheduleError::ListBackups { key: key.clone(), source })?;
     state.backups = backups.into_iter().filter(|b| belongs_to(b, &schedule)).map(Arc::new).collect();
+    if schedule.compaction().is_some() {
+        let compacts = cluster
+            .list::<CompactBackup>(&key.namespace, &schedule_selector(&key.name))
+            .await
+            .map_err(|source| ScheduleError::ListCompacts { key: key.clone(), source })?;
+        state.compacts = compacts.into_iter().filter(|c| belongs_to(c, &schedule)).map(Arc::new).collect();
+    }
     state.schedule = schedule;
     state.fresh = true;
     state.schedule_live = true;
@@ -376,6 +413,18 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             .await
         }
         Step::TruncateLog { name, until, base } => log::truncate(cluster, state, &name, until, &base).await,
+        Step::RecordCompactProgress { progress } => {
+            write_status(cluster, state, |s| s.last_compact_progress = Some(to_k8s(progress))).await
+        }
+        Step::RecordCompact { name, executed } => {
+            write_status(cluster, state, |s| {
+                s.last_compact = Some(name);
+                s.last_compact_execution_ts = Some(to_k8s(executed));
+            })
+            .await
+        }
+        Step::CreateCompact { range } => compact::create(cluster, state, range).await,
+        Step::DeleteCompacts { names } => compact::delete(cluster, state, &names).await,
         Step::DeleteBackups { names } => {
             for name in &names {
                 let bkey = ObjectKey::new(&state.key.namespace, name);

@@ -17,10 +17,11 @@ use crate::api::duration::parse_duration;
 use crate::api::log_backup;
 use crate::api::time::{from_k8s, opt_from_k8s};
 use crate::api::tso::Tso;
-use crate::api::{Backup, BackupSchedule};
+use crate::api::{Backup, BackupSchedule, CompactBackup};
 use crate::api::{unsupported, validation};
 use crate::controllers::attempt::until;
 
+use super::compaction::{Compaction, Range};
 use super::next_run::{NextRun, next_run, next_tick};
 use super::retention::{BackupInfo, Lifecycle, Retention, expired, next_expiry};
 use super::template::tick_of;
@@ -34,6 +35,8 @@ pub struct Observed<'a> {
     pub backups: Vec<&'a Backup>,
     /// The log backup the schedule keeps running (`log-<schedule>`), when one is seen.
     pub log_backup: Option<&'a Backup>,
+    /// The schedule's CompactBackups (listed only when it compacts).
+    pub compacts: Vec<&'a CompactBackup>,
     /// Schedule and Backups come from live reads (or write responses) in this reconcile, not from the cache.
     pub fresh: bool,
     /// The schedule (not necessarily its Backups) comes from a live read or a write response in this reconcile.
@@ -66,6 +69,8 @@ pub struct Failed {
     pub collect: bool,
     /// A create or update of the log backup.
     pub log: bool,
+    /// A create or delete of a CompactBackup.
+    pub compact: bool,
 }
 
 /// The status fields to write.
@@ -119,6 +124,24 @@ pub enum Step {
         name: String,
         until: Tso,
         base: String,
+    },
+    /// Record how far the log is compacted in `status.lastCompactProgress`.
+    RecordCompactProgress {
+        progress: DateTime<Utc>,
+    },
+    /// Name the newest CompactBackup in `lastCompact` and `lastCompactExecutionTs` (a status write lost after its
+    /// create).
+    RecordCompact {
+        name: String,
+        executed: DateTime<Utc>,
+    },
+    /// Create the CompactBackup for `range` (and name it in `lastCompact`, `lastCompactExecutionTs`).
+    CreateCompact {
+        range: Range,
+    },
+    /// Delete the CompactBackups retention removes.
+    DeleteCompacts {
+        names: Vec<String>,
     },
     Wait {
         requeue_after: Option<Duration>,
@@ -244,6 +267,34 @@ fn truncate_log(o: &Observed) -> Option<Step> {
     Some(Step::TruncateLog { name, until, base })
 }
 
+/// The compaction of the log: its progress recorded (from what finished), expired CompactBackups removed, the next
+/// one created when due (see [`super::compaction`]). Deletes and creates rest on a live list.
+fn compact_log(o: &Observed, c: &Compaction) -> Option<Step> {
+    o.schedule.compaction()?;
+    if let Some(progress) = c.progress_to_record() {
+        return Some(Step::RecordCompactProgress { progress });
+    }
+    if let Some((name, executed)) = c.unrecorded() {
+        return Some(Step::RecordCompact { name, executed });
+    }
+    if o.failed.compact {
+        return None;
+    }
+    let names = c.expired();
+    if !names.is_empty() {
+        if o.fresh {
+            return Some(Step::DeleteCompacts { names });
+        }
+        // Expired CompactBackups are only records: they wait for a live list made for something else, for one
+        // interval at most.
+        if c.collect_at().is_some_and(|t| t <= o.now) {
+            return Some(Step::Refresh);
+        }
+    }
+    let range = c.due()?;
+    Some(if o.fresh { Step::CreateCompact { range } } else { Step::Refresh })
+}
+
 /// Decides the next step for a schedule.
 pub fn plan(o: &Observed) -> Step {
     let s = o.schedule;
@@ -346,8 +397,18 @@ pub fn plan(o: &Observed) -> Step {
         return step;
     }
 
-    // 5. Look again at the next tick or the next expiry.
+    // 5. The log is compacted as far as it can be.
+    let compaction = Compaction::new(s, o.log_backup, &o.compacts, o.now);
+    if let Some(step) = compact_log(o, &compaction) {
+        return step;
+    }
+
+    // 6. Look again at the next tick, the next expiry or the next compaction.
     let mut wake: Option<DateTime<Utc>> = next_expiry(&infos, rule, keep_base);
+    wake = match (wake, compaction.wake()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     wake = match (wake, refused_until) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -1,13 +1,17 @@
-//! `backup_for`: the Backup a schedule creates for one cron tick, named by the tick so a retry adopts it.
+//! What a schedule creates: `backup_for` the Backup of one cron tick (named by the tick so a retry adopts it),
+//! `log_backup_for` its log backup, `compact_for` a CompactBackup of its log.
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use std::collections::BTreeMap;
 
 use crate::api::labels::{self, component};
-use crate::api::names::{label_value, log_backup_folder, schedule_log_backup_name, scheduled_backup_name};
+use crate::api::names::{
+    label_value, log_backup_folder, schedule_log_backup_name, scheduled_backup_name, scheduled_compact_name,
+};
 use crate::api::time::{from_k8s, rfc3339};
-use crate::api::{Backup, BackupSchedule};
+use crate::api::tso::Tso;
+use crate::api::{Backup, BackupSchedule, CompactBackup};
 use crate::cluster::Labels;
 
 /// The labels every Backup of the schedule `schedule_name` carries (also the selector that finds them).
@@ -53,6 +57,29 @@ pub fn log_backup_for(schedule: &BackupSchedule, now: DateTime<Utc>) -> Option<B
     Some(Backup { metadata: owned_meta(schedule, name, true), spec: *spec, status: None })
 }
 
+/// The CompactBackup the schedule creates at `now` for the range `start`..`end` of its log backup started at
+/// `log_started`: `compact-<schedule>-<now>` (TiDB Operator's name), the template's spec pointed at the log's folder
+/// (`log-<start time>` under the template's storage, as TiDB Operator), the range in TiDB Operator's time format,
+/// the schedule's `imagePullSecrets` if it has any, owned by the schedule.
+pub fn compact_for(
+    schedule: &BackupSchedule,
+    now: DateTime<Utc>,
+    log_started: DateTime<Utc>,
+    start: Tso,
+    end: Tso,
+) -> Option<CompactBackup> {
+    let mut spec = schedule.compaction()?.clone();
+    spec.storage.push_prefix(&log_backup_folder(log_started));
+    let format = |t: Tso| t.to_time().format("%Y-%m-%d %H:%M:%S").to_string();
+    spec.start_ts = Some(format(start));
+    spec.end_ts = Some(format(end));
+    if schedule.spec.image_pull_secrets.is_some() {
+        spec.image_pull_secrets.clone_from(&schedule.spec.image_pull_secrets);
+    }
+    let name = scheduled_compact_name(schedule.metadata.name.as_deref().unwrap_or_default(), now);
+    Some(CompactBackup { metadata: owned_meta(schedule, name, false), spec, status: None })
+}
+
 /// The metadata of a Backup the schedule creates: its name, the schedule's labels, the schedule as controller.
 fn owned_meta(schedule: &BackupSchedule, name: String, finalizer: bool) -> ObjectMeta {
     let schedule_name = schedule.metadata.name.clone().unwrap_or_default();
@@ -92,9 +119,8 @@ pub fn tick_of(backup: &Backup) -> Option<DateTime<Utc>> {
 /// True when `backup` belongs to `schedule`: its controller owner is this schedule (same uid; same name when the
 /// schedule has no uid yet). A Backup with no controller owner is never adopted, whatever its name or labels: a user
 /// may have created it by hand, and it is theirs.
-pub fn belongs_to(backup: &Backup, schedule: &BackupSchedule) -> bool {
-    let owner =
-        backup.metadata.owner_references.as_ref().and_then(|refs| refs.iter().find(|r| r.controller == Some(true)));
+pub fn belongs_to<K: kube::Resource>(obj: &K, schedule: &BackupSchedule) -> bool {
+    let owner = obj.meta().owner_references.as_ref().and_then(|refs| refs.iter().find(|r| r.controller == Some(true)));
     let Some(owner) = owner else { return false };
     if owner.kind != "BackupSchedule" {
         return false;
