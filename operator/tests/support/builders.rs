@@ -212,8 +212,9 @@ pub fn compact_of(
 ) -> CompactBackup {
     use operator::api::tso::Tso;
     let started = from_k8s_opt(schedule.status.as_ref().and_then(|s| s.log_backup_start_ts.as_ref())).unwrap_or(from);
+    let folder = operator::controllers::schedule::template::log_folder(None, started);
     let mut c =
-        compact_for(schedule, from, started, Tso::from_time(from), Tso::from_time(to)).expect("the schedule compacts");
+        compact_for(schedule, from, &folder, Tso::from_time(from), Tso::from_time(to)).expect("the schedule compacts");
     let name = c.metadata.name.clone().unwrap();
     c.metadata.uid = Some(format!("uid-{name}"));
     c.metadata.resource_version = Some("1".into());

@@ -8,16 +8,21 @@ use crate::api::time::{rfc3339, to_k8s};
 use crate::cluster::{Cluster, ClusterError, EventType, ObjectKey, Precondition};
 
 use super::compaction::Range;
-use super::template::{belongs_to, compact_for};
+use super::template::{belongs_to, compact_for, log_folder};
 use super::{Next, ScheduleError, State, event, write_status};
 
 /// Creates the CompactBackup for `range` (adopting the one an earlier attempt created) and records it in
 /// `status.lastCompact` and `status.lastCompactExecutionTs`.
 pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State, range: Range) -> Result<Next, ScheduleError> {
     let now = cluster.now();
-    let started = state.schedule.status.as_ref().and_then(|s| s.log_backup_start_ts.clone());
-    let Some(started) = started.map(|t| crate::api::time::from_k8s(&t)) else { return Ok(Next::Continue) };
-    let Some(compact) = compact_for(&state.schedule, now, started, range.start, range.end) else {
+    let status = state.schedule.status.as_ref();
+    let started = status.and_then(|s| s.log_backup_start_ts.as_ref()).map(crate::api::time::from_k8s);
+    let Some(started) = started else { return Ok(Next::Continue) };
+    // The log backup's own folder: its start as the operator saw it then, not as the API server stamped it.
+    let name = status.and_then(|s| s.log_backup.as_deref());
+    let log = state.backups.iter().find(|b| name.is_some() && b.metadata.name.as_deref() == name);
+    let folder = log_folder(log.map(|b| &**b), started);
+    let Some(compact) = compact_for(&state.schedule, now, &folder, range.start, range.end) else {
         return Ok(Next::Continue);
     };
     let key = ObjectKey::of(&compact);

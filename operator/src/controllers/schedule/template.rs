@@ -57,19 +57,27 @@ pub fn log_backup_for(schedule: &BackupSchedule, now: DateTime<Utc>) -> Option<B
     Some(Backup { metadata: owned_meta(schedule, name, true), spec: *spec, status: None })
 }
 
-/// The CompactBackup the schedule creates at `now` for the range `start`..`end` of its log backup started at
-/// `log_started`: `compact-<schedule>-<now>` (TiDB Operator's name), the template's spec pointed at the log's folder
-/// (`log-<start time>` under the template's storage, as TiDB Operator), the range in TiDB Operator's time format,
-/// the schedule's `imagePullSecrets` if it has any, owned by the schedule.
+/// The folder a schedule's log backup writes to: the last part of its storage prefix (`log-<start time>`, which
+/// [`log_backup_for`] appended when it created it), else the folder of a log backup started at `started`.
+pub fn log_folder(log: Option<&Backup>, started: DateTime<Utc>) -> String {
+    let prefix = log.and_then(|l| l.spec.storage.location()).map(|l| l.prefix);
+    let last = prefix.as_deref().and_then(|p| p.rsplit('/').next()).filter(|f| f.starts_with("log-"));
+    last.map_or_else(|| log_backup_folder(started), str::to_string)
+}
+
+/// The CompactBackup the schedule creates at `now` for the range `start`..`end` of its log backup's folder
+/// `folder` (see [`log_folder`]): `compact-<schedule>-<now>` (TiDB Operator's name), the template's spec pointed at
+/// that folder under the template's storage (as TiDB Operator), the range in TiDB Operator's time format, the
+/// schedule's `imagePullSecrets` if it has any, owned by the schedule.
 pub fn compact_for(
     schedule: &BackupSchedule,
     now: DateTime<Utc>,
-    log_started: DateTime<Utc>,
+    folder: &str,
     start: Tso,
     end: Tso,
 ) -> Option<CompactBackup> {
     let mut spec = schedule.compaction()?.clone();
-    spec.storage.push_prefix(&log_backup_folder(log_started));
+    spec.storage.push_prefix(folder);
     let format = |t: Tso| t.to_time().format("%Y-%m-%d %H:%M:%S").to_string();
     spec.start_ts = Some(format(start));
     spec.end_ts = Some(format(end));
@@ -184,5 +192,43 @@ mod tests {
         assert!(!belongs_to(&by_hand, &s), "labels alone do not make a Backup the schedule's");
         by_hand.metadata.labels = None;
         assert!(!belongs_to(&by_hand, &s));
+    }
+
+    #[test]
+    fn a_compaction_works_in_the_folder_its_log_backup_writes_to_not_one_recomputed_from_its_stamp() {
+        // The log backup's folder comes from the operator's clock when it created it; its creationTimestamp from the
+        // API server's, possibly a second later: the compaction follows the folder the log backup really has.
+        let storage = StorageProvider {
+            s3: Some(Box::new(S3StorageProvider {
+                provider: "aws".into(),
+                bucket: Some("b".into()),
+                prefix: Some("pitr".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let template = crate::api::BackupSpec { storage: storage.clone(), ..Default::default() };
+        let mut s = BackupSchedule::new(
+            "demo",
+            BackupScheduleSpec {
+                log_backup_template: Some(Box::new(crate::api::BackupSpec {
+                    backup_mode: Some("log".into()),
+                    ..template.clone()
+                })),
+                compact_backup_template: Some(Box::new(crate::api::CompactSpec { storage, ..Default::default() })),
+                compact_interval: Some("1h".into()),
+                backup_template: Box::new(template),
+                ..Default::default()
+            },
+        );
+        s.metadata.namespace = Some("ns".into());
+        let created = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::milliseconds(999);
+        let log = log_backup_for(&s, created).unwrap();
+        let stamped = created + chrono::Duration::milliseconds(1);
+        assert_eq!(log_folder(Some(&log), stamped), "log-2026-01-01t00-00-00");
+        assert_eq!(log_folder(None, stamped), "log-2026-01-01t00-00-01", "without the log backup: its start");
+        let c = compact_for(&s, stamped, &log_folder(Some(&log), stamped), Tso(1 << 18), Tso(2 << 18)).unwrap();
+        assert_eq!(c.spec.storage.location().unwrap().url(), log.spec.storage.location().unwrap().url());
+        assert_eq!(c.metadata.name.as_deref(), Some("compact-demo-2026-01-01t00-00-01"));
     }
 }
