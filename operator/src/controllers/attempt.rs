@@ -142,7 +142,107 @@ pub fn attempt_state(job: &Job, pods: &[&Pod], now: DateTime<Utc>, pod_start_tim
     }
 }
 
+/// What a controller that runs one Job per object (a restore, a compaction) does next about that Job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Follow {
+    /// List the Job's pods live: a pod is called stuck or missing only on a live list.
+    ListPods,
+    /// Read the object live: the end of an attempt is judged only on a fresh status (it may say Complete).
+    Refresh,
+    /// The attempt failed: its Job failed, its pod never started, or it succeeded without backup-manager reporting.
+    Failed {
+        reason: String,
+        message: String,
+    },
+    /// The Job is there and its object has no state yet: record Scheduled.
+    MarkScheduled,
+    Wait {
+        requeue_after: Option<Duration>,
+    },
+}
+
+/// What one object's Job looks like to its controller.
+#[derive(Clone, Debug)]
+pub struct Sight<'a> {
+    pub job: &'a Job,
+    pub pods: &'a [&'a Pod],
+    /// The pods come from a live list.
+    pub pods_fresh: bool,
+    /// The object comes from a live read or a write response in this reconcile.
+    pub object_fresh: bool,
+    /// The object has no state yet (Scheduled is still to be recorded).
+    pub unscheduled: bool,
+    /// What failed means when the Job succeeded but backup-manager reported nothing.
+    pub unreported: &'a str,
+    pub now: DateTime<Utc>,
+    pub pod_start_timeout: Duration,
+}
+
+/// The next step about the Job in `s`: one rule for every controller that runs one Job per object.
+pub fn follow(s: &Sight) -> Follow {
+    match attempt_state(s.job, s.pods, s.now, s.pod_start_timeout) {
+        AttemptState::Stuck { .. } if !s.pods_fresh => Follow::ListPods,
+        AttemptState::Succeeded | AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !s.object_fresh => {
+            Follow::Refresh
+        }
+        AttemptState::Succeeded => Follow::Failed { reason: "StatusNotReported".into(), message: s.unreported.into() },
+        AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
+            Follow::Failed { reason, message }
+        }
+        AttemptState::Starting { .. } | AttemptState::Running if s.unscheduled => Follow::MarkScheduled,
+        AttemptState::Starting { stuck_at } => Follow::Wait { requeue_after: Some(until(stuck_at, s.now)) },
+        AttemptState::Running => Follow::Wait { requeue_after: None },
+    }
+}
+
 /// Time left until `at`, as a requeue delay (at least one second, so a requeue never spins).
 pub fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     (at - now).to_std().unwrap_or_default().max(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use k8s_openapi::api::batch::v1::{JobCondition, JobStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn job(condition: Option<&str>) -> Job {
+        let conditions =
+            condition.map(|c| vec![JobCondition { type_: c.into(), status: "True".into(), ..Default::default() }]);
+        let created = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        Job {
+            metadata: ObjectMeta {
+                name: Some("j".into()),
+                creation_timestamp: Some(crate::api::time::to_k8s(created)),
+                ..Default::default()
+            },
+            status: Some(JobStatus { conditions, ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    fn sight<'a>(job: &'a Job, minutes: i64, fresh: bool) -> Sight<'a> {
+        Sight {
+            job,
+            pods: &[],
+            pods_fresh: fresh,
+            object_fresh: fresh,
+            unscheduled: true,
+            unreported: "no report",
+            now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(minutes),
+            pod_start_timeout: Duration::from_secs(600),
+        }
+    }
+
+    #[test]
+    fn a_job_is_judged_over_only_on_live_reads_and_a_silent_success_is_a_failure() {
+        let (none, done) = (job(None), job(Some("Complete")));
+        assert_eq!(follow(&sight(&none, 1, false)), Follow::MarkScheduled);
+        assert_eq!(follow(&sight(&none, 11, false)), Follow::ListPods, "no pod: stuck only on a live list");
+        assert!(matches!(follow(&sight(&none, 11, true)), Follow::Failed { reason, .. } if reason == "PodNotCreated"));
+        assert_eq!(follow(&sight(&done, 1, false)), Follow::Refresh, "its status may say Complete");
+        let silent = Follow::Failed { reason: "StatusNotReported".into(), message: "no report".into() };
+        assert_eq!(follow(&sight(&done, 1, true)), silent);
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::api::compact::{CompactBackup, CompactState};
 use crate::api::{unsupported, validation};
 use crate::controllers::Settings;
-use crate::controllers::attempt::{AttemptState, attempt_state, job_finished, until};
+use crate::controllers::attempt::{Follow, Sight, follow, job_finished};
 
 /// Everything the compact controller knows when it decides.
 #[derive(Clone, Debug)]
@@ -84,21 +84,22 @@ pub fn plan(o: &Observed) -> Step {
     let Some(job) = o.job else {
         return Step::CreateJob;
     };
-    match attempt_state(job, &o.pods, o.now, o.settings.pod_start_timeout) {
-        AttemptState::Stuck { .. } if !o.pods_fresh => Step::ListPods,
-        AttemptState::Succeeded | AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.compact_fresh => {
-            Step::Refresh
-        }
-        AttemptState::Succeeded => Step::MarkFailed {
-            reason: "StatusNotReported".into(),
-            message: "the compact Job succeeded but backup-manager did not report the compaction Complete".into(),
-        },
-        AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
-            Step::MarkFailed { reason, message }
-        }
-        AttemptState::Starting { .. } | AttemptState::Running if c.state().is_none() => Step::MarkScheduled,
-        AttemptState::Starting { stuck_at } => Step::Wait { requeue_after: Some(until(stuck_at, o.now)) },
-        AttemptState::Running => Step::Wait { requeue_after: None },
+    let sight = Sight {
+        job,
+        pods: &o.pods,
+        pods_fresh: o.pods_fresh,
+        object_fresh: o.compact_fresh,
+        unscheduled: c.state().is_none(),
+        unreported: "the compact Job succeeded but backup-manager did not report the compaction Complete",
+        now: o.now,
+        pod_start_timeout: o.settings.pod_start_timeout,
+    };
+    match follow(&sight) {
+        Follow::ListPods => Step::ListPods,
+        Follow::Refresh => Step::Refresh,
+        Follow::Failed { reason, message } => Step::MarkFailed { reason, message },
+        Follow::MarkScheduled => Step::MarkScheduled,
+        Follow::Wait { requeue_after } => Step::Wait { requeue_after },
     }
 }
 

@@ -9,7 +9,7 @@ use crate::api::condition::find_condition;
 use crate::api::restore::{Restore, RestorePhase};
 use crate::api::{unsupported, validation};
 use crate::controllers::Settings;
-use crate::controllers::attempt::{AttemptState, attempt_state, until};
+use crate::controllers::attempt::{Follow, Sight, follow};
 
 use super::pitr::Reach;
 
@@ -93,22 +93,22 @@ pub fn plan(o: &Observed) -> Step {
         }
         return Step::CreateJob;
     };
-    let needs_scheduled = matches!(o.restore.phase(), None | Some(RestorePhase::Invalid));
-    match attempt_state(job, &o.pods, o.now, o.settings.pod_start_timeout) {
-        AttemptState::Stuck { .. } if !o.pods_fresh => Step::ListPods,
-        AttemptState::Succeeded | AttemptState::Failed { .. } | AttemptState::Stuck { .. } if !o.restore_fresh => {
-            Step::Refresh
-        }
-        AttemptState::Succeeded => Step::MarkFailed {
-            reason: "StatusNotReported".into(),
-            message: "the restore Job succeeded but backup-manager did not report the restore Complete".into(),
-        },
-        AttemptState::Failed { reason, message } | AttemptState::Stuck { reason, message } => {
-            Step::MarkFailed { reason, message }
-        }
-        AttemptState::Starting { .. } | AttemptState::Running if needs_scheduled => Step::MarkScheduled,
-        AttemptState::Starting { stuck_at } => Step::Wait { requeue_after: Some(until(stuck_at, o.now)) },
-        AttemptState::Running => Step::Wait { requeue_after: None },
+    let sight = Sight {
+        job,
+        pods: &o.pods,
+        pods_fresh: o.pods_fresh,
+        object_fresh: o.restore_fresh,
+        unscheduled: matches!(o.restore.phase(), None | Some(RestorePhase::Invalid)),
+        unreported: "the restore Job succeeded but backup-manager did not report the restore Complete",
+        now: o.now,
+        pod_start_timeout: o.settings.pod_start_timeout,
+    };
+    match follow(&sight) {
+        Follow::ListPods => Step::ListPods,
+        Follow::Refresh => Step::Refresh,
+        Follow::Failed { reason, message } => Step::MarkFailed { reason, message },
+        Follow::MarkScheduled => Step::MarkScheduled,
+        Follow::Wait { requeue_after } => Step::Wait { requeue_after },
     }
 }
 
