@@ -8,7 +8,7 @@ use operator::api::backup::BackoffRetryRecord;
 use operator::api::compact::{CompactBackup, CompactSpec, CompactStatus};
 use operator::api::labels::{self, FINALIZER};
 use operator::api::storage::{S3StorageProvider, StorageProvider};
-use operator::api::time::to_k8s;
+use operator::api::time::{opt_from_k8s, to_k8s};
 use operator::api::tools::BrConfig;
 use operator::api::{
     Backup, BackupPhase, BackupSchedule, BackupScheduleSpec, BackupScheduleStatus, BackupSpec, BackupStatus,
@@ -211,7 +211,7 @@ pub fn compact_of(
     state: Option<&str>,
 ) -> CompactBackup {
     use operator::api::tso::Tso;
-    let started = from_k8s_opt(schedule.status.as_ref().and_then(|s| s.log_backup_start_ts.as_ref())).unwrap_or(from);
+    let started = schedule.status.as_ref().and_then(|s| opt_from_k8s(s.log_backup_start_ts.as_ref())).unwrap_or(from);
     let folder = operator::controllers::schedule::template::log_folder(None, started);
     let mut c =
         compact_for(schedule, from, &folder, Tso::from_time(from), Tso::from_time(to)).expect("the schedule compacts");
@@ -221,10 +221,6 @@ pub fn compact_of(
     c.metadata.creation_timestamp = Some(to_k8s(from));
     c.status = state.map(|s| CompactStatus { state: Some(s.into()), ..Default::default() });
     c
-}
-
-fn from_k8s_opt(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<DateTime<Utc>> {
-    operator::api::time::opt_from_k8s(t)
 }
 
 pub struct JobBuilder(Job);

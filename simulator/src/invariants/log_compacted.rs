@@ -11,7 +11,7 @@ use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 
-use super::{Ctx, Family, Liveness, schedule_log_backups};
+use super::{Ctx, Family, Liveness, schedule_log_backups, schedule_owner_uid};
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -22,12 +22,6 @@ pub struct LogCompacted {
     progress: BTreeMap<String, Vec<(SimTime, Tso)>>,
     /// Schedule uid -> when its newest CompactBackup that completed was created.
     completed: BTreeMap<String, SimTime>,
-}
-
-/// The uid of the schedule that controls `c`.
-fn schedule_uid(c: &CompactBackup) -> Option<String> {
-    let refs = c.metadata.owner_references.as_ref()?;
-    refs.iter().find(|r| r.kind == "BackupSchedule" && r.controller == Some(true)).map(|r| r.uid.clone())
 }
 
 fn unfinished(c: &CompactBackup) -> bool {
@@ -77,7 +71,7 @@ fn floor(ctx: &Ctx, s: &BackupSchedule, log: &Backup) -> Option<Tso> {
 impl LogCompacted {
     /// A second unfinished CompactBackup of one schedule.
     fn one_at_a_time(ctx: &Ctx, c: &CompactBackup) -> Option<String> {
-        let uid = schedule_uid(c)?;
+        let uid = schedule_owner_uid(&c.metadata)?;
         let others: Vec<String> = ctx
             .world
             .owned_by(Kind::CompactBackup, &uid)
@@ -131,7 +125,7 @@ impl Family for LogCompacted {
                 return Self::one_at_a_time(ctx, &c).into_iter().collect();
             }
             if c.state() == Some(operator::api::CompactState::Complete)
-                && let Some(uid) = schedule_uid(&c)
+                && let Some(uid) = schedule_owner_uid(&c.metadata)
             {
                 let created = super::created(&c.metadata);
                 let newest = self.completed.entry(uid).or_insert(created);

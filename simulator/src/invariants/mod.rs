@@ -304,7 +304,12 @@ pub fn schedule_log_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
 
 /// The uid of a Backup's controlling BackupSchedule, if any.
 pub fn owner_uid(b: &Backup) -> Option<String> {
-    b.metadata.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule").map(|r| r.uid.clone())
+    schedule_owner_uid(&b.metadata)
+}
+
+/// The uid of the BackupSchedule that owns the object with metadata `meta` (a Backup, a CompactBackup), if any.
+pub fn schedule_owner_uid(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<String> {
+    meta.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule").map(|r| r.uid.clone())
 }
 
 /// The schedule owning the snapshot Backup `b`, from the world (`None` for a log backup).

@@ -12,7 +12,7 @@
 //!   it, oldest first; with `maxBackups`, finished ones past that count, newest kept. Compacted data is never deleted
 //!   here: truncating the log removes it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::time::Duration;
 
 use crate::api::compact::{CompactBackup, CompactState};
@@ -66,8 +66,7 @@ fn interval(s: &BackupSchedule) -> Option<Duration> {
 /// A time as TiDB Operator keeps it in the range and the status: whole seconds (the later of two spellings of one
 /// moment never looks ahead of the other).
 fn seconds(t: Tso) -> Tso {
-    let time = t.to_time();
-    Tso::from_time(time - chrono::Duration::milliseconds(time.timestamp_subsec_millis().into()))
+    Tso::from_time(t.to_time().trunc_subsecs(0))
 }
 
 impl<'a> Compaction<'a> {
