@@ -1,7 +1,7 @@
 //! API requests: submitted by tasks, applied by the world when they arrive (after a seeded latency), with faults
 //! injected on the way, and answered to the task that sent them.
 
-use operator::cluster::{ClusterError, Deletion, Kind, Labels, ObjectKey, Precondition, Verb};
+use operator::cluster::{ClusterError, Deletion, Kind, ObjectKey, Verb};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -9,58 +9,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::engine::{Actor, Event, ReqId, Shared, State};
-use crate::object::Obj;
 use crate::rng::draw;
 use crate::world::Subresource;
 
-/// A request to the API server.
-#[derive(Clone, Debug)]
-pub enum Request {
-    Get(Kind, ObjectKey),
-    List(Kind, String, Labels),
-    Create(Obj),
-    Update(Obj),
-    UpdateStatus(Obj),
-    Delete(Kind, ObjectKey, Precondition),
-}
-
-impl Request {
-    pub fn verb(&self) -> Verb {
-        match self {
-            Request::Get(..) => Verb::Get,
-            Request::List(..) => Verb::List,
-            Request::Create(_) => Verb::Create,
-            Request::Update(_) => Verb::Update,
-            Request::UpdateStatus(_) => Verb::UpdateStatus,
-            Request::Delete(..) => Verb::Delete,
-        }
-    }
-
-    pub fn kind(&self) -> Kind {
-        match self {
-            Request::Get(k, _) | Request::List(k, ..) | Request::Delete(k, ..) => *k,
-            Request::Create(o) | Request::Update(o) | Request::UpdateStatus(o) => o.kind(),
-        }
-    }
-
-    pub fn key(&self) -> ObjectKey {
-        match self {
-            Request::Get(_, key) | Request::Delete(_, key, _) => key.clone(),
-            Request::List(_, ns, _) => ObjectKey::new(ns.clone(), "*"),
-            Request::Create(o) | Request::Update(o) | Request::UpdateStatus(o) => o.key(),
-        }
-    }
-}
-
-/// The API server's answer.
-#[derive(Clone, Debug)]
-pub enum Response {
-    Got(Option<Obj>),
-    Listed(Vec<Obj>),
-    Written(Obj),
-    Deleted(Deletion<Obj>),
-    Failed(ClusterError),
-}
+pub use crate::request::{Request, Response};
 
 impl State {
     /// The name an actor has in the trace.

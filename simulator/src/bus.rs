@@ -37,7 +37,7 @@ impl State {
             let name = self.actor_name(actor);
             self.trace.change(&name, &change);
             self.informers_on_change(&change);
-            self.publish_change(&change);
+            self.with_outside(|o, st| o.changed(st, &change));
             self.checker.on_change(&self.world, (&self.storage, &self.log_tasks), &change, &name, &mut self.trace);
             let writer = match actor {
                 Actor::Controller(_) | Actor::External => crate::stats::Writer::Operator,

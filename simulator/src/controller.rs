@@ -1,17 +1,11 @@
-//! Controller loops in the simulated operator process, like kube-runtime's: a work queue deduplicated by key,
-//! triggered by informer deliveries, requeued after the reconcile's `Action`, exponential backoff on errors, one
-//! reconcile per key at a time; and the process itself, which crashes and restarts with empty caches.
+//! `Controller`: one controller of the simulated operator process: what it reconciles, the informers it watches, its
+//! work queue and its memory of its own writes.
 
-use operator::cluster::{Kind, ObjectKey};
-use operator::controllers::triggers::{owner_of, schedule_of};
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use operator::cluster::Kind;
 
 use crate::controller_id::ControllerId;
-use crate::engine::{Event, Spawn, State, TaskId, TaskOwner};
-use crate::object::Obj;
-use crate::rng::draw;
 use crate::time::SimTime;
+use crate::work_queue::WorkQueue;
 
 /// What a controller runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,18 +25,10 @@ pub struct Controller {
     pub main: Kind,
     /// Watched kinds and their informers (the main kind first).
     pub watches: Vec<(Kind, usize)>,
-    scheduled: BTreeMap<ObjectKey, (SimTime, u64)>,
-    running: BTreeMap<ObjectKey, TaskId>,
-    dirty: BTreeSet<ObjectKey>,
-    failures: BTreeMap<ObjectKey, u32>,
-    token: u64,
+    pub queue: WorkQueue,
     /// The process's memory of its own writes (read-your-own-writes); a restarted operator starts without it.
     pub own_writes: std::sync::Arc<operator::cluster::own_writes::OwnWrites>,
 }
-
-/// The first error backoff; it doubles per consecutive failure up to `MAX_BACKOFF`.
-const BASE_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 impl Controller {
     /// A controller whose process starts at `now`.
@@ -52,11 +38,7 @@ impl Controller {
             reconciler,
             main,
             watches: Vec::new(),
-            scheduled: BTreeMap::new(),
-            running: BTreeMap::new(),
-            dirty: BTreeSet::new(),
-            failures: BTreeMap::new(),
-            token: 0,
+            queue: WorkQueue::default(),
             own_writes: operator::cluster::own_writes::OwnWrites::new(now.to_utc()),
         }
     }
@@ -73,180 +55,5 @@ impl Controller {
             Kind::CompactBackup => &[Kind::CompactBackup, Kind::Job, Kind::Pod],
             _ => &[Kind::BackupSchedule, Kind::Backup, Kind::CompactBackup],
         }
-    }
-}
-
-impl State {
-    /// The keys of controller `c` that a change to `obj` triggers.
-    pub(crate) fn keys_for(&self, c: usize, obj: &Obj) -> Vec<ObjectKey> {
-        let ctl = &self.controllers[c];
-        if obj.kind() == ctl.main {
-            return vec![obj.key()];
-        }
-        match (ctl.main, obj) {
-            (Kind::Backup | Kind::Restore | Kind::CompactBackup, Obj::Job(_) | Obj::Pod(_)) => {
-                owner_of(obj.meta()).filter(|(kind, _)| *kind == ctl.main).map(|(_, key)| key).into_iter().collect()
-            }
-            (Kind::BackupSchedule, Obj::Backup(b)) => schedule_of(&**b).into_iter().collect(),
-            (Kind::BackupSchedule, Obj::Compact(c)) => schedule_of(&**c).into_iter().collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Asks controller `c` to reconcile `key` at `at` (the earlier request wins).
-    pub(crate) fn trigger(&mut self, c: usize, key: ObjectKey, at: SimTime) {
-        if !self.operator.up {
-            return;
-        }
-        let ctl = &mut self.controllers[c];
-        if at <= self.now && ctl.running.contains_key(&key) {
-            ctl.dirty.insert(key);
-            return;
-        }
-        if ctl.scheduled.get(&key).is_some_and(|(t, _)| *t <= at) {
-            return;
-        }
-        ctl.token += 1;
-        let token = ctl.token;
-        ctl.scheduled.insert(key.clone(), (at, token));
-        self.at(at, Event::Reconcile { controller: c, key, token });
-    }
-
-    pub(crate) fn reconcile_due(&mut self, c: usize, key: ObjectKey, token: u64) {
-        if !self.operator.up {
-            return;
-        }
-        let ctl = &mut self.controllers[c];
-        match ctl.scheduled.get(&key) {
-            Some((_, g)) if *g == token => {
-                ctl.scheduled.remove(&key);
-            }
-            _ => return,
-        }
-        if ctl.running.contains_key(&key) {
-            ctl.dirty.insert(key);
-            return;
-        }
-        let main = ctl.watches[0].1;
-        let Some(obj) = self.informers[main].cache.get(&key).cloned() else { return };
-        *self.stats.reconciles.entry(self.controllers[c].id.as_str().to_string()).or_default() += 1;
-        let task = self.spawn(TaskOwner::Reconcile { controller: c, key: key.clone() }, |task| Spawn::Reconcile {
-            task,
-            controller: c,
-            obj,
-        });
-        self.controllers[c].running.insert(key, task);
-    }
-
-    pub(crate) fn reconcile_done(
-        &mut self,
-        c: usize,
-        key: ObjectKey,
-        task: TaskId,
-        result: Result<operator::controllers::Action, String>,
-    ) {
-        let now = self.now;
-        if self.controllers[c].running.get(&key) == Some(&task) {
-            self.controllers[c].running.remove(&key);
-        }
-        let name = self.controllers[c].id.as_str();
-        let kind = self.controllers[c].main;
-        // Status truth is judged between reconciles: after one that finished its work. A reconcile that failed
-        // (an API error between two writes) is retried, and judged when a retry succeeds; one that waited for its
-        // cache to show its own last write did not look, and is judged when the watch event's reconcile has.
-        if kind == Kind::BackupSchedule {
-            if result.as_ref().is_ok_and(|a| !a.cache_behind) {
-                self.checker.after_schedule_reconcile(&self.world, &key, now, &mut self.trace);
-            }
-            self.checker.after_schedule_attempt(&self.world, &key, now, &mut self.trace);
-        }
-        let dirty = self.controllers[c].dirty.remove(&key);
-        match result {
-            Ok(action) => {
-                self.controllers[c].failures.remove(&key);
-                match action.requeue_after {
-                    Some(d) => self.trace.record(
-                        now,
-                        name,
-                        "reconciled",
-                        format_args!("{kind} {key}"),
-                        format_args!("requeue={}", operator::api::duration::format_duration(d)),
-                    ),
-                    None => self.trace.record(now, name, "reconciled", format_args!("{kind} {key}"), format_args!("")),
-                }
-                if dirty {
-                    self.trigger(c, key, now);
-                } else if let Some(d) = action.requeue_after {
-                    self.trigger(c, key, now.plus(d));
-                }
-            }
-            Err(message) => {
-                *self.stats.reconcile_errors.entry(name.to_string()).or_default() += 1;
-                let n = {
-                    let f = self.controllers[c].failures.entry(key.clone()).or_default();
-                    *f += 1;
-                    *f
-                };
-                let backoff = BASE_BACKOFF.saturating_mul(1u32.checked_shl(n - 1).unwrap_or(u32::MAX)).min(MAX_BACKOFF);
-                self.trace.record(
-                    now,
-                    name,
-                    "reconcile-error",
-                    format_args!("{kind} {key}"),
-                    format_args!("{message}"),
-                );
-                self.trigger(c, key.clone(), if dirty { now } else { now.plus(backoff) });
-            }
-        }
-    }
-
-    /// The operator process dies: in-flight reconciles stop mid-way (requests already sent still arrive), caches
-    /// and queues are lost. It comes back after the restart delay unless an `operatorDown` window holds it.
-    pub(crate) fn operator_crash(&mut self, reason: &str) {
-        if !self.operator.up {
-            return;
-        }
-        self.operator.up = false;
-        self.trace.record(self.now, "operator", "crash", format_args!("process"), format_args!("{reason}"));
-        let mut doomed = Vec::new();
-        for ctl in &mut self.controllers {
-            doomed.extend(ctl.running.values().copied());
-            ctl.running.clear();
-            ctl.scheduled.clear();
-            ctl.dirty.clear();
-            ctl.failures.clear();
-        }
-        for t in doomed {
-            self.kill(t);
-        }
-        for inf in &mut self.informers {
-            inf.reset();
-        }
-        if !self.in_down_window(self.now) {
-            let d = draw(&mut self.rngs.faults, self.timing.restart.lo, self.timing.restart.hi);
-            self.after(d, Event::OperatorStart);
-        }
-    }
-
-    /// The operator process starts: each informer lists, then watches.
-    pub(crate) fn operator_start(&mut self) {
-        if self.operator.up || self.in_down_window(self.now) {
-            return;
-        }
-        self.operator.up = true;
-        self.operator.epoch += 1;
-        for c in &mut self.controllers {
-            c.own_writes = operator::cluster::own_writes::OwnWrites::new(self.now.to_utc());
-        }
-        let epoch = self.operator.epoch;
-        self.trace.record(self.now, "operator", "start", format_args!("process"), format_args!("epoch={epoch}"));
-        for i in 0..self.informers.len() {
-            self.informers[i].running = true;
-            self.relist(i);
-        }
-    }
-
-    pub(crate) fn in_down_window(&self, t: SimTime) -> bool {
-        self.faults.down_windows().iter().any(|(from, until)| t >= *from && until.is_none_or(|u| t < u))
     }
 }

@@ -14,29 +14,23 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::api::{Request, Response};
-use crate::apiserver::handler::ApiReply;
-use crate::apiserver::request::ApiRequest;
-use crate::apiserver::watch::Watches;
 use crate::controller::Controller;
 use crate::faults::FaultPlan;
 use crate::informer::Informer;
 use crate::invariants::{Checker, Violation};
 use crate::log_tasks::LogTasks;
 use crate::object::Obj;
+use crate::request::{Request, Response};
 use crate::rng::{Stream, WorldRng};
 use crate::scenario::model::{JobRole, Scenario, Timing};
 use crate::stats::Stats;
 use crate::storage::Storage;
 use crate::time::SimTime;
 use crate::trace::Trace;
-use crate::world::World;
+use crate::world::{Change, World};
 use operator::api::log_backup::LogCommand;
 
-/// Identifies a task (a reconcile or a backup-manager process).
-pub type TaskId = u64;
-/// Identifies an API request in flight.
-pub type ReqId = u64;
+pub use crate::task_id::{ReqId, TaskId};
 
 /// What a finished task reports.
 pub enum TaskOutput {
@@ -137,12 +131,32 @@ pub enum Event {
         index: usize,
         starts: bool,
     },
-    /// A served watch has changes due.
-    WatchDeliver(u64),
-    /// A served watch times out.
-    WatchEnd(u64),
-    /// A served watch is due a bookmark.
-    WatchBookmark(u64),
+    /// Something is due on a watch of a client outside the simulated cluster.
+    Watch(WatchDue),
+}
+
+/// What is due on a watch of a client outside the simulated cluster (the watch is the client's number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchDue {
+    /// Changes whose lag is over.
+    Changes(u64),
+    /// The watch times out.
+    Timeout(u64),
+    /// A bookmark.
+    Bookmark(u64),
+}
+
+/// Clients outside the simulated cluster (the watches served over HTTP), as the engine knows them: they follow the
+/// world's changes and watch stalls, and plan events of their own. How they reach their clients is theirs.
+pub trait Outside {
+    /// A typed object was created, changed or deleted.
+    fn changed(&mut self, st: &mut State, change: &Change);
+    /// A watch stall on `kinds` (every kind when empty) starts or ends.
+    fn stall(&mut self, st: &mut State, kinds: &[Kind], starts: bool);
+    /// One of their events is due.
+    fn due(&mut self, st: &mut State, event: WatchDue);
+    /// For the layer that installed them.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 /// The streams every component draws from (one per purpose, derived from the world seed).
@@ -213,8 +227,8 @@ pub struct State {
     pub pod_fates: std::collections::BTreeSet<String>,
     /// How many times each `afterWrite` restart fault fired.
     pub crash_counts: BTreeMap<usize, u32>,
-    /// Watches of clients outside the simulator, when the world is served over HTTP.
-    pub serving: Option<Watches>,
+    /// Clients outside the simulator, when the world is served over HTTP.
+    pub outside: Option<Box<dyn Outside>>,
 }
 
 impl State {
@@ -255,7 +269,7 @@ impl State {
             pod_tasks: BTreeMap::new(),
             pod_fates: Default::default(),
             crash_counts: BTreeMap::new(),
-            serving: None,
+            outside: None,
         }
     }
 
@@ -311,10 +325,18 @@ impl State {
             Event::StallStart(i) => self.stall_start(i),
             Event::StallEnd(i) => self.stall_end(i),
             Event::FaultEdge { index, starts } => self.fault_edge(index, starts),
-            Event::WatchDeliver(id) => self.watch_deliver(id),
-            Event::WatchEnd(id) => self.watch_end(id),
-            Event::WatchBookmark(id) => self.watch_bookmark(id),
+            Event::Watch(due) => {
+                self.with_outside(|o, st| o.due(st, due));
+            }
         }
+    }
+
+    /// Runs `f` with the clients outside the simulator (none when the world is not served).
+    pub fn with_outside<R>(&mut self, f: impl FnOnce(&mut dyn Outside, &mut State) -> R) -> Option<R> {
+        let mut outside = self.outside.take()?;
+        let r = f(outside.as_mut(), self);
+        self.outside = Some(outside);
+        Some(r)
     }
 
     /// Starts a task owned by `owner`; the engine builds its future from `spawn`.
@@ -411,11 +433,12 @@ impl Engine {
         }
     }
 
-    /// Serves a request of a client outside the simulator at the current time.
-    pub fn api(&self, request: &ApiRequest) -> ApiReply {
-        let reply = self.shared.state.borrow_mut().api(request);
+    /// Lets a client outside the simulator act on the world at the current time (a served API request), then runs
+    /// what that started.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let r = f(&mut self.shared.state.borrow_mut());
         self.drain();
-        reply
+        r
     }
 
     /// The violations found so far.

@@ -1,22 +1,20 @@
-//! Informers: one cache per controller and watched kind, fed by the world's changes in order after a lag (from the
-//! fault plan or the default timing), stalled by `watchStall`, rebuilt by a relist (after a stall, 410 Gone, or an
-//! operator restart).
-
-use operator::api::labels;
-use operator::cluster::Kind;
-use std::collections::VecDeque;
+//! `Informer`: one controller's cache of one kind, with the deliveries on their way to it (in order, each after a
+//! lag), stalled by `watchStall`, rebuilt by a relist.
 
 use crate::controller_id::ControllerId;
-use crate::engine::{Event, State};
 use crate::index::Indexed;
+use crate::lagged::Lagged;
 use crate::object::Obj;
 use crate::rng::{Stream, draw};
+use crate::scenario::model::Span;
 use crate::time::SimTime;
-use crate::world::{Change, ChangeType};
+use crate::world::ChangeType;
+use operator::api::labels;
+use operator::cluster::Kind;
 
 /// Something an informer will apply to its cache.
 #[derive(Clone, Debug)]
-enum Delivery {
+pub enum Delivery {
     Change(ChangeType, Obj),
     Relist(Vec<Obj>),
 }
@@ -27,11 +25,9 @@ pub struct Informer {
     pub controller_id: ControllerId,
     pub kind: Kind,
     pub cache: Indexed,
-    pending: VecDeque<(SimTime, Delivery)>,
-    last_at: SimTime,
-    scheduled: bool,
+    pending: Lagged<Delivery>,
     /// `Some(None)`: stalled for good; `Some(Some(t))`: until `t`.
-    stalled: Option<Option<SimTime>>,
+    pub stalled: Option<Option<SimTime>>,
     /// False while the operator process is down.
     pub running: bool,
     /// The `app.kubernetes.io/component` its objects must carry, when its watch selects on it (as production's
@@ -47,9 +43,7 @@ impl Informer {
             controller_id,
             kind,
             cache: Indexed::default(),
-            pending: VecDeque::new(),
-            last_at: SimTime::default(),
-            scheduled: false,
+            pending: Lagged::new(SimTime::default()),
             stalled: None,
             running: false,
             component: None,
@@ -63,7 +57,7 @@ impl Informer {
         self
     }
 
-    fn selects(&self, obj: &Obj) -> bool {
+    pub fn selects(&self, obj: &Obj) -> bool {
         let label =
             |c| obj.meta().labels.as_ref().and_then(|l| l.get(labels::COMPONENT)).map(String::as_str) == Some(c);
         self.component.is_none_or(label)
@@ -73,130 +67,66 @@ impl Informer {
     pub fn reset(&mut self) {
         self.cache.clear();
         self.pending.clear();
-        self.scheduled = false;
         self.running = false;
+    }
+
+    /// Whether a change to `obj` is on its way to this cache now.
+    pub fn follows(&self, obj: &Obj) -> bool {
+        self.kind == obj.kind() && self.running && self.stalled.is_none() && self.selects(obj)
+    }
+
+    /// A lag drawn from this informer's stream within `span`.
+    pub fn lag(&mut self, span: Span) -> std::time::Duration {
+        draw(&mut self.rng, span.lo, span.hi)
+    }
+
+    /// Queues `delivery` `lag` after `now`; returns when to plan a delivery event, unless one is planned.
+    #[must_use]
+    pub fn queue(&mut self, now: SimTime, lag: std::time::Duration, delivery: Delivery) -> Option<SimTime> {
+        self.pending.push(now, lag, delivery)
+    }
+
+    /// Drops what is on its way (a relist replaces it, or a stall holds it back).
+    pub fn drop_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The delivery event has come: applies what is due at `now` to the cache.
+    pub fn apply_due(&mut self, now: SimTime) -> Applied {
+        self.pending.arrived();
+        let mut applied = Applied { triggered: Vec::new(), relisted: false, next: None };
+        if !self.running {
+            return applied;
+        }
+        while let Some(d) = self.pending.pop_due(now) {
+            match d {
+                Delivery::Change(ChangeType::Deleted, obj) => {
+                    self.cache.remove(&obj.key());
+                    applied.triggered.push(obj);
+                }
+                Delivery::Change(_, obj) => {
+                    self.cache.insert(obj.key(), obj.clone());
+                    applied.triggered.push(obj);
+                }
+                Delivery::Relist(objs) => {
+                    self.cache = objs.iter().cloned().collect();
+                    applied.triggered.extend(objs);
+                    applied.relisted = true;
+                }
+            }
+        }
+        applied.next = self.pending.replan();
+        applied
     }
 }
 
-impl State {
-    fn informer_lag(&mut self, i: usize) -> std::time::Duration {
-        let inf = &self.informers[i];
-        let span =
-            self.faults.informer_lag(Some(inf.controller_id), inf.kind, self.now).unwrap_or(self.timing.informer_lag);
-        draw(&mut self.informers[i].rng, span.lo, span.hi)
-    }
-
-    fn enqueue(&mut self, i: usize, delivery: Delivery) {
-        let lag = self.informer_lag(i);
-        let now = self.now;
-        let inf = &mut self.informers[i];
-        let at = inf.last_at.max(now.plus(lag));
-        inf.last_at = at;
-        inf.pending.push_back((at, delivery));
-        if !inf.scheduled {
-            inf.scheduled = true;
-            self.at(at, Event::Deliver(i));
-        }
-    }
-
-    /// Routes a world change to the informers watching its kind.
-    pub(crate) fn informers_on_change(&mut self, change: &Change) {
-        let kind = change.obj.kind();
-        for i in 0..self.informers.len() {
-            let inf = &self.informers[i];
-            if inf.kind != kind || !inf.running || inf.stalled.is_some() || !inf.selects(&change.obj) {
-                continue;
-            }
-            self.enqueue(i, Delivery::Change(change.type_, change.obj.clone()));
-        }
-    }
-
-    /// Lists the world for informer `i` (the list arrives after a lag, then the watch resumes).
-    pub(crate) fn relist(&mut self, i: usize) {
-        let kind = self.informers[i].kind;
-        let inf = &self.informers[i];
-        let snapshot: Vec<Obj> = self.world.iter_kind(kind).filter(|o| inf.selects(o)).cloned().collect();
-        self.informers[i].pending.clear();
-        self.informers[i].scheduled = false;
-        self.enqueue(i, Delivery::Relist(snapshot));
-    }
-
-    /// Applies what informer `i` has due, then triggers its controller.
-    pub(crate) fn deliver(&mut self, i: usize) {
-        let now = self.now;
-        let mut triggered: Vec<Obj> = Vec::new();
-        let mut relisted = false;
-        {
-            let inf = &mut self.informers[i];
-            inf.scheduled = false;
-            if !inf.running {
-                return;
-            }
-            while inf.pending.front().is_some_and(|(at, _)| *at <= now) {
-                let (_, d) = inf.pending.pop_front().expect("checked");
-                match d {
-                    Delivery::Change(ChangeType::Deleted, obj) => {
-                        inf.cache.remove(&obj.key());
-                        triggered.push(obj);
-                    }
-                    Delivery::Change(_, obj) => {
-                        inf.cache.insert(obj.key(), obj.clone());
-                        triggered.push(obj);
-                    }
-                    Delivery::Relist(objs) => {
-                        inf.cache = objs.iter().cloned().collect();
-                        triggered.extend(objs);
-                        relisted = true;
-                    }
-                }
-            }
-            if let Some((at, _)) = inf.pending.front() {
-                inf.scheduled = true;
-                let at = *at;
-                self.at(at, Event::Deliver(i));
-            }
-        }
-        let (controller, kind) = (self.informers[i].controller, self.informers[i].kind);
-        if relisted {
-            let name = self.informers[i].controller_id.as_str();
-            let n = self.informers[i].cache.len();
-            self.trace.record(now, name, "relist", format_args!("{kind}"), format_args!("{n} objects"));
-        }
-        for obj in triggered {
-            for key in self.keys_for(controller, &obj) {
-                self.trigger(controller, key, now);
-            }
-        }
-    }
-
-    /// A watch stall starts for the informers it names: nothing is delivered until it ends.
-    pub(crate) fn stall_start(&mut self, s: usize) {
-        let stall = self.faults.stalls()[s].clone();
-        for inf in &mut self.informers {
-            if stall.covers(inf.controller_id, inf.kind) {
-                inf.stalled = Some(stall.until);
-                inf.pending.clear();
-                inf.scheduled = false;
-            }
-        }
-        if stall.controller.is_none() {
-            self.watches_stall(&stall.kinds);
-        }
-    }
-
-    /// The stall ends with 410 Gone: the informers relist.
-    pub(crate) fn stall_end(&mut self, s: usize) {
-        let stall = self.faults.stalls()[s].clone();
-        if stall.controller.is_none() {
-            self.watches_unstall(&stall.kinds);
-        }
-        for i in 0..self.informers.len() {
-            if stall.covers(self.informers[i].controller_id, self.informers[i].kind) {
-                self.informers[i].stalled = None;
-                if self.informers[i].running {
-                    self.relist(i);
-                }
-            }
-        }
-    }
+/// What a delivery applied to an informer's cache.
+#[derive(Debug)]
+pub struct Applied {
+    /// The objects that changed (each triggers the informer's controller).
+    pub triggered: Vec<Obj>,
+    /// Whether a relist replaced the cache.
+    pub relisted: bool,
+    /// When to plan the next delivery event, if more is on its way.
+    pub next: Option<SimTime>,
 }

@@ -19,6 +19,7 @@ use crate::trace::{Trace, TraceSink};
 use crate::zoo;
 use operator::api::labels;
 use operator::cluster::Kind;
+use operator::cluster::kube_cluster::error_chain;
 use operator::cluster::own_writes::ReadYourWrites;
 
 /// What a run reports.
@@ -71,18 +72,6 @@ fn settings_for(scenario: &Scenario) -> Settings {
     s
 }
 
-/// An error with its sources, as the controller loop logs it.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
-}
-
 /// Builds the future for a spawned task.
 pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
     match spawn {
@@ -100,7 +89,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                         TaskOutput::Reconciled(
                             operator::controllers::backup::reconcile(&client, &settings, b)
                                 .await
-                                .map_err(|e| chain(&e)),
+                                .map_err(|e| error_chain(&e)),
                         )
                     })
                 }
@@ -110,7 +99,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                         TaskOutput::Reconciled(
                             operator::controllers::restore::reconcile(&client, &settings, r)
                                 .await
-                                .map_err(|e| chain(&e)),
+                                .map_err(|e| error_chain(&e)),
                         )
                     })
                 }
@@ -120,7 +109,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                         TaskOutput::Reconciled(
                             operator::controllers::compact::reconcile(&client, &settings, c)
                                 .await
-                                .map_err(|e| chain(&e)),
+                                .map_err(|e| error_chain(&e)),
                         )
                     })
                 }
@@ -130,7 +119,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                         TaskOutput::Reconciled(
                             operator::controllers::schedule::reconcile(&client, &settings, s)
                                 .await
-                                .map_err(|e| chain(&e)),
+                                .map_err(|e| error_chain(&e)),
                         )
                     })
                 }
@@ -165,7 +154,7 @@ pub fn build(shared: &Rc<Shared>, spawn: Spawn) -> (TaskId, TaskFuture) {
                 };
                 match result {
                     Ok(()) => TaskOutput::Exited { code: 0, message: String::new() },
-                    Err(e) => TaskOutput::Exited { code: 1, message: chain(&e) },
+                    Err(e) => TaskOutput::Exited { code: 1, message: error_chain(&e) },
                 }
             });
             (task, fut)

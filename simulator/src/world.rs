@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::apiserver::resources::DynKind;
+use crate::dyn_kind::DynKind;
 use crate::index::Indexed;
 use crate::object::Obj;
 use crate::time::SimTime;

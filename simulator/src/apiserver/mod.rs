@@ -2,7 +2,6 @@
 //! use (discovery, get, list, watch, create, update, patch, delete, the status subresource, Leases, Events), with
 //! the world's own semantics and the scenario's API faults. The production operator runs unchanged against it.
 
-pub mod command;
 pub mod decode;
 pub mod discovery;
 pub mod event_view;

@@ -2,13 +2,7 @@
 
 use operator::cluster::Kind;
 
-/// Kinds the world stores as plain JSON (no reconciler reads them): the leader Lease and Events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DynKind {
-    Lease,
-    Event,
-    CoreEvent,
-}
+pub use crate::dyn_kind::DynKind;
 
 /// A served resource: a kind the reconcilers use, or a dynamic one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -52,7 +52,7 @@ impl Served {
     pub fn new(scenario: &Scenario, options: RunOptions) -> (Served, ApiHandle) {
         let mut state = build_state(scenario, options, false);
         let floor = state.world.resource_version();
-        state.serving = Some(Watches::new(floor));
+        state.outside = Some(Box::new(Watches::new(floor)));
         for (i, f) in state.faults.faults.iter().enumerate() {
             if matches!(f.kind, FaultKind::OperatorRestart { .. } | FaultKind::OperatorDown) {
                 let now = state.now;
@@ -105,7 +105,7 @@ impl Served {
                     Some(Incoming { request, reply }) => {
                         let now = self.now();
                         self.engine.advance_to(now);
-                        let answer = self.engine.api(&request);
+                        let answer = self.engine.with_state(|st| st.api(&request));
                         let _ = reply.send(answer);
                     }
                     None => tokio::time::sleep_until(self.instant(wake)).await,

@@ -3,6 +3,7 @@
 //! stalls that end in 410 so clients relist.
 
 use bytes::Bytes;
+use operator::cluster::Kind;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -14,7 +15,8 @@ use super::handler::{ApiReply, stored, to_json};
 use super::request::ListQuery;
 use super::resources::{DynKind, Res, info};
 use super::table;
-use crate::engine::{Event, State};
+use crate::engine::{Event, Outside, State, WatchDue};
+use crate::lagged::Lagged;
 use crate::rng::draw;
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -31,9 +33,7 @@ struct Watcher {
     namespace: Option<String>,
     query: ListQuery,
     tx: UnboundedSender<Bytes>,
-    queue: VecDeque<(SimTime, Bytes)>,
-    scheduled: bool,
-    last_at: SimTime,
+    queue: Lagged<Bytes>,
     stalled: bool,
 }
 
@@ -114,47 +114,81 @@ impl Watches {
 }
 
 impl State {
-    fn watches(&mut self) -> &mut Watches {
-        self.serving.get_or_insert_with(Default::default)
+    /// The served watches, opened on first use (a served world always has them).
+    fn with_watches<R>(&mut self, f: impl FnOnce(&mut Watches, &mut State) -> R) -> R {
+        if self.outside.is_none() {
+            self.outside = Some(Box::new(Watches::default()));
+        }
+        self.with_outside(|o, st| match o.as_any_mut().downcast_mut::<Watches>() {
+            Some(w) => f(w, st),
+            None => unreachable!("the only clients outside a simulated world are its served watches"),
+        })
+        .expect("installed above")
     }
 
     /// Opens a watch; the reply streams until the watch ends.
     pub(crate) fn watch(&mut self, res: Res, namespace: Option<String>, query: ListQuery) -> ApiReply {
+        self.with_watches(|w, st| w.open(st, res, namespace, query))
+    }
+
+    /// Publishes the dynamic objects' changes (Leases, Events) to the watches.
+    pub(crate) fn publish_dyn_changes(&mut self) {
+        let changes = self.world.take_dyn_changes();
+        if changes.is_empty() {
+            return;
+        }
+        self.with_watches(|w, st| {
+            for c in changes {
+                w.publish(st, Res::Dyn(c.kind), type_name(c.type_), c.value);
+            }
+        });
+    }
+}
+
+impl Outside for Watches {
+    fn changed(&mut self, st: &mut State, change: &Change) {
+        self.publish(st, Res::Typed(change.obj.kind()), type_name(change.type_), Arc::new(to_json(&change.obj)));
+    }
+
+    fn stall(&mut self, st: &mut State, kinds: &[Kind], starts: bool) {
+        if starts { self.stall_start(kinds) } else { self.stall_end(st, kinds) }
+    }
+
+    fn due(&mut self, st: &mut State, event: WatchDue) {
+        match event {
+            WatchDue::Changes(id) => self.deliver(st, id),
+            WatchDue::Timeout(id) => self.end(id),
+            WatchDue::Bookmark(id) => self.bookmark(st, id),
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+impl Watches {
+    /// Opens a watch; the reply streams until the watch ends.
+    fn open(&mut self, st: &mut State, res: Res, namespace: Option<String>, query: ListQuery) -> ApiReply {
         let (tx, rx) = unbounded_channel();
-        let now = self.now;
+        let now = st.now;
         let timeout = query.timeout_secs.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
         let bookmarks = query.bookmarks;
-        let mut w = Watcher {
-            res,
-            namespace,
-            query,
-            tx,
-            queue: VecDeque::new(),
-            scheduled: false,
-            last_at: now,
-            stalled: false,
-        };
+        let mut w = Watcher { res, namespace, query, tx, queue: Lagged::new(now), stalled: false };
         match w.query.resource_version {
-            Some(rv) if rv < self.watches().floor => {
-                let _ = w.tx.send(gone(rv, self.world.resource_version()));
+            Some(rv) if rv < self.floor => {
+                let _ = w.tx.send(gone(rv, st.world.resource_version()));
                 return ApiReply::Watch(rx);
             }
             Some(rv) => {
-                let replay: Vec<Bytes> = self
-                    .watches()
-                    .log
-                    .iter()
-                    .filter(|(r, res2, _, v)| *r > rv && matches(&w, *res2, v))
-                    .map(|(_, _, t, v)| encode(&w, t, v, now))
-                    .collect();
-                for b in replay {
-                    let _ = w.tx.send(b);
+                for (_, _, t, v) in self.log.iter().filter(|(r, res2, _, v)| *r > rv && matches(&w, *res2, v)) {
+                    let _ = w.tx.send(encode(&w, t, v, now));
                 }
             }
             None => {
                 let current: Vec<Value> = match storage(res) {
-                    Res::Typed(kind) => self.world.list_all(kind).iter().map(to_json).collect(),
-                    Res::Dyn(kind) => self.world.dyn_list(kind, None).iter().map(|v| (**v).clone()).collect(),
+                    Res::Typed(kind) => st.world.list_all(kind).iter().map(to_json).collect(),
+                    Res::Dyn(kind) => st.world.dyn_list(kind, None).iter().map(|v| (**v).clone()).collect(),
                 };
                 for v in current.iter().filter(|v| matches(&w, storage(res), v)) {
                     let _ = w.tx.send(encode(&w, "ADDED", v, now));
@@ -163,44 +197,32 @@ impl State {
                 if w.query.initial_events && bookmarks {
                     let i = super::resources::info(res);
                     let mark = json!({"kind": i.kind, "apiVersion": i.api_version(), "metadata": {
-                        "resourceVersion": self.world.resource_version().to_string(),
+                        "resourceVersion": st.world.resource_version().to_string(),
                         "annotations": {"k8s.io/initial-events-end": "true"}}});
                     let _ = w.tx.send(line("BOOKMARK", &mark));
                 }
             }
         }
-        w.stalled = self.stalled_now(res);
-        let id = self.next_id();
-        self.watches().watchers.insert(id, w);
-        self.after(timeout, Event::WatchEnd(id));
+        w.stalled = stalled_now(st, res);
+        let id = st.next_id();
+        self.watchers.insert(id, w);
+        st.after(timeout, Event::Watch(WatchDue::Timeout(id)));
         if bookmarks {
-            self.after(BOOKMARK_EVERY, Event::WatchBookmark(id));
+            st.after(BOOKMARK_EVERY, Event::Watch(WatchDue::Bookmark(id)));
         }
         ApiReply::Watch(rx)
     }
 
-    fn stalled_now(&self, res: Res) -> bool {
-        let Res::Typed(kind) = res else { return false };
-        self.faults.stalls().iter().any(|s| {
-            s.controller.is_none()
-                && (s.kinds.is_empty() || s.kinds.contains(&kind))
-                && self.now >= s.from
-                && s.until.is_none_or(|u| self.now < u)
-        })
-    }
-
     /// Logs a change and queues it for the watches that match, after their lag.
-    fn publish(&mut self, res: Res, type_: &'static str, value: Arc<Value>) {
+    fn publish(&mut self, st: &mut State, res: Res, type_: &'static str, value: Arc<Value>) {
         let rv: u64 = value["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let watches = self.watches();
-        watches.log.push_back((rv, res, type_, value.clone()));
-        while watches.log.len() > LOG_CAPACITY {
-            if let Some((r, ..)) = watches.log.pop_front() {
-                watches.floor = watches.floor.max(r);
+        self.log.push_back((rv, res, type_, value.clone()));
+        while self.log.len() > LOG_CAPACITY {
+            if let Some((r, ..)) = self.log.pop_front() {
+                self.floor = self.floor.max(r);
             }
         }
-        let ids: Vec<u64> =
-            watches.watchers.iter().filter(|(_, w)| matches(w, res, &value)).map(|(id, _)| *id).collect();
+        let ids: Vec<u64> = self.watchers.iter().filter(|(_, w)| matches(w, res, &value)).map(|(id, _)| *id).collect();
         if ids.is_empty() {
             return;
         }
@@ -208,88 +230,63 @@ impl State {
         let plain = line(type_, &value);
         for id in ids {
             let span = match res {
-                Res::Typed(kind) => self.faults.informer_lag(None, kind, self.now).unwrap_or(self.timing.informer_lag),
-                Res::Dyn(_) => self.timing.informer_lag,
+                Res::Typed(kind) => st.faults.informer_lag(None, kind, st.now).unwrap_or(st.timing.informer_lag),
+                Res::Dyn(_) => st.timing.informer_lag,
             };
-            let lag = draw(&mut self.rngs.api, span.lo, span.hi);
-            let now = self.now;
-            let Some(w) = self.watches().watchers.get_mut(&id) else { continue };
+            let lag = draw(&mut st.rngs.api, span.lo, span.hi);
+            let now = st.now;
+            let Some(w) = self.watchers.get_mut(&id) else { continue };
             let bytes = if transforms(w) { encode(w, type_, &value, now) } else { plain.clone() };
-            let at = w.last_at.max(now.plus(lag));
-            w.last_at = at;
-            w.queue.push_back((at, bytes.clone()));
-            if !w.scheduled {
-                w.scheduled = true;
-                self.at(at, Event::WatchDeliver(id));
+            if let Some(at) = w.queue.push(now, lag, bytes) {
+                st.at(at, Event::Watch(WatchDue::Changes(id)));
             }
         }
     }
 
-    /// Publishes a change of a typed object to the watches (when serving).
-    pub(crate) fn publish_change(&mut self, change: &Change) {
-        if self.serving.is_none() {
-            return;
-        }
-        self.publish(Res::Typed(change.obj.kind()), type_name(change.type_), Arc::new(to_json(&change.obj)));
-    }
-
-    /// Publishes the dynamic objects' changes (Leases, Events) to the watches.
-    pub(crate) fn publish_dyn_changes(&mut self) {
-        for c in self.world.take_dyn_changes() {
-            self.publish(Res::Dyn(c.kind), type_name(c.type_), c.value);
-        }
-    }
-
     /// Sends what is due on watch `id`.
-    pub(crate) fn watch_deliver(&mut self, id: u64) {
-        let now = self.now;
-        let Some(w) = self.serving.as_mut().and_then(|s| s.watchers.get_mut(&id)) else { return };
-        w.scheduled = false;
+    fn deliver(&mut self, st: &mut State, id: u64) {
+        let now = st.now;
+        let Some(w) = self.watchers.get_mut(&id) else { return };
+        w.queue.arrived();
         if w.stalled {
             return;
         }
         let mut closed = false;
-        while w.queue.front().is_some_and(|(at, _)| *at <= now) {
-            let (_, b) = w.queue.pop_front().expect("checked");
+        while let Some(b) = w.queue.pop_due(now) {
             closed |= w.tx.send(b).is_err();
         }
-        let next = w.queue.front().map(|(at, _)| *at);
         if closed {
-            self.watch_end(id);
-        } else if let Some(at) = next {
-            w.scheduled = true;
-            self.at(at, Event::WatchDeliver(id));
+            self.end(id);
+        } else if let Some(at) = w.queue.replan() {
+            st.at(at, Event::Watch(WatchDue::Changes(id)));
         }
     }
 
     /// Ends watch `id` (timeout, client gone, or a stall's 410).
-    pub(crate) fn watch_end(&mut self, id: u64) {
-        if let Some(s) = self.serving.as_mut() {
-            s.watchers.remove(&id);
-        }
+    fn end(&mut self, id: u64) {
+        self.watchers.remove(&id);
     }
 
     /// Sends a bookmark with the world's resourceVersion on watch `id`, and plans the next one.
-    pub(crate) fn watch_bookmark(&mut self, id: u64) {
-        let rv = self.world.resource_version();
-        let Some(w) = self.serving.as_ref().and_then(|s| s.watchers.get(&id)) else { return };
+    fn bookmark(&mut self, st: &mut State, id: u64) {
+        let rv = st.world.resource_version();
+        let Some(w) = self.watchers.get(&id) else { return };
         if w.stalled || !w.queue.is_empty() {
-            self.after(BOOKMARK_EVERY, Event::WatchBookmark(id));
+            st.after(BOOKMARK_EVERY, Event::Watch(WatchDue::Bookmark(id)));
             return;
         }
         let i = info(w.res);
         let ok = w.tx.send(line("BOOKMARK", &json!({"kind": i.kind, "apiVersion": i.api_version(), "metadata": {"resourceVersion": rv.to_string()}}))).is_ok();
         if ok {
-            self.after(BOOKMARK_EVERY, Event::WatchBookmark(id));
+            st.after(BOOKMARK_EVERY, Event::Watch(WatchDue::Bookmark(id)));
         } else {
-            self.watch_end(id);
+            self.end(id);
         }
     }
 
     /// A watch stall begins for the served watches it covers (stalls without a controller apply to them).
-    pub(crate) fn watches_stall(&mut self, kinds: &[operator::cluster::Kind]) {
-        let Some(s) = self.serving.as_mut() else { return };
-        for w in s.watchers.values_mut() {
+    fn stall_start(&mut self, kinds: &[Kind]) {
+        for w in self.watchers.values_mut() {
             if let Res::Typed(k) = w.res
                 && (kinds.is_empty() || kinds.contains(&k))
             {
@@ -299,17 +296,26 @@ impl State {
     }
 
     /// The stall ends: the stalled watches fail with 410 Gone and close, so their clients relist.
-    pub(crate) fn watches_unstall(&mut self, kinds: &[operator::cluster::Kind]) {
-        let current = self.world.resource_version();
-        let Some(s) = self.serving.as_mut() else { return };
-        let floor = s.floor;
+    fn stall_end(&mut self, st: &State, kinds: &[Kind]) {
+        let current = st.world.resource_version();
         let covered = |res: Res| matches!(res, Res::Typed(k) if kinds.is_empty() || kinds.contains(&k));
         let stalled: Vec<u64> =
-            s.watchers.iter().filter(|(_, w)| w.stalled && covered(w.res)).map(|(id, _)| *id).collect();
+            self.watchers.iter().filter(|(_, w)| w.stalled && covered(w.res)).map(|(id, _)| *id).collect();
         for id in stalled {
-            if let Some(w) = s.watchers.remove(&id) {
-                let _ = w.tx.send(gone(floor, current));
+            if let Some(w) = self.watchers.remove(&id) {
+                let _ = w.tx.send(gone(self.floor, current));
             }
         }
     }
+}
+
+/// Whether a stall covering the served watches of `res` is on now.
+fn stalled_now(st: &State, res: Res) -> bool {
+    let Res::Typed(kind) = res else { return false };
+    st.faults.stalls().iter().any(|s| {
+        s.controller.is_none()
+            && (s.kinds.is_empty() || s.kinds.contains(&kind))
+            && st.now >= s.from
+            && s.until.is_none_or(|u| st.now < u)
+    })
 }

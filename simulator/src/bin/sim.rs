@@ -36,7 +36,7 @@ enum Command {
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Serve a scenario's world over the Kubernetes API, in wall-clock time, to a real backup-operator and kubectl.
-    Serve(simulator::apiserver::command::ServeArgs),
+    Serve(simulator::cli::ServeArgs),
     /// Compare `sim serve` with a real kube-apiserver: the same API interactions against both, normalised answers
     /// compared, `N of M behaviours identical`; exits 1 on a difference not listed as known.
     Fidelity(cli::FidelityArgs),
@@ -70,7 +70,7 @@ fn main() -> Result<ExitCode> {
         Command::Fidelity(args) => cli::fidelity(&args),
         Command::Kubelet(args) => cli::kubelet(&args),
         // The served world starts at the wall clock: its clients (the operator, kubectl) read that clock.
-        Command::Serve(args) => simulator::apiserver::command::serve(&args, chrono::Utc::now),
+        Command::Serve(args) => simulator::cli::serve(&args, chrono::Utc::now),
         Command::Schema => {
             print!("{}", simulator::scenario::json_schema());
             ExitCode::SUCCESS

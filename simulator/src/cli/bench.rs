@@ -26,15 +26,31 @@ pub struct BenchArgs {
     #[arg(long)]
     pub jobs: Option<usize>,
     /// World sizes (schedules) for the scale figures: the scale scenario with this many copies, run for
-    /// --scale-duration on one thread. Empty to skip.
-    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
-    pub scale: Vec<u32>,
+    /// --scale-duration on one thread, comma-separated. Empty (`--scale ''`) to skip.
+    #[arg(long, default_value = "100,1000", value_parser = parse_sizes)]
+    pub scale: Sizes,
     /// How long the scale scenario runs (simulated).
     #[arg(long, default_value = "24h")]
     pub scale_duration: String,
     /// The scenarios folder.
     #[arg(long, default_value = "scenarios")]
     pub scenarios: PathBuf,
+}
+
+/// World sizes for the scale figures, in the order given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sizes(pub Vec<u32>);
+
+/// `--scale`: comma-separated counts of schedules; empty for none.
+fn parse_sizes(s: &str) -> Result<Sizes, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Sizes(Vec::new()));
+    }
+    s.split(',')
+        .map(|n| n.trim().parse::<u32>().map_err(|e| format!("{n:?} is not a count of schedules: {e}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Sizes)
 }
 
 fn load(dir: &Path, file: &str) -> Result<Scenario, String> {
@@ -118,7 +134,7 @@ fn measure(args: &BenchArgs) -> Result<(), String> {
         );
     }
     let mut measured: Vec<(u32, Duration)> = Vec::new();
-    for &copies in &args.scale {
+    for &copies in &args.scale.0 {
         if copies == 0 || copies > scenario::model::MAX_COPIES {
             return Err(format!("--scale: {copies} is out of range (1 to {})", scenario::model::MAX_COPIES));
         }
@@ -143,4 +159,17 @@ fn measure(args: &BenchArgs) -> Result<(), String> {
         None => println!("peak resident memory: not reported on this platform"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_scale_skips_the_scale_figures_and_a_bad_count_is_named() {
+        assert_eq!(parse_sizes(""), Ok(Sizes(vec![])));
+        assert_eq!(parse_sizes("100, 1000"), Ok(Sizes(vec![100, 1000])));
+        let err = parse_sizes("100,lots").unwrap_err();
+        assert!(err.starts_with("\"lots\" is not a count of schedules"), "{err}");
+    }
 }

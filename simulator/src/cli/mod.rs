@@ -6,12 +6,14 @@ mod explore;
 pub mod fidelity;
 mod kubelet;
 mod merge;
+mod serve;
 
 pub use bench::{BenchArgs, bench};
 pub use explore::{ExploreArgs, explore};
 pub use fidelity::{FidelityArgs, fidelity};
 pub use kubelet::{KubeletArgs, kubelet};
 pub use merge::{MergeArgs, merge};
+pub use serve::{ServeArgs, serve};
 
 use clap::Args;
 use std::cell::RefCell;

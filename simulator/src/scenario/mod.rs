@@ -4,6 +4,7 @@
 pub mod error;
 pub mod model;
 pub mod raw;
+pub mod schema;
 pub mod tree;
 pub mod write;
 
@@ -182,7 +183,7 @@ fn schema_problems(
     field: &str,
 ) -> bool {
     let Some(schema) = schema else { return true };
-    let problems = crate::schema::check(value, schema);
+    let problems = schema::check(value, schema);
     for p in &problems {
         let (line, col) = tree.position_of(&p.path);
         c.err(line, col, format!("{field}{}", tree::path_suffix(&p.path)), p.problem.clone());
@@ -212,7 +213,7 @@ fn manifest(c: &mut Checker, tree: &Loc<Tree>, field: &str) -> Option<Obj> {
             return None;
         }
     };
-    if !schema_problems(c, crate::schema::of_kind(typed_kind), tree, v, field) {
+    if !schema_problems(c, schema::of_kind(typed_kind), tree, v, field) {
         return None;
     }
     let result = match typed_kind {
@@ -415,14 +416,14 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
         None => Controllers::Operator,
         Some(l) if l.value == "operator" => Controllers::Operator,
         Some(l) => {
-            if crate::zoo::find(&l.value).is_none() {
+            if crate::zoo_catalog::find(&l.value).is_none() {
                 c.at(
                     l,
                     "controllers",
                     format!(
                         "unknown controllers {:?} (expected operator or a zoo entry: {})",
                         l.value,
-                        crate::zoo::names().join(", ")
+                        crate::zoo_catalog::names().join(", ")
                     ),
                 );
             }
@@ -492,7 +493,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioErrors> {
                     if let Some(tree) = part {
                         // A merge patch is checked as the fields it sets would be; its nulls delete fields.
                         let value = tree.value.to_json();
-                        let schema = crate::schema::of_field(kind, name);
+                        let schema = schema::of_field(kind, name);
                         valid &= schema_problems(&mut c, schema, tree, &value, &format!("{at_field}.{name}"));
                         patch.insert(name.into(), value);
                     }

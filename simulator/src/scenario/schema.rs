@@ -8,7 +8,7 @@ use operator::cluster::Kind;
 use serde_json::Value;
 use std::sync::OnceLock;
 
-use crate::scenario::tree::Seg;
+use super::tree::Seg;
 
 /// One problem: where (a path from the object's root) and what.
 #[derive(Clone, Debug, PartialEq, Eq)]

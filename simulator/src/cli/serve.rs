@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::served::Served;
-use super::service::{ApiService, kubeconfig, serve_http};
-use crate::cli::{display_name, summary_line};
+use super::{display_name, summary_line};
+use crate::apiserver::served::Served;
+use crate::apiserver::service::{ApiService, kubeconfig, serve_http};
 use crate::run::RunOptions;
 use crate::scenario;
 use crate::trace::{TraceSink, WriterSink};
@@ -105,7 +105,7 @@ pub fn serve(args: &ServeArgs, wall: impl Fn() -> DateTime<Utc>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match crate::cli::runtime() {
+    let runtime = match super::runtime() {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -158,7 +158,7 @@ pub fn serve(args: &ServeArgs, wall: impl Fn() -> DateTime<Utc>) -> ExitCode {
             // No replay command: a served run depends on its client and the wall clock, so it does not replay.
             println!("FAIL {name} (seed {}, served): {}", report.seed, report.failures.join("; "));
         }
-        if let Some(Err(code)) = args.timeline.as_deref().map(|t| crate::cli::save_timeline(t, &report)) {
+        if let Some(Err(code)) = args.timeline.as_deref().map(|t| super::save_timeline(t, &report)) {
             return code;
         }
         if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
