@@ -85,10 +85,105 @@ impl InjectedError {
 /// The faults of one run.
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
+    /// Every fault, in the scenario's order, with its window (names, edges and heal are read from these).
     pub faults: Vec<ActiveFault>,
     /// When every disruptive fault has healed (`None` if one never does); background faults (a bounded informer
     /// lag, a low error rate: [`FaultKind::is_background`]) need not heal.
     pub heal: Option<SimTime>,
+    /// The same faults as typed rules, one list per question, resolved once: a question reads only its own rules.
+    rules: Rules,
+}
+
+/// A rule with its window.
+#[derive(Clone, Debug)]
+struct Ruled<T> {
+    from: SimTime,
+    until: Option<SimTime>,
+    rule: T,
+}
+
+impl<T> Ruled<T> {
+    fn active(&self, t: SimTime) -> bool {
+        t >= self.from && self.until.is_none_or(|u| t < u)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Lag {
+    controller: Option<ControllerId>,
+    kinds: Vec<Kind>,
+    delay: Span,
+}
+
+#[derive(Clone, Debug)]
+struct ApiErrors {
+    verbs: Vec<Verb>,
+    kinds: Vec<Kind>,
+    actors: ApiActors,
+    rate: f64,
+    error: ApiErrorKind,
+}
+
+#[derive(Clone, Debug)]
+struct Stuck {
+    jobs: Vec<JobRole>,
+    state: StuckState,
+}
+
+#[derive(Clone, Debug)]
+struct Failures {
+    jobs: Vec<JobRole>,
+    rate: f64,
+    mode: FailMode,
+}
+
+/// A restart right after a write of this verb on this kind (by the fault's index in the scenario).
+#[derive(Clone, Debug)]
+struct CrashAfter {
+    index: usize,
+    verb: Verb,
+    kind: Kind,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Rules {
+    lags: Vec<Ruled<Lag>>,
+    api_errors: Vec<Ruled<ApiErrors>>,
+    stuck: Vec<Ruled<Stuck>>,
+    failures: Vec<Ruled<Failures>>,
+    crash_after: Vec<Ruled<CrashAfter>>,
+    stalls: Vec<Stall>,
+    down: Vec<(SimTime, Option<SimTime>)>,
+}
+
+impl Rules {
+    fn of(faults: &[ActiveFault]) -> Rules {
+        let mut r = Rules::default();
+        for (index, f) in faults.iter().enumerate() {
+            let (from, until) = (f.from, f.until);
+            match f.kind.clone() {
+                FaultKind::InformerLag { controller, kinds, delay } => {
+                    r.lags.push(Ruled { from, until, rule: Lag { controller, kinds, delay } })
+                }
+                FaultKind::ApiErrors { verbs, kinds, actors, rate, error } => {
+                    r.api_errors.push(Ruled { from, until, rule: ApiErrors { verbs, kinds, actors, rate, error } })
+                }
+                FaultKind::PodsStuck { jobs, state } => {
+                    r.stuck.push(Ruled { from, until, rule: Stuck { jobs, state } })
+                }
+                FaultKind::PodFailures { jobs, rate, mode } => {
+                    r.failures.push(Ruled { from, until, rule: Failures { jobs, rate, mode } })
+                }
+                FaultKind::WatchStall { controller, kinds } => r.stalls.push(Stall { controller, kinds, from, until }),
+                FaultKind::OperatorRestart { after_write: Some((verb, kind)), .. } => {
+                    r.crash_after.push(Ruled { from, until, rule: CrashAfter { index, verb, kind } })
+                }
+                FaultKind::OperatorRestart { after_write: None, .. } => {}
+                FaultKind::OperatorDown => r.down.push((from, until)),
+            }
+        }
+        r
+    }
 }
 
 /// A rule naming a controller applies to that controller's clients only; `None` is a client whose controller is not
@@ -99,6 +194,10 @@ fn matches_controller(filter: &Option<ControllerId>, controller: Option<Controll
 
 fn matches_kind(kinds: &[Kind], kind: Kind) -> bool {
     kinds.is_empty() || kinds.contains(&kind)
+}
+
+fn matches_role(jobs: &[JobRole], role: JobRole) -> bool {
+    jobs.is_empty() || jobs.contains(&role)
 }
 
 fn offset(start: SimTime, span: Span, rng: &mut Stream) -> SimTime {
@@ -124,55 +223,48 @@ impl FaultPlan {
                 _ => None,
             };
         }
-        FaultPlan { faults, heal }
+        let rules = Rules::of(&faults);
+        FaultPlan { faults, heal, rules }
     }
 
-    /// The informer lag range for `controller` watching `kind` at `t`, if a fault sets one.
-    pub fn informer_lag(&self, controller: Option<ControllerId>, kind: Kind, t: SimTime) -> Option<Span> {
-        self.faults.iter().filter(|f| f.active(t)).find_map(|f| match &f.kind {
-            FaultKind::InformerLag { controller: c, kinds, delay }
-                if matches_controller(c, controller) && matches_kind(kinds, kind) =>
-            {
-                Some(*delay)
-            }
-            _ => None,
-        })
+    /// The lag of a watch by `controller` (`None`: a served client) of `kind` at `t`: the first active
+    /// `informerLag` fault that reaches it, else `default` (the scenario's timing).
+    pub fn lag(&self, controller: Option<ControllerId>, kind: Kind, t: SimTime, default: Span) -> Span {
+        self.rules
+            .lags
+            .iter()
+            .find(|r| {
+                r.active(t) && matches_controller(&r.rule.controller, controller) && matches_kind(&r.rule.kinds, kind)
+            })
+            .map_or(default, |r| r.rule.delay)
     }
 
     /// Watch stalls, in the order of the scenario's faults.
-    pub fn stalls(&self) -> Vec<Stall> {
-        self.faults
-            .iter()
-            .filter_map(|f| match &f.kind {
-                FaultKind::WatchStall { controller, kinds } => {
-                    Some(Stall { controller: *controller, kinds: kinds.clone(), from: f.from, until: f.until })
-                }
-                _ => None,
-            })
-            .collect()
+    pub fn stalls(&self) -> &[Stall] {
+        &self.rules.stalls
     }
 
     /// Whether a pod of `role` starting at `t` is pinned, where, and until when (`None`: forever).
     pub fn pod_stuck(&self, role: JobRole, t: SimTime) -> Option<(StuckState, Option<SimTime>)> {
-        self.faults.iter().filter(|f| f.active(t)).find_map(|f| match &f.kind {
-            FaultKind::PodsStuck { jobs, state } if jobs.is_empty() || jobs.contains(&role) => Some((*state, f.until)),
-            _ => None,
-        })
+        self.rules
+            .stuck
+            .iter()
+            .find(|r| r.active(t) && matches_role(&r.rule.jobs, role))
+            .map(|r| (r.rule.state, r.until))
     }
 
-    /// Whether a pod of `role` running at `t` fails, and how.
+    /// Whether a pod of `role` running at `t` fails, and how (each active rule reaching it draws its chance).
     pub fn pod_failure(&self, role: JobRole, t: SimTime, rng: &mut Stream) -> Option<FailMode> {
-        self.faults.iter().filter(|f| f.active(t)).find_map(|f| match &f.kind {
-            FaultKind::PodFailures { jobs, rate, mode }
-                if (jobs.is_empty() || jobs.contains(&role)) && chance(rng, *rate) =>
-            {
-                Some(*mode)
-            }
-            _ => None,
-        })
+        self.rules
+            .failures
+            .iter()
+            .filter(|r| r.active(t) && matches_role(&r.rule.jobs, role))
+            .find(|r| chance(rng, r.rule.rate))
+            .map(|r| r.rule.mode)
     }
 
-    /// Whether a request by an operator controller (`manager` false) or backup-manager fails at `t`.
+    /// Whether a request by an operator controller (`manager` false) or backup-manager fails at `t`: the one rule for
+    /// in-process and served requests.
     pub fn api_error(
         &self,
         manager: bool,
@@ -181,30 +273,31 @@ impl FaultPlan {
         t: SimTime,
         rng: &mut Stream,
     ) -> Option<InjectedError> {
-        self.faults.iter().filter(|f| f.active(t)).find_map(|f| match &f.kind {
-            FaultKind::ApiErrors { verbs, kinds, actors, rate, error }
-                if (verbs.is_empty() || verbs.contains(&verb))
-                    && matches_kind(kinds, kind)
-                    && match actors {
-                        ApiActors::Operator => !manager,
-                        ApiActors::Manager => manager,
-                        ApiActors::Both => true,
-                    }
-                    && chance(rng, *rate) =>
-            {
-                Some(match error {
-                    ApiErrorKind::Conflict => InjectedError::Conflict,
-                    ApiErrorKind::Transient => InjectedError::Transient,
-                    ApiErrorKind::TransientAfterApply => InjectedError::TransientAfterApply,
-                    ApiErrorKind::Forbidden => InjectedError::Forbidden,
-                    ApiErrorKind::Mixed => match rng.random_range(0..3) {
-                        0 => InjectedError::Conflict,
-                        1 => InjectedError::Transient,
-                        _ => InjectedError::TransientAfterApply,
-                    },
-                })
-            }
-            _ => None,
+        let reaches = |r: &ApiErrors| {
+            (r.verbs.is_empty() || r.verbs.contains(&verb))
+                && matches_kind(&r.kinds, kind)
+                && match r.actors {
+                    ApiActors::Operator => !manager,
+                    ApiActors::Manager => manager,
+                    ApiActors::Both => true,
+                }
+        };
+        let hit = self
+            .rules
+            .api_errors
+            .iter()
+            .filter(|r| r.active(t) && reaches(&r.rule))
+            .find(|r| chance(rng, r.rule.rate))?;
+        Some(match hit.rule.error {
+            ApiErrorKind::Conflict => InjectedError::Conflict,
+            ApiErrorKind::Transient => InjectedError::Transient,
+            ApiErrorKind::TransientAfterApply => InjectedError::TransientAfterApply,
+            ApiErrorKind::Forbidden => InjectedError::Forbidden,
+            ApiErrorKind::Mixed => match rng.random_range(0..3) {
+                0 => InjectedError::Conflict,
+                1 => InjectedError::Transient,
+                _ => InjectedError::TransientAfterApply,
+            },
         })
     }
 
@@ -232,15 +325,67 @@ impl FaultPlan {
         times
     }
 
-    /// Indices of `afterWrite` restart faults matching a write of `verb` on `kind` at `t`.
+    /// The index (in the scenario) of the first active `afterWrite` restart fault matching a write of `verb` on
+    /// `kind` at `t`.
     pub fn crash_after(&self, verb: Verb, kind: Kind, t: SimTime) -> Option<usize> {
-        self.faults.iter().position(|f| {
-            f.active(t) && matches!(&f.kind, FaultKind::OperatorRestart { after_write: Some((v, k)), .. } if *v == verb && *k == kind)
-        })
+        self.rules
+            .crash_after
+            .iter()
+            .find(|r| r.active(t) && r.rule.verb == verb && r.rule.kind == kind)
+            .map(|r| r.rule.index)
     }
 
     /// Operator downtime windows.
-    pub fn down_windows(&self) -> Vec<(SimTime, Option<SimTime>)> {
-        self.faults.iter().filter(|f| matches!(f.kind, FaultKind::OperatorDown)).map(|f| (f.from, f.until)).collect()
+    pub fn down_windows(&self) -> &[(SimTime, Option<SimTime>)] {
+        &self.rules.down
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn plan(faults: &str) -> (FaultPlan, SimTime) {
+        let text = format!("name: t\nduration: 10h\nexpect: {{holds: [all]}}\nfaults:\n{faults}");
+        let scenario = crate::scenario::parse(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let plan = FaultPlan::resolve(&scenario, &WorldRng::new(1));
+        (plan, SimTime::from_utc(scenario.start))
+    }
+
+    fn at(start: SimTime, h: u64) -> SimTime {
+        start.plus(Duration::from_secs(h * 3600))
+    }
+
+    #[test]
+    fn a_lag_rule_reaches_only_the_controller_and_kinds_it_names_within_its_window() {
+        let (plan, start) = plan(
+            "  - informerLag: {controller: backup-schedule, kinds: [Backup], delay: 30s..40s, from: 1h, until: 2h}\n",
+        );
+        let default = Span { lo: Duration::from_millis(1), hi: Duration::from_millis(2) };
+        let lag = |c, k, h| plan.lag(c, k, at(start, h), default);
+        let named = Some(ControllerId::Schedule);
+        assert_eq!(lag(named, Kind::Backup, 1).hi, Duration::from_secs(40));
+        assert_eq!(lag(named, Kind::Backup, 0), default, "before its window");
+        assert_eq!(lag(named, Kind::Backup, 2), default, "its window is over");
+        assert_eq!(lag(named, Kind::Job, 1), default, "a kind it does not name");
+        assert_eq!(lag(Some(ControllerId::Backup), Kind::Backup, 1), default, "another controller");
+        assert_eq!(lag(None, Kind::Backup, 1), default, "a served client: the rule names a controller");
+    }
+
+    #[test]
+    fn each_question_reads_its_own_rules_and_a_certain_error_always_fires() {
+        let (plan, start) = plan(
+            "  - apiErrors: {rate: 1.0, error: Conflict, verbs: [create], kinds: [Backup]}\n  - podsStuck: {jobs: [backup], from: 1h, until: 3h}\n  - operatorDown: {from: 4h, until: 5h}\n",
+        );
+        let mut rng = WorldRng::new(1).stream("t");
+        let t = at(start, 1);
+        assert_eq!(plan.api_error(false, Verb::Create, Kind::Backup, t, &mut rng), Some(InjectedError::Conflict));
+        assert_eq!(plan.api_error(false, Verb::Get, Kind::Backup, t, &mut rng), None, "a verb it does not name");
+        assert!(plan.pod_stuck(JobRole::Backup, t).is_some_and(|(_, until)| until == Some(at(start, 3))));
+        assert_eq!(plan.pod_stuck(JobRole::Clean, t), None);
+        assert_eq!(plan.pod_failure(JobRole::Backup, t, &mut rng), None, "no podFailures rule");
+        assert_eq!(plan.down_windows(), &[(at(start, 4), Some(at(start, 5)))]);
+        assert!(plan.stalls().is_empty());
     }
 }

@@ -10,8 +10,7 @@ use crate::world::Change;
 impl State {
     fn informer_lag(&mut self, i: usize) -> std::time::Duration {
         let inf = &self.informers[i];
-        let span =
-            self.faults.informer_lag(Some(inf.controller_id), inf.kind, self.now).unwrap_or(self.timing.informer_lag);
+        let span = self.faults.lag(Some(inf.controller_id), inf.kind, self.now, self.timing.informer_lag);
         self.informers[i].lag(span)
     }
 

@@ -238,7 +238,7 @@ pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool
         let t = st.start.plus(step.at);
         st.at(t, Event::Step(i));
     }
-    for (i, stall) in st.faults.stalls().into_iter().enumerate() {
+    for (i, stall) in st.faults.stalls().to_vec().into_iter().enumerate() {
         st.at(stall.from, Event::StallStart(i));
         if let Some(u) = stall.until {
             st.at(u, Event::StallEnd(i));
@@ -257,7 +257,7 @@ pub fn build_state(scenario: &Scenario, options: RunOptions, with_operator: bool
         st.at(t, Event::OperatorCrash { reason: "operatorRestart".into() });
     }
     if with_operator {
-        for (from, until) in st.faults.down_windows() {
+        for (from, until) in st.faults.down_windows().to_vec() {
             st.at(from, Event::OperatorCrash { reason: "operatorDown".into() });
             if let Some(u) = until {
                 st.at(u, Event::OperatorStart);

@@ -1,6 +1,7 @@
 //! The timeline page as a user sees it: the zoo's schedule-reset story shows its two overlapping Backups and the
 //! violation at its time, its operator twin shows none, the same seed gives the same bytes, and both pages lay out
-//! in headless Chromium with the violation marker over both overlapping bars.
+//! in headless Chromium with the violation marker over both overlapping bars; a compacting PITR schedule shows its
+//! CompactBackups.
 
 use simulator::run::{Report, RunOptions, run};
 use simulator::scenario;
@@ -9,6 +10,7 @@ use std::process::Command;
 
 const ZOO: &str = "scenarios/zoo/schedule-reset-stale-informer.yaml";
 const TWIN: &str = "scenarios/schedule/reset-stale-informer.yaml";
+const PITR: &str = "scenarios/migration/tidb-pitr-schedule-kept.yaml";
 
 fn path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
@@ -65,6 +67,19 @@ fn the_operator_twin_page_shows_no_violation() {
     assert!(!html.contains("data-check=\"violation\""));
     assert!(html.contains("No invariant was violated."));
     assert!(html.contains("data-check=\"backup\""), "the twin's Backups are drawn");
+}
+
+#[test]
+fn a_compacting_pitr_schedule_shows_its_compact_backups_under_it_with_their_pods() {
+    let (report, html) = page(PITR);
+    assert!(report.passed, "{:?}", report.violations);
+    let section = html.find("schedule test1/pitr").expect("the schedule's section");
+    let compact = html.find("data-check=\"compactbackup\"").expect("CompactBackups are drawn");
+    assert!(compact > section, "drawn in the schedule's section");
+    assert!(html.contains("compactbackup\" data-name=\"test1/compact-pitr-"), "named after the schedule");
+    assert!(html.contains("compact pod"), "a compaction's pods are in its tooltip");
+    assert!(html.contains("s-Complete"), "compactions finish");
+    assert!(!html.contains("CompactBackups of no schedule"));
 }
 
 #[test]

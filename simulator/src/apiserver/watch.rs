@@ -230,7 +230,7 @@ impl Watches {
         let plain = line(type_, &value);
         for id in ids {
             let span = match res {
-                Res::Typed(kind) => st.faults.informer_lag(None, kind, st.now).unwrap_or(st.timing.informer_lag),
+                Res::Typed(kind) => st.faults.lag(None, kind, st.now, st.timing.informer_lag),
                 Res::Dyn(_) => st.timing.informer_lag,
             };
             let lag = draw(&mut st.rngs.api, span.lo, span.hi);

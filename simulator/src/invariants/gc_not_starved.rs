@@ -31,6 +31,8 @@ pub struct GcNotStarved {
     spec_changed: SpecEdits,
     /// Backups already reported (once each).
     reported: BTreeSet<ObjectKey>,
+    /// Schedule uid -> whether its spec at this generation is one the operator accepts (validated once per spec).
+    valid: BTreeMap<String, (Option<i64>, bool)>,
 }
 
 impl GcNotStarved {
@@ -58,6 +60,7 @@ impl GcNotStarved {
         GcNotStarved {
             excused,
             finished: BTreeMap::new(),
+            valid: BTreeMap::new(),
             spec_changed: SpecEdits::default(),
             reported: BTreeSet::new(),
         }
@@ -92,13 +95,26 @@ impl GcNotStarved {
         Some(due.max(finished).max(rule_since))
     }
 
+    /// Whether the operator accepts `schedule`'s spec, validated once per generation (a spec change bumps it).
+    fn accepted(&mut self, uid: &str, schedule: &BackupSchedule) -> bool {
+        let generation = schedule.metadata.generation;
+        match self.valid.get(uid) {
+            Some((g, ok)) if *g == generation => *ok,
+            _ => {
+                let ok = validation::schedule(schedule).is_empty();
+                self.valid.insert(uid.to_string(), (generation, ok));
+                ok
+            }
+        }
+    }
+
     fn check(&mut self, ctx: &Ctx, schedule: &BackupSchedule) -> Vec<String> {
         // A spec the operator refuses runs nothing, collection included, until it is fixed (and the fix starts the
         // retention clock again).
-        if schedule.metadata.deletion_timestamp.is_some() || !validation::schedule(schedule).is_empty() {
+        let Some(uid) = schedule.metadata.uid.as_deref() else { return Vec::new() };
+        if schedule.metadata.deletion_timestamp.is_some() || !self.accepted(uid, schedule) {
             return Vec::new();
         }
-        let Some(uid) = schedule.metadata.uid.as_deref() else { return Vec::new() };
         let mut backups = schedule_backups(ctx.world, uid);
         backups.sort_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
         let mut out = Vec::new();

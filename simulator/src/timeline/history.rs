@@ -16,6 +16,7 @@ pub enum LifeKind {
     Schedule,
     Backup,
     Restore,
+    Compact,
     Pod,
 }
 
@@ -178,8 +179,16 @@ fn state_of(obj: &Obj) -> Option<(LifeKind, String)> {
                 .into(),
             )
         }
+        Obj::Compact(c) => {
+            let state = match c.state() {
+                _ if deleting => "Deleting".into(),
+                Some(s) => s.as_str().to_string(),
+                None => "New".into(),
+            };
+            (LifeKind::Compact, state)
+        }
         Obj::Pod(p) => (LifeKind::Pod, pod_state(p)),
-        Obj::Job(_) | Obj::Compact(_) => return None,
+        Obj::Job(_) => return None,
     })
 }
 
@@ -239,7 +248,7 @@ impl History {
         let meta = obj.meta();
         let ns = meta.namespace.as_deref().unwrap_or("");
         let owner = match obj {
-            Obj::Backup(_) => owner_of(meta, "BackupSchedule")
+            Obj::Backup(_) | Obj::Compact(_) => owner_of(meta, "BackupSchedule")
                 .or_else(|| meta.labels.as_ref().and_then(|l| l.get(labels::SCHEDULE)).cloned())
                 .map(|s| format!("{ns}/{s}")),
             Obj::Pod(_) => owner_of(meta, "Job").and_then(|job| self.job_owner.get(&format!("{ns}/{job}")).cloned()),

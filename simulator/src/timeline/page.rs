@@ -211,6 +211,7 @@ fn kind_name(kind: LifeKind) -> &'static str {
         LifeKind::Schedule => "BackupSchedule",
         LifeKind::Backup => "Backup",
         LifeKind::Restore => "Restore",
+        LifeKind::Compact => "CompactBackup",
         LifeKind::Pod => "Pod",
     }
 }
@@ -363,12 +364,12 @@ fn draw_top(c: &mut Canvas, h: &History) {
     c.y += THIN_ROW;
 }
 
-/// Schedules with their Backups, then Backups of no schedule, Restores and pods of no known owner.
+/// Schedules with their Backups and CompactBackups, then those of no schedule, Restores and pods of no known owner.
 fn draw_lives(c: &mut Canvas, h: &History) {
     let owners: std::collections::BTreeSet<&str> = h
         .lives
         .iter()
-        .filter(|l| matches!(l.kind, LifeKind::Backup | LifeKind::Restore))
+        .filter(|l| matches!(l.kind, LifeKind::Backup | LifeKind::Restore | LifeKind::Compact))
         .map(|l| l.uid.as_str())
         .collect();
     let mut pods = PodsByOwner::new();
@@ -382,6 +383,7 @@ fn draw_lives(c: &mut Canvas, h: &History) {
     let mut schedules: Vec<&Life> = h.lives.iter().filter(|l| l.kind == LifeKind::Schedule).collect();
     schedules.sort_by(|a, b| (&a.key, a.created).cmp(&(&b.key, b.created)));
     let backups: Vec<&Life> = h.lives.iter().filter(|l| l.kind == LifeKind::Backup).collect();
+    let compacts: Vec<&Life> = h.lives.iter().filter(|l| l.kind == LifeKind::Compact).collect();
     for s in &schedules {
         c.section(&format!("schedule {}", s.key));
         let ticks = cron_ticks(s, c.scale.end);
@@ -396,9 +398,12 @@ fn draw_lives(c: &mut Canvas, h: &History) {
         }
         c.hit(s, y, THIN_ROW - 1, &title);
         c.y += THIN_ROW;
-        let mine: Vec<&Life> = backups.iter().copied().filter(|b| b.owner.as_deref() == Some(s.key.as_str())).collect();
-        if !mine.is_empty() {
-            group(c, &mine, &pods);
+        for lives in [&backups, &compacts] {
+            let mine: Vec<&Life> =
+                lives.iter().copied().filter(|b| b.owner.as_deref() == Some(s.key.as_str())).collect();
+            if !mine.is_empty() {
+                group(c, &mine, &pods);
+            }
         }
     }
     let keys: std::collections::BTreeSet<&str> = schedules.iter().map(|s| s.key.as_str()).collect();
@@ -408,13 +413,19 @@ fn draw_lives(c: &mut Canvas, h: &History) {
         c.section("Backups of no schedule");
         group(c, &lone, &pods);
     }
+    let lone: Vec<&Life> =
+        compacts.iter().copied().filter(|b| !b.owner.as_deref().is_some_and(|o| keys.contains(o))).collect();
+    if !lone.is_empty() {
+        c.section("CompactBackups of no schedule");
+        group(c, &lone, &pods);
+    }
     let restores: Vec<&Life> = h.lives.iter().filter(|l| l.kind == LifeKind::Restore).collect();
     if !restores.is_empty() {
         c.section("Restores");
         group(c, &restores, &pods);
     }
     if !other.is_empty() {
-        c.section("pods of no Backup or Restore");
+        c.section("pods of no Backup, Restore or CompactBackup");
         loose_pods(c, &other);
     }
 }
