@@ -75,7 +75,8 @@ pub fn pod_selector(backup_name: &str, role: &str) -> Labels {
 /// What this reconcile has seen so far, refreshed by live reads and write responses.
 struct State {
     key: ObjectKey,
-    backup: Backup,
+    /// Shared with the cache until this reconcile writes it.
+    backup: Arc<Backup>,
     backup_fresh: bool,
     job: Option<Arc<Job>>,
     pods: Vec<Arc<Pod>>,
@@ -98,8 +99,8 @@ fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Arc<Job>> {
 }
 
 impl State {
-    fn from_cache<C: Cluster>(cluster: &C, backup: Backup) -> State {
-        let key = ObjectKey::of(&backup);
+    fn from_cache<C: Cluster>(cluster: &C, backup: Arc<Backup>) -> State {
+        let key = ObjectKey::of(&*backup);
         let name = key.name.clone();
         let job_for = backup_job_name(&backup);
         let job_key = ObjectKey::new(&key.namespace, &job_for);
@@ -210,7 +211,7 @@ pub async fn reconcile<C: Cluster>(
     if let Some(wait) = awaiting_own_writes(cluster, &backup) {
         return Ok(Action::await_own_write(wait));
     }
-    let mut state = State::from_cache(cluster, (*backup).clone());
+    let mut state = State::from_cache(cluster, backup);
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         state.follow_log_command(cluster);
@@ -257,7 +258,7 @@ fn awaiting_own_writes<C: Cluster>(cluster: &C, backup: &Backup) -> Option<std::
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, BackupError> {
     match cluster.get::<Backup>(&state.key).await {
         Ok(Some(b)) => {
-            state.backup = b;
+            state.backup = Arc::new(b);
             state.backup_fresh = true;
             Ok(Next::Continue)
         }
@@ -271,11 +272,11 @@ async fn write_status<C: Cluster>(
     state: &mut State,
     edit: impl FnOnce(&mut BackupStatus),
 ) -> Result<Next, BackupError> {
-    let mut b = state.backup.clone();
+    let mut b = (*state.backup).clone();
     edit(b.status.get_or_insert_with(Default::default));
     match cluster.replace_status(&b).await {
         Ok(updated) => {
-            state.backup = updated;
+            state.backup = Arc::new(updated);
             state.backup_fresh = true;
             Ok(Next::Continue)
         }
@@ -287,14 +288,14 @@ async fn write_meta<C: Cluster>(
     cluster: &C,
     state: &mut State,
     edit: impl FnOnce(&mut Backup),
-) -> Result<Backup, BackupError> {
-    let mut b = state.backup.clone();
+) -> Result<Arc<Backup>, BackupError> {
+    let mut b = (*state.backup).clone();
     edit(&mut b);
-    cluster.replace(&b).await.map_err(|source| BackupError::Write { key: state.key.clone(), source })
+    cluster.replace(&b).await.map(Arc::new).map_err(|source| BackupError::Write { key: state.key.clone(), source })
 }
 
 async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason: &'static str, message: String) {
-    cluster.publish(Event::about(&state.backup, type_, reason, message)).await;
+    cluster.publish(Event::about(&*state.backup, type_, reason, message)).await;
 }
 
 /// Creates `job`, adopting an existing Job of the same name when it belongs to this Backup.

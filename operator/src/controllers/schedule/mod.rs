@@ -80,7 +80,8 @@ pub enum ScheduleError {
 
 struct State {
     key: ObjectKey,
-    schedule: BackupSchedule,
+    /// Shared with the cache until this reconcile reads or writes it live.
+    schedule: Arc<BackupSchedule>,
     backups: Vec<Arc<Backup>>,
     /// The schedule's CompactBackups (only when it compacts).
     compacts: Vec<Arc<CompactBackup>>,
@@ -129,7 +130,7 @@ pub async fn reconcile<C: Cluster>(
     let confirmed_blocked = blocked_since(cluster, &backups);
     let mut state = State {
         key,
-        schedule: (*schedule).clone(),
+        schedule,
         backups,
         compacts,
         fresh: false,
@@ -257,7 +258,7 @@ async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, Sch
             .map_err(|source| ScheduleError::ListCompacts { key: key.clone(), source })?;
         state.compacts = compacts.into_iter().filter(|c| belongs_to(c, &schedule)).map(Arc::new).collect();
     }
-    state.schedule = schedule;
+    state.schedule = Arc::new(schedule);
     state.fresh = true;
     state.schedule_live = true;
     Ok(Next::Continue)
@@ -267,7 +268,7 @@ async fn read_schedule<C: Cluster>(cluster: &C, state: &mut State) -> Result<Nex
     let key = state.key.clone();
     match cluster.get::<BackupSchedule>(&key).await {
         Ok(Some(schedule)) => {
-            state.schedule = schedule;
+            state.schedule = Arc::new(schedule);
             state.schedule_live = true;
             Ok(Next::Continue)
         }
@@ -281,11 +282,11 @@ async fn write_status<C: Cluster>(
     state: &mut State,
     edit: impl FnOnce(&mut crate::api::BackupScheduleStatus),
 ) -> Result<Next, ScheduleError> {
-    let mut s = state.schedule.clone();
+    let mut s = (*state.schedule).clone();
     edit(s.status.get_or_insert_with(Default::default));
     match cluster.replace_status(&s).await {
         Ok(updated) => {
-            state.schedule = updated;
+            state.schedule = Arc::new(updated);
             Ok(Next::Continue)
         }
         Err(ClusterError::NotFound { .. }) => Ok(Next::Done(Action::await_change())),
@@ -294,7 +295,7 @@ async fn write_status<C: Cluster>(
 }
 
 async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason: &'static str, message: String) {
-    cluster.publish(Event::about(&state.schedule, type_, reason, message)).await;
+    cluster.publish(Event::about(&*state.schedule, type_, reason, message)).await;
 }
 
 async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Result<Next, ScheduleError> {
