@@ -147,7 +147,7 @@ echo "-- 4. backup-operator as its ServiceAccount"
 scripts/test-cluster.sh token-kubeconfig backup-operator backup-operator "$work/operator.kubeconfig"
 run_operator() { # IDENTITY PORT
     target/release/backup-operator run --kubeconfig "$work/operator.kubeconfig" --lease-namespace backup-operator \
-        --identity "$1" --lease-duration 6s --metrics-addr "127.0.0.1:$2" >"$work/$1.log" 2>&1 &
+        --identity "$1" --lease-duration 10s --metrics-addr "127.0.0.1:$2" >"$work/$1.log" 2>&1 &
     pids+=($!)
 }
 run_operator e2e-a 18081

@@ -41,9 +41,11 @@ pub struct LeaderConfig {
 }
 
 impl LeaderConfig {
-    /// Renewal starts this long before expiry: a third of the duration, at least a second.
+    /// Renewal starts this long before expiry: half the duration, at least a second. A renewal delayed by a loaded
+    /// machine or a slow API server still lands long before the watchdog would see the Lease expire (with a third,
+    /// a 6-second Lease left 2 seconds, and a loaded 2-core CI machine missed them once).
     pub fn grace(&self) -> Duration {
-        Duration::from_secs((self.duration.as_secs() / 3).max(1))
+        Duration::from_secs((self.duration.as_secs() / 2).max(1))
     }
 }
 
@@ -171,6 +173,22 @@ mod tests {
             renew_time: Some(MicroTime(Timestamp::from_second(t(renewed).timestamp()).unwrap())),
             lease_duration_seconds: Some(secs),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn renewal_starts_halfway_so_a_late_one_still_lands_before_expiry() {
+        let config = |secs| LeaderConfig {
+            lease_name: "l".into(),
+            namespace: "ns".into(),
+            identity: "me".into(),
+            duration: Duration::from_secs(secs),
+        };
+        assert_eq!(config(6).grace(), Duration::from_secs(3), "the e2e's 6s used to leave 2s");
+        assert_eq!(config(15).grace(), Duration::from_secs(7));
+        for secs in 3..=120 {
+            let grace = config(secs).grace();
+            assert!(grace >= Duration::from_secs(1) && grace < Duration::from_secs(secs), "{secs}s: {grace:?}");
         }
     }
 
