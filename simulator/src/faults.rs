@@ -20,12 +20,6 @@ pub struct ActiveFault {
     pub until: Option<SimTime>,
 }
 
-impl ActiveFault {
-    pub fn active(&self, t: SimTime) -> bool {
-        t >= self.from && self.until.is_none_or(|u| t < u)
-    }
-}
-
 /// A watch stall: the named controller's informers of `kinds` deliver nothing in `[from, until)`, then relist.
 #[derive(Clone, Debug)]
 pub struct Stall {
@@ -36,9 +30,15 @@ pub struct Stall {
 }
 
 impl Stall {
-    /// True when the stall applies to `controller`'s informer of `kind`.
-    pub fn covers(&self, controller: ControllerId, kind: Kind) -> bool {
-        self.controller.is_none_or(|c| c == controller) && (self.kinds.is_empty() || self.kinds.contains(&kind))
+    /// True when the stall applies to `controller`'s watch of `kind` (`None`: a served client's, which only a stall
+    /// naming no controller reaches).
+    pub fn covers(&self, controller: Option<ControllerId>, kind: Kind) -> bool {
+        matches_controller(&self.controller, controller) && matches_kind(&self.kinds, kind)
+    }
+
+    /// True while the stall is on at `t`.
+    pub fn on_at(&self, t: SimTime) -> bool {
+        within(t, self.from, self.until)
     }
 }
 
@@ -104,7 +104,7 @@ struct Ruled<T> {
 
 impl<T> Ruled<T> {
     fn active(&self, t: SimTime) -> bool {
-        t >= self.from && self.until.is_none_or(|u| t < u)
+        within(t, self.from, self.until)
     }
 }
 
@@ -184,6 +184,11 @@ impl Rules {
         }
         r
     }
+}
+
+/// Whether `t` falls in the window `[from, until)` (`None`: never ends).
+fn within(t: SimTime, from: SimTime, until: Option<SimTime>) -> bool {
+    t >= from && until.is_none_or(|u| t < u)
 }
 
 /// A rule naming a controller applies to that controller's clients only; `None` is a client whose controller is not

@@ -64,7 +64,7 @@ impl State {
     pub(crate) fn stall_start(&mut self, s: usize) {
         let stall = self.faults.stalls()[s].clone();
         for inf in &mut self.informers {
-            if stall.covers(inf.controller_id, inf.kind) {
+            if stall.covers(Some(inf.controller_id), inf.kind) {
                 inf.stalled = Some(stall.until);
                 inf.drop_pending();
             }
@@ -81,7 +81,7 @@ impl State {
             self.with_outside(|o, st| o.stall(st, &stall.kinds, false));
         }
         for i in 0..self.informers.len() {
-            if stall.covers(self.informers[i].controller_id, self.informers[i].kind) {
+            if stall.covers(Some(self.informers[i].controller_id), self.informers[i].kind) {
                 self.informers[i].stalled = None;
                 if self.informers[i].running {
                     self.relist(i);

@@ -312,10 +312,5 @@ impl Watches {
 /// Whether a stall covering the served watches of `res` is on now.
 fn stalled_now(st: &State, res: Res) -> bool {
     let Res::Typed(kind) = res else { return false };
-    st.faults.stalls().iter().any(|s| {
-        s.controller.is_none()
-            && (s.kinds.is_empty() || s.kinds.contains(&kind))
-            && st.now >= s.from
-            && s.until.is_none_or(|u| st.now < u)
-    })
+    st.faults.stalls().iter().any(|s| s.on_at(st.now) && s.covers(None, kind))
 }
