@@ -12,7 +12,7 @@ use crate::engine::{Actor, Event, ReqId, Shared, State};
 use crate::rng::draw;
 use crate::world::Subresource;
 
-pub use crate::request::{Request, Response};
+pub use crate::request::{Request, Response, Sent};
 
 impl State {
     /// The name an actor has in the trace.
@@ -38,19 +38,19 @@ impl State {
 
     /// Sends a request for the current task; it arrives after the API latency.
     pub fn submit(&mut self, actor: Actor, req: Request) -> Option<ReqId> {
-        let task = self.current_task;
-        if task.is_some_and(|t| !self.tasks.contains_key(&t)) {
+        let task = self.tasks.polling();
+        if task.is_some_and(|t| !self.tasks.is_alive(t)) {
             return None; // the process died; nothing leaves it any more
         }
         let id = self.next_id();
-        self.requests.insert(id, (actor, task, req));
+        self.in_flight.send(id, Sent { actor, task, request: req });
         let latency = draw(&mut self.rngs.api, self.timing.api_latency.lo, self.timing.api_latency.hi);
         self.after(latency, Event::ApiArrive(id));
         Some(id)
     }
 
     pub(crate) fn api_arrive(&mut self, id: ReqId) {
-        let Some((actor, task, req)) = self.requests.remove(&id) else { return };
+        let Some(Sent { actor, task, request: req }) = self.in_flight.arrive(id) else { return };
         let (verb, kind) = (req.verb(), req.kind());
         let key = req.key();
         let class = self.actor_class(&actor);
@@ -105,9 +105,10 @@ impl State {
                 );
             }
         }
-        if let Some(task) = task.filter(|t| self.tasks.contains_key(t)) {
-            self.responses.insert(id, response);
-            self.ready.push(task);
+        if let Some(task) = task
+            && self.tasks.wake(task)
+        {
+            self.in_flight.answer(id, response);
         }
     }
 
@@ -170,17 +171,9 @@ impl State {
         if !matches!(actor, Actor::Controller(_)) {
             return;
         }
-        if let Some(index) = self.faults.crash_after(verb, kind, self.now) {
-            let used = self.crash_counts.get(&index).copied().unwrap_or(0);
-            let limit = match &self.faults.faults[index].kind {
-                crate::scenario::model::FaultKind::OperatorRestart { times, .. } => times.unwrap_or(u32::MAX),
-                _ => 0,
-            };
-            if used < limit {
-                *self.crash_counts.entry(index).or_default() += 1;
-                // Crash now, before the response reaches the task: the write applied, nothing after it did.
-                self.operator_crash(&format!("after {verb} {kind}"));
-            }
+        if self.faults.crash_after(verb, kind, self.now) {
+            // Crash now, before the response reaches the task: the write applied, nothing after it did.
+            self.operator_crash(&format!("after {verb} {kind}"));
         }
     }
 }
@@ -209,7 +202,7 @@ impl Future for ApiCall {
             this.id = st.submit(this.actor.clone(), req);
             return Poll::Pending;
         }
-        match this.id.and_then(|id| st.responses.remove(&id)) {
+        match this.id.and_then(|id| st.in_flight.take_answer(id)) {
             Some(r) => Poll::Ready(r),
             None => Poll::Pending,
         }
@@ -238,7 +231,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         let mut st = this.shared.state.borrow_mut();
-        if let Some(task) = st.current_task {
+        if let Some(task) = st.tasks.polling() {
             this.armed = true;
             st.after(this.duration, Event::Wake(task));
         }

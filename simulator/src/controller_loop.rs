@@ -124,7 +124,7 @@ impl State {
             doomed.extend(ctl.queue.forget());
         }
         for t in doomed {
-            self.kill(t);
+            self.tasks.kill(t);
         }
         for inf in &mut self.informers {
             inf.reset();

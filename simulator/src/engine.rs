@@ -5,7 +5,7 @@
 //! engine polls it exactly when that thing's event fires. The shared state lives in a `RefCell` that is never
 //! borrowed across a poll, so a task's own calls can borrow it.
 
-use operator::cluster::{Kind, ObjectKey};
+use operator::cluster::Kind;
 use operator::controllers::{Action, Settings};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -14,23 +14,27 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use crate::agenda::Agenda;
 use crate::controller::Controller;
 use crate::faults::FaultPlan;
 use crate::informer::Informer;
 use crate::invariants::{Checker, Violation};
 use crate::log_tasks::LogTasks;
-use crate::object::Obj;
-use crate::request::{Request, Response};
+use crate::pod_processes::PodProcesses;
+use crate::request::InFlight;
 use crate::rng::{Stream, WorldRng};
-use crate::scenario::model::{JobRole, Scenario, Timing};
+use crate::scenario::model::{Scenario, Timing};
 use crate::stats::Stats;
 use crate::storage::Storage;
+use crate::tasks::Tasks;
 use crate::time::SimTime;
 use crate::trace::Trace;
 use crate::world::{Change, World};
-use operator::api::log_backup::LogCommand;
 
+pub use crate::actor::Actor;
+pub use crate::event::{Event, WatchDue};
 pub use crate::task_id::{ReqId, TaskId};
+pub use crate::tasks::{Spawn, TaskOwner};
 
 /// What a finished task reports.
 pub enum TaskOutput {
@@ -39,112 +43,6 @@ pub enum TaskOutput {
 }
 
 pub type TaskFuture = Pin<Box<dyn Future<Output = TaskOutput>>>;
-
-/// Who a task works for.
-#[derive(Clone, Debug)]
-pub enum TaskOwner {
-    Reconcile { controller: usize, key: ObjectKey },
-    Pod { key: ObjectKey, uid: String },
-}
-
-/// A task the state asks the engine to start (futures are built outside the state borrow).
-pub enum Spawn {
-    Reconcile {
-        task: TaskId,
-        controller: usize,
-        obj: Obj,
-    },
-    /// backup-manager in a pod; `log` is the `br log` command of a log Backup's Job.
-    Manager {
-        task: TaskId,
-        pod: String,
-        role: JobRole,
-        target: ObjectKey,
-        attempt: Option<u32>,
-        log: Option<LogCommand>,
-    },
-}
-
-/// Who did something (for the trace, the stats and fault targeting).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Actor {
-    Controller(usize),
-    /// A client of the served API (the production operator).
-    External,
-    Manager(String),
-    User,
-    Kubelet,
-    JobController,
-    Gc,
-}
-
-/// Everything that can happen at a point in simulated time.
-#[derive(Clone, Debug)]
-pub enum Event {
-    /// An API request reaches the server.
-    ApiArrive(ReqId),
-    /// A task's timer fires.
-    Wake(TaskId),
-    /// An informer delivers what is due.
-    Deliver(usize),
-    /// A controller's key is due for reconciliation (stale if `token` moved on).
-    Reconcile {
-        controller: usize,
-        key: ObjectKey,
-        token: u64,
-    },
-    JobSync(ObjectKey),
-    JobDeadline {
-        job: ObjectKey,
-        uid: String,
-    },
-    PodStart {
-        pod: ObjectKey,
-        uid: String,
-    },
-    PodKill {
-        pod: ObjectKey,
-        uid: String,
-    },
-    PodRemove {
-        pod: ObjectKey,
-        uid: String,
-    },
-    GcDelete {
-        owner_uid: String,
-    },
-    /// The garbage collector's work on an owner deleted with `Orphan` (or else `Foreground`) propagation.
-    GcPropagate {
-        kind: Kind,
-        key: ObjectKey,
-        uid: String,
-        orphan: bool,
-    },
-    Step(usize),
-    OperatorCrash {
-        reason: String,
-    },
-    OperatorStart,
-    StallStart(usize),
-    StallEnd(usize),
-    FaultEdge {
-        index: usize,
-        starts: bool,
-    },
-    /// Something is due on a watch of a client outside the simulated cluster.
-    Watch(WatchDue),
-}
-
-/// What is due on a watch of a client outside the simulated cluster (the watch is the client's number).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WatchDue {
-    /// Changes whose lag is over.
-    Changes(u64),
-    /// The watch times out.
-    Timeout(u64),
-    /// A bookmark.
-    Bookmark(u64),
-}
 
 /// Clients outside the simulated cluster (the watches served over HTTP), as the engine knows them: they follow the
 /// world's changes and watch stalls, and plan events of their own. How they reach their clients is theirs.
@@ -195,8 +93,7 @@ pub struct State {
     pub now: SimTime,
     pub start: SimTime,
     pub end: SimTime,
-    seq: u64,
-    queue: BTreeMap<(SimTime, u64), Event>,
+    agenda: Agenda,
     pub world: World,
     pub storage: Storage,
     /// The TiDB clusters' log backup tasks.
@@ -213,20 +110,12 @@ pub struct State {
     pub timing: Timing,
     pub settings: Rc<Settings>,
     pub scenario: Rc<Scenario>,
-    pub requests: BTreeMap<ReqId, (Actor, Option<TaskId>, Request)>,
-    pub responses: BTreeMap<ReqId, Response>,
-    pub current_task: Option<TaskId>,
-    pub tasks: BTreeMap<TaskId, TaskOwner>,
+    /// API requests on their way and answers not yet taken.
+    pub in_flight: InFlight,
+    pub tasks: Tasks,
     next_id: u64,
-    pub spawns: Vec<Spawn>,
-    pub ready: Vec<TaskId>,
-    pub kills: Vec<TaskId>,
-    /// Pods whose process runs as a task.
-    pub pod_tasks: BTreeMap<String, TaskId>,
-    /// Pods doomed by `podFailures` (`mode: fail`): their tool fails part way.
-    pub pod_fates: std::collections::BTreeSet<String>,
-    /// How many times each `afterWrite` restart fault fired.
-    pub crash_counts: BTreeMap<usize, u32>,
+    /// The backup-manager processes the kubelet runs in pods.
+    pub pod_processes: PodProcesses,
     /// Clients outside the simulator, when the world is served over HTTP.
     pub outside: Option<Box<dyn Outside>>,
 }
@@ -241,8 +130,7 @@ impl State {
             now: start,
             start,
             end,
-            seq: 0,
-            queue: BTreeMap::new(),
+            agenda: Agenda::default(),
             world: World::new(),
             storage: Storage::default(),
             log_tasks: LogTasks::default(),
@@ -258,17 +146,10 @@ impl State {
             timing: scenario.timing.clone(),
             settings: Rc::new(settings),
             scenario,
-            requests: BTreeMap::new(),
-            responses: BTreeMap::new(),
-            current_task: None,
-            tasks: BTreeMap::new(),
+            in_flight: InFlight::default(),
+            tasks: Tasks::default(),
             next_id: 0,
-            spawns: Vec::new(),
-            ready: Vec::new(),
-            kills: Vec::new(),
-            pod_tasks: BTreeMap::new(),
-            pod_fates: Default::default(),
-            crash_counts: BTreeMap::new(),
+            pod_processes: PodProcesses::default(),
             outside: None,
         }
     }
@@ -280,8 +161,7 @@ impl State {
 
     /// Queues `event` at `t` (never in the past).
     pub fn at(&mut self, t: SimTime, event: Event) {
-        self.seq += 1;
-        self.queue.insert((t.max(self.now), self.seq), event);
+        self.agenda.at(t.max(self.now), event);
     }
 
     /// Queues `event` after `d`.
@@ -292,10 +172,12 @@ impl State {
 
     /// Pops and handles the next event; false when the run is over.
     fn step(&mut self) -> bool {
-        let Some(((t, _), event)) = self.queue.pop_first() else { return false };
-        if t > self.end {
-            return false;
-        }
+        self.step_until(self.end)
+    }
+
+    /// Pops and handles the next event if it is due at or before `t` (bounded by the end).
+    fn step_until(&mut self, t: SimTime) -> bool {
+        let Some((t, event)) = self.agenda.pop_until(t.min(self.end)) else { return false };
         self.now = t;
         self.stats.events_processed += 1;
         self.handle(event);
@@ -306,9 +188,7 @@ impl State {
         match event {
             Event::ApiArrive(id) => self.api_arrive(id),
             Event::Wake(task) => {
-                if self.tasks.contains_key(&task) {
-                    self.ready.push(task);
-                }
+                self.tasks.wake(task);
             }
             Event::Deliver(i) => self.deliver(i),
             Event::Reconcile { controller, key, token } => self.reconcile_due(controller, key, token),
@@ -342,20 +222,12 @@ impl State {
     /// Starts a task owned by `owner`; the engine builds its future from `spawn`.
     pub fn spawn(&mut self, owner: TaskOwner, make: impl FnOnce(TaskId) -> Spawn) -> TaskId {
         let id = self.next_id();
-        self.tasks.insert(id, owner);
-        self.spawns.push(make(id));
+        self.tasks.spawn(id, owner, make(id));
         id
     }
 
-    /// Stops a task: its future is dropped before it is polled again.
-    pub fn kill(&mut self, task: TaskId) {
-        if self.tasks.remove(&task).is_some() {
-            self.kills.push(task);
-        }
-    }
-
     fn task_done(&mut self, task: TaskId, out: TaskOutput) {
-        let Some(owner) = self.tasks.remove(&task) else { return };
+        let Some(owner) = self.tasks.finish(task) else { return };
         match (owner, out) {
             (TaskOwner::Reconcile { controller, key }, TaskOutput::Reconciled(result)) => {
                 self.reconcile_done(controller, key, task, result)
@@ -409,7 +281,7 @@ impl Engine {
 
     /// When the next event is due, if any.
     pub fn next_time(&self) -> Option<SimTime> {
-        self.shared.state.borrow().queue.first_key_value().map(|((t, _), _)| *t)
+        self.shared.state.borrow().agenda.next_time()
     }
 
     /// Processes every event due at or before `t` (bounded by the end), then moves the clock to `t`.
@@ -418,13 +290,11 @@ impl Engine {
         loop {
             let due = {
                 let mut st = self.shared.state.borrow_mut();
-                match st.queue.first_key_value() {
-                    Some(((at, _), _)) if *at <= t && *at <= st.end => st.step(),
-                    _ => {
-                        st.now = st.now.max(t.min(st.end));
-                        false
-                    }
+                let due = st.step_until(t);
+                if !due {
+                    st.now = st.now.max(t.min(st.end));
                 }
+                due
             };
             if !due {
                 break;
@@ -449,26 +319,23 @@ impl Engine {
     /// Starts spawned tasks and polls ready ones until nothing is left to do at this instant.
     fn drain(&self) {
         loop {
-            let (kills, spawns, ready) = {
-                let mut st = self.shared.state.borrow_mut();
-                (std::mem::take(&mut st.kills), std::mem::take(&mut st.spawns), std::mem::take(&mut st.ready))
-            };
-            if kills.is_empty() && spawns.is_empty() && ready.is_empty() {
+            let work = self.shared.state.borrow_mut().tasks.take_work();
+            if work.is_empty() {
                 return;
             }
             {
                 let mut futures = self.shared.futures.borrow_mut();
-                for k in kills {
+                for k in work.killed {
                     futures.remove(&k);
                 }
             }
-            let mut to_poll = Vec::with_capacity(spawns.len() + ready.len());
-            for s in spawns {
+            let mut to_poll = Vec::with_capacity(work.spawned.len() + work.woken.len());
+            for s in work.spawned {
                 let (id, fut) = (self.build)(&self.shared, s);
                 self.shared.futures.borrow_mut().insert(id, fut);
                 to_poll.push(id);
             }
-            to_poll.extend(ready);
+            to_poll.extend(work.woken);
             for id in to_poll {
                 self.poll(id);
             }
@@ -477,10 +344,10 @@ impl Engine {
 
     fn poll(&self, id: TaskId) {
         let Some(mut fut) = self.shared.futures.borrow_mut().remove(&id) else { return };
-        self.shared.state.borrow_mut().current_task = Some(id);
+        self.shared.state.borrow_mut().tasks.set_polling(Some(id));
         let result = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
         let mut st = self.shared.state.borrow_mut();
-        st.current_task = None;
+        st.tasks.set_polling(None);
         match result {
             Poll::Pending => {
                 drop(st);

@@ -137,12 +137,12 @@ struct Failures {
     mode: FailMode,
 }
 
-/// A restart right after a write of this verb on this kind (by the fault's index in the scenario).
+/// A restart right after a write of this verb on this kind, at most `left` more times.
 #[derive(Clone, Debug)]
 struct CrashAfter {
-    index: usize,
     verb: Verb,
     kind: Kind,
+    left: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -159,7 +159,7 @@ struct Rules {
 impl Rules {
     fn of(faults: &[ActiveFault]) -> Rules {
         let mut r = Rules::default();
-        for (index, f) in faults.iter().enumerate() {
+        for f in faults {
             let (from, until) = (f.from, f.until);
             match f.kind.clone() {
                 FaultKind::InformerLag { controller, kinds, delay } => {
@@ -175,8 +175,9 @@ impl Rules {
                     r.failures.push(Ruled { from, until, rule: Failures { jobs, rate, mode } })
                 }
                 FaultKind::WatchStall { controller, kinds } => r.stalls.push(Stall { controller, kinds, from, until }),
-                FaultKind::OperatorRestart { after_write: Some((verb, kind)), .. } => {
-                    r.crash_after.push(Ruled { from, until, rule: CrashAfter { index, verb, kind } })
+                FaultKind::OperatorRestart { after_write: Some((verb, kind)), times, .. } => {
+                    let left = times.unwrap_or(u32::MAX);
+                    r.crash_after.push(Ruled { from, until, rule: CrashAfter { verb, kind, left } })
                 }
                 FaultKind::OperatorRestart { after_write: None, .. } => {}
                 FaultKind::OperatorDown => r.down.push((from, until)),
@@ -330,14 +331,18 @@ impl FaultPlan {
         times
     }
 
-    /// The index (in the scenario) of the first active `afterWrite` restart fault matching a write of `verb` on
-    /// `kind` at `t`.
-    pub fn crash_after(&self, verb: Verb, kind: Kind, t: SimTime) -> Option<usize> {
-        self.rules
-            .crash_after
-            .iter()
-            .find(|r| r.active(t) && r.rule.verb == verb && r.rule.kind == kind)
-            .map(|r| r.rule.index)
+    /// Whether a write of `verb` on `kind` at `t` crashes the operator: the first active `afterWrite` restart fault
+    /// matching it does, if it has times left (it uses one).
+    pub fn crash_after(&mut self, verb: Verb, kind: Kind, t: SimTime) -> bool {
+        let rule =
+            self.rules.crash_after.iter_mut().find(|r| r.active(t) && r.rule.verb == verb && r.rule.kind == kind);
+        match rule {
+            Some(r) if r.rule.left > 0 => {
+                r.rule.left -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Operator downtime windows.
@@ -392,5 +397,17 @@ mod tests {
         assert_eq!(plan.pod_failure(JobRole::Backup, t, &mut rng), None, "no podFailures rule");
         assert_eq!(plan.down_windows(), &[(at(start, 4), Some(at(start, 5)))]);
         assert!(plan.stalls().is_empty());
+    }
+
+    #[test]
+    fn an_after_write_restart_fires_on_its_write_at_most_its_times() {
+        let (mut plan, start) =
+            plan("  - operatorRestart: {afterWrite: {verb: create, kind: Backup}, times: 2, from: 1h}\n");
+        let t = at(start, 1);
+        assert!(!plan.crash_after(Verb::Create, Kind::Backup, at(start, 0)), "before its window");
+        assert!(!plan.crash_after(Verb::Update, Kind::Backup, t), "another verb");
+        assert!(plan.crash_after(Verb::Create, Kind::Backup, t));
+        assert!(plan.crash_after(Verb::Create, Kind::Backup, t));
+        assert!(!plan.crash_after(Verb::Create, Kind::Backup, t), "its two times are used");
     }
 }

@@ -3,6 +3,8 @@
 //! invariant checkers, scenarios, and the bug zoo. The operator's real reconcilers and backup-manager run on it
 //! unchanged, through the `Cluster` trait.
 
+pub mod actor;
+pub mod agenda;
 pub mod api;
 pub mod apiserver;
 pub mod bus;
@@ -14,18 +16,22 @@ pub mod controller_loop;
 pub mod defaults;
 pub mod dyn_kind;
 pub mod engine;
+pub mod event;
 pub mod explore;
 pub mod faults;
+pub mod garbage_collector;
 pub mod generate;
 pub mod index;
 pub mod informer;
 pub mod informer_feed;
 pub mod invariant_id;
 pub mod invariants;
+pub mod job_controller;
 pub mod kubelet;
 pub mod lagged;
 pub mod log_tasks;
 pub mod object;
+pub mod pod_processes;
 pub mod request;
 pub mod rng;
 pub mod run;
@@ -36,6 +42,7 @@ pub mod stats;
 pub mod steps;
 pub mod storage;
 pub mod task_id;
+pub mod tasks;
 pub mod time;
 pub mod timeline;
 pub mod trace;
