@@ -187,6 +187,25 @@ impl Rules {
     }
 }
 
+/// The lag of one watch: the `informerLag` rules that reach it, in the scenario's order, and its default.
+#[derive(Clone, Debug)]
+pub struct WatchLag {
+    rules: Vec<Ruled<Span>>,
+    default: Span,
+}
+
+impl WatchLag {
+    /// A watch no `informerLag` fault reaches.
+    pub fn fixed(default: Span) -> WatchLag {
+        WatchLag { rules: Vec::new(), default }
+    }
+
+    /// The lag at `t`: the first of its rules active then, else the default.
+    pub fn at(&self, t: SimTime) -> Span {
+        self.rules.iter().find(|r| r.active(t)).map_or(self.default, |r| r.rule)
+    }
+}
+
 /// Whether `t` falls in the window `[from, until)` (`None`: never ends).
 fn within(t: SimTime, from: SimTime, until: Option<SimTime>) -> bool {
     t >= from && until.is_none_or(|u| t < u)
@@ -233,16 +252,17 @@ impl FaultPlan {
         FaultPlan { faults, heal, rules }
     }
 
-    /// The lag of a watch by `controller` (`None`: a served client) of `kind` at `t`: the first active
-    /// `informerLag` fault that reaches it, else `default` (the scenario's timing).
-    pub fn lag(&self, controller: Option<ControllerId>, kind: Kind, t: SimTime, default: Span) -> Span {
-        self.rules
+    /// The `informerLag` rules that reach a watch by `controller` (`None`: a served client) of `kind`, bound to it
+    /// when it is built; `default` is the scenario's timing.
+    pub fn watch_lag(&self, controller: Option<ControllerId>, kind: Kind, default: Span) -> WatchLag {
+        let rules = self
+            .rules
             .lags
             .iter()
-            .find(|r| {
-                r.active(t) && matches_controller(&r.rule.controller, controller) && matches_kind(&r.rule.kinds, kind)
-            })
-            .map_or(default, |r| r.rule.delay)
+            .filter(|r| matches_controller(&r.rule.controller, controller) && matches_kind(&r.rule.kinds, kind))
+            .map(|r| Ruled { from: r.from, until: r.until, rule: r.rule.delay })
+            .collect();
+        WatchLag { rules, default }
     }
 
     /// Watch stalls, in the order of the scenario's faults.
@@ -373,7 +393,7 @@ mod tests {
             "  - informerLag: {controller: backup-schedule, kinds: [Backup], delay: 30s..40s, from: 1h, until: 2h}\n",
         );
         let default = Span { lo: Duration::from_millis(1), hi: Duration::from_millis(2) };
-        let lag = |c, k, h| plan.lag(c, k, at(start, h), default);
+        let lag = |c, k, h| plan.watch_lag(c, k, default).at(at(start, h));
         let named = Some(ControllerId::Schedule);
         assert_eq!(lag(named, Kind::Backup, 1).hi, Duration::from_secs(40));
         assert_eq!(lag(named, Kind::Backup, 0), default, "before its window");

@@ -2,11 +2,11 @@
 //! lag), stalled by `watchStall`, rebuilt by a relist.
 
 use crate::controller_id::ControllerId;
+use crate::faults::WatchLag;
 use crate::index::Indexed;
 use crate::lagged::Lagged;
 use crate::object::Obj;
 use crate::rng::{Stream, draw};
-use crate::scenario::model::Span;
 use crate::time::SimTime;
 use crate::world::ChangeType;
 use operator::api::labels;
@@ -33,11 +33,13 @@ pub struct Informer {
     /// The `app.kubernetes.io/component` its objects must carry, when its watch selects on it (as production's
     /// compact controller watches only compaction Jobs and pods).
     component: Option<&'static str>,
+    /// Its lag, with the fault plan's rules that reach it bound at build.
+    lag: WatchLag,
     rng: Stream,
 }
 
 impl Informer {
-    pub fn new(controller: usize, controller_id: ControllerId, kind: Kind, rng: Stream) -> Self {
+    pub fn new(controller: usize, controller_id: ControllerId, kind: Kind, lag: WatchLag, rng: Stream) -> Self {
         Informer {
             controller,
             controller_id,
@@ -47,6 +49,7 @@ impl Informer {
             stalled: None,
             running: false,
             component: None,
+            lag,
             rng,
         }
     }
@@ -76,7 +79,9 @@ impl Informer {
     }
 
     /// A lag drawn from this informer's stream within `span`.
-    pub fn lag(&mut self, span: Span) -> std::time::Duration {
+    /// The lag of a delivery queued at `now`, drawn from its own stream.
+    pub fn lag(&mut self, now: SimTime) -> std::time::Duration {
+        let span = self.lag.at(now);
         draw(&mut self.rng, span.lo, span.hi)
     }
 

@@ -8,14 +8,8 @@ use crate::object::Obj;
 use crate::world::Change;
 
 impl State {
-    fn informer_lag(&mut self, i: usize) -> std::time::Duration {
-        let inf = &self.informers[i];
-        let span = self.faults.lag(Some(inf.controller_id), inf.kind, self.now, self.timing.informer_lag);
-        self.informers[i].lag(span)
-    }
-
     fn enqueue(&mut self, i: usize, delivery: Delivery) {
-        let lag = self.informer_lag(i);
+        let lag = self.informers[i].lag(self.now);
         if let Some(at) = self.informers[i].queue(self.now, lag, delivery) {
             self.at(at, Event::Deliver(i));
         }

@@ -169,7 +169,8 @@ fn add_controller(st: &mut State, id: ControllerId, reconciler: Reconciler, main
     for kind in kinds {
         let i = st.informers.len();
         let rng = st.world_rng.stream(&format!("informer/{id}/{kind}"));
-        let informer = Informer::new(c, id, *kind, rng);
+        let lag = st.faults.watch_lag(Some(id), *kind, st.timing.informer_lag);
+        let informer = Informer::new(c, id, *kind, lag, rng);
         // The compact controller watches only compaction Jobs and pods, as in production (the other controllers'
         // informers take every Job and pod: their traces stay as they were).
         let informer = match (id, kind) {

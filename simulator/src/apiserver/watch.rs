@@ -16,6 +16,7 @@ use super::request::ListQuery;
 use super::resources::{DynKind, Res, info};
 use super::table;
 use crate::engine::{Event, Outside, State, WatchDue};
+use crate::faults::WatchLag;
 use crate::lagged::Lagged;
 use crate::rng::draw;
 use crate::time::SimTime;
@@ -34,6 +35,8 @@ struct Watcher {
     query: ListQuery,
     tx: UnboundedSender<Bytes>,
     queue: Lagged<Bytes>,
+    /// Its lag, with the fault plan's rules that reach it bound when it opened.
+    lag: WatchLag,
     stalled: bool,
 }
 
@@ -174,7 +177,11 @@ impl Watches {
         let now = st.now;
         let timeout = query.timeout_secs.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
         let bookmarks = query.bookmarks;
-        let mut w = Watcher { res, namespace, query, tx, queue: Lagged::new(now), stalled: false };
+        let lag = match res {
+            Res::Typed(kind) => st.faults.watch_lag(None, kind, st.timing.informer_lag),
+            Res::Dyn(_) => WatchLag::fixed(st.timing.informer_lag),
+        };
+        let mut w = Watcher { res, namespace, query, tx, queue: Lagged::new(now), lag, stalled: false };
         match w.query.resource_version {
             Some(rv) if rv < self.floor => {
                 let _ = w.tx.send(gone(rv, st.world.resource_version()));
@@ -229,13 +236,10 @@ impl Watches {
         // Watchers that see the object as stored share one encoding of it.
         let plain = line(type_, &value);
         for id in ids {
-            let span = match res {
-                Res::Typed(kind) => st.faults.lag(None, kind, st.now, st.timing.informer_lag),
-                Res::Dyn(_) => st.timing.informer_lag,
-            };
-            let lag = draw(&mut st.rngs.api, span.lo, span.hi);
             let now = st.now;
             let Some(w) = self.watchers.get_mut(&id) else { continue };
+            let span = w.lag.at(now);
+            let lag = draw(&mut st.rngs.api, span.lo, span.hi);
             let bytes = if transforms(w) { encode(w, type_, &value, now) } else { plain.clone() };
             if let Some(at) = w.queue.push(now, lag, bytes) {
                 st.at(at, Event::Watch(WatchDue::Changes(id)));
