@@ -10,16 +10,39 @@ use super::{Ctx, Family};
 use crate::scenario::model::{ApiBudget, InvariantId};
 use crate::time::SimTime;
 
+/// (controller, kind, object).
+type Subject = (String, Kind, ObjectKey);
+
 pub struct BoundedApiCost {
     budget: ApiBudget,
-    /// (controller, kind, object) -> times of its recent requests, oldest first.
-    recent: BTreeMap<(String, Kind, ObjectKey), VecDeque<SimTime>>,
-    reported: BTreeSet<(String, Kind, ObjectKey)>,
+    /// Controller -> (kind, object) -> times of its requests within the window, oldest first. Objects no request
+    /// was about for a window are dropped now and then, so the map follows the live world, not its history.
+    recent: BTreeMap<String, BTreeMap<Kind, BTreeMap<ObjectKey, VecDeque<SimTime>>>>,
+    reported: BTreeSet<Subject>,
+    /// When `recent` was last swept.
+    swept: SimTime,
 }
 
 impl BoundedApiCost {
     pub fn new(budget: ApiBudget) -> Self {
-        BoundedApiCost { budget, recent: BTreeMap::new(), reported: BTreeSet::new() }
+        BoundedApiCost { budget, recent: BTreeMap::new(), reported: BTreeSet::new(), swept: SimTime::default() }
+    }
+
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.budget.window.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Forgets the objects with no request within the window, at most once per window (their times would be
+    /// dropped at their next request anyway).
+    fn sweep(&mut self, now: SimTime) {
+        let window = self.window_ms();
+        if now.0 - self.swept.0 < window {
+            return;
+        }
+        self.swept = now;
+        for objects in self.recent.values_mut().flat_map(|kinds| kinds.values_mut()) {
+            objects.retain(|_, times| times.back().is_some_and(|t| now.0 - t.0 < window));
+        }
     }
 }
 
@@ -29,24 +52,59 @@ impl Family for BoundedApiCost {
     }
 
     fn on_request(&mut self, ctx: &Ctx, controller: &str, _verb: Verb, kind: Kind, key: &ObjectKey) -> Vec<String> {
-        let id = (controller.to_string(), kind, key.clone());
-        let window = i64::try_from(self.budget.window.as_millis()).unwrap_or(i64::MAX);
-        let times = self.recent.entry(id.clone()).or_default();
+        self.sweep(ctx.now);
+        let window = self.window_ms();
+        if !self.recent.contains_key(controller) {
+            self.recent.insert(controller.to_string(), BTreeMap::new());
+        }
+        let objects = self.recent.get_mut(controller).expect("inserted above").entry(kind).or_default();
+        if !objects.contains_key(key) {
+            objects.insert(key.clone(), VecDeque::new());
+        }
+        let times = objects.get_mut(key).expect("inserted above");
         while times.front().is_some_and(|t| ctx.now.0 - t.0 >= window) {
             times.pop_front();
         }
         times.push_back(ctx.now);
-        if times.len() as u64 <= self.budget.requests || self.reported.contains(&id) {
+        let (count, first) = (times.len(), times.front().copied().unwrap_or(ctx.now));
+        if count as u64 <= self.budget.requests || !self.reported.insert((controller.to_string(), kind, key.clone())) {
             return Vec::new();
         }
-        let first = times.front().copied().unwrap_or(ctx.now);
-        self.reported.insert(id);
         vec![format!(
-            "controller {controller} sent {} requests about {kind} {key} between {first} and {} (budget: {} per {})",
-            times.len(),
+            "controller {controller} sent {count} requests about {kind} {key} between {first} and {} (budget: {} per {})",
             ctx.now,
             self.budget.requests,
             format_duration(self.budget.window)
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log_tasks::LogTasks;
+    use crate::storage::Storage;
+    use crate::world::World;
+    use std::time::Duration;
+
+    fn ask(f: &mut BoundedApiCost, world: &World, secs: i64, name: &str) -> Vec<String> {
+        let (storage, log_tasks) = (Storage::default(), LogTasks::default());
+        let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now: SimTime(secs * 1000), actor: "backup" };
+        f.on_request(&ctx, "backup", Verb::Get, Kind::Backup, &ObjectKey::new("ns", name))
+    }
+
+    #[test]
+    fn a_storm_about_one_object_is_reported_once_and_idle_objects_are_forgotten() {
+        let world = World::new();
+        let mut f = BoundedApiCost::new(ApiBudget { requests: 2, window: Duration::from_secs(60) });
+        assert!(ask(&mut f, &world, 0, "a").is_empty());
+        assert!(ask(&mut f, &world, 1, "a").is_empty());
+        let found = ask(&mut f, &world, 2, "a");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("sent 3 requests about Backup ns/a"), "{}", found[0]);
+        assert!(ask(&mut f, &world, 3, "a").is_empty(), "reported once");
+        assert!(ask(&mut f, &world, 100, "b").is_empty(), "another object has its own count");
+        let tracked: usize = f.recent.values().flat_map(|k| k.values()).map(|o| o.len()).sum();
+        assert_eq!(tracked, 1, "a, idle for a window, is no longer tracked");
     }
 }
