@@ -20,6 +20,7 @@ mod log_backup;
 mod node_never_starts;
 mod operator_restart;
 mod pause_window;
+mod pitr_restore;
 mod pods_killed;
 mod restore_by_hand;
 mod secret_missing;
@@ -57,6 +58,7 @@ pub const VOCABULARY: &[Action] = &[
     tick_name_taken::ACTION,
     delete_job::ACTION,
     restore_by_hand::ACTION,
+    pitr_restore::ACTION,
     log_backup::ACTION,
     delete_namespace::ACTION,
     creates_refused::ACTION,

@@ -1,5 +1,6 @@
 //! `eventual-progress`: once the faults have healed and the grace period has passed, a Backup runs for every tick,
-//! expired Backups are gone, and no finalizer or Job is stuck. Failures say what is still pending.
+//! expired Backups are gone, every Restore settles, and no finalizer or Job is stuck. Failures say what is still
+//! pending.
 
 use k8s_openapi::api::batch::v1::Job;
 use operator::api::cron::CronSchedule;
@@ -8,7 +9,7 @@ use operator::api::labels;
 use operator::api::log_backup::{self, LogCommand};
 use operator::api::tso::Tso;
 use operator::api::validation;
-use operator::api::{Backup, BackupPhase, BackupSchedule};
+use operator::api::{Backup, BackupPhase, BackupSchedule, Restore, RestorePhase};
 use operator::cluster::{Kind, ObjectKey};
 use operator::controllers::attempt::job_finished;
 use operator::controllers::backup::job::log_job_name;
@@ -168,6 +169,7 @@ impl Family for EventualProgress {
                 ));
             }
         }
+        found.extend(self.unsettled_restores(ctx, &l));
         // A running log backup's checkpoint keeps up.
         for b in ctx.world.iter_kind(Kind::Backup).filter_map(|o| o.get::<Backup>()) {
             if !log_backup::is_log(&b.spec)
@@ -191,6 +193,34 @@ impl Family for EventualProgress {
     }
 }
 
+impl EventualProgress {
+    /// Restores this operator drives (new, Scheduled or Running) that have not settled within a Job's budget of the
+    /// later of their creation and the liveness deadline: each ends Complete, Failed (a refused point in time
+    /// included) or Invalid (waiting for the user's fix). One being deleted is the finalizer check's.
+    fn unsettled_restores(&self, ctx: &Ctx, l: &Liveness) -> Vec<String> {
+        let mut found = Vec::new();
+        for r in ctx.world.iter_kind(Kind::Restore).filter_map(|o| o.get::<Restore>()) {
+            let phase = r.phase();
+            if r.metadata.deletion_timestamp.is_some()
+                || !matches!(phase, None | Some(RestorePhase::Scheduled | RestorePhase::Running))
+            {
+                continue;
+            }
+            let born = created(&r.metadata);
+            if l.end.since(born.max(l.deadline)) > self.job_budget {
+                found.push(format!(
+                    "Restore {} is still {} {} after it was created (budget {})",
+                    ObjectKey::of(&*r),
+                    phase.map_or("without a phase".to_string(), |p| p.to_string()),
+                    format_duration(l.end.since(born)),
+                    format_duration(self.job_budget)
+                ));
+            }
+        }
+        found
+    }
+}
+
 /// True for the `log-start` Job of a log Backup that is Running: it follows the task while the task runs.
 fn follows_running_task(ctx: &Ctx, job: &Job) -> bool {
     let Some(name) = job.metadata.labels.as_ref().and_then(|l| l.get(labels::BACKUP)) else { return false };
@@ -199,4 +229,49 @@ fn follows_running_task(ctx: &Ctx, job: &Job) -> bool {
     log_backup::is_log(&b.spec)
         && b.phase() == Some(BackupPhase::Running)
         && job.metadata.name.as_deref() == Some(log_job_name(name, LogCommand::Start).as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log_tasks::LogTasks;
+    use crate::object::Obj;
+    use crate::storage::Storage;
+    use crate::world::{Subresource, World};
+
+    fn restore(world: &mut World, name: &str, phase: Option<&str>, now: SimTime) {
+        let manifest = serde_json::json!({
+            "apiVersion": "pingcap.com/v1alpha1", "kind": "Restore",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"br": {"cluster": "c"}, "s3": {"provider": "aws", "bucket": "b", "prefix": name}},
+        });
+        let r: Restore = serde_json::from_value(manifest).unwrap();
+        let created = world.create(Obj::wrap(r), now).unwrap();
+        if let Some(phase) = phase {
+            let mut r = (*created.get::<Restore>().unwrap()).clone();
+            r.status = Some(serde_json::from_value(serde_json::json!({"phase": phase})).unwrap());
+            world.update(Obj::wrap(r), Subresource::Status, now).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_restore_left_running_after_the_budget_is_pending_and_settled_ones_are_not() {
+        let scenario = crate::scenario::parse("name: t\nduration: 10h\nexpect: {holds: [all]}\n", "t.yaml").unwrap();
+        let start = SimTime::from_utc(scenario.start);
+        let at = |h: u64| start.plus(Duration::from_secs(h * 3600));
+        let mut world = World::new();
+        for (name, phase) in
+            [("running", Some("Running")), ("new", None), ("done", Some("Complete")), ("refused", Some("Failed"))]
+        {
+            restore(&mut world, name, phase, at(1));
+        }
+        restore(&mut world, "recent", Some("Running"), at(10));
+        let (storage, log_tasks) = (Storage::default(), LogTasks::default());
+        let ctx = Ctx { world: &world, storage: &storage, log_tasks: &log_tasks, now: at(10), actor: "checker" };
+        let l = Liveness { heal: at(2), deadline: at(3), end: at(10), grace: Duration::from_secs(3600) };
+        let found = EventualProgress::new(&scenario).unsettled_restores(&ctx, &l);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("Restore ns/new is still without a phase 9h"), "{}", found[0]);
+        assert!(found[1].starts_with("Restore ns/running is still Running 9h"), "{}", found[1]);
+    }
 }

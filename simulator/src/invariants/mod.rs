@@ -113,7 +113,7 @@ impl Checker {
             Box::new(status_truth::StatusTruth::default()),
             Box::new(no_overlap::NoOverlap::default()),
             Box::new(one_per_tick::OnePerTick::default()),
-            Box::new(retention_safety::RetentionSafety),
+            Box::new(retention_safety::RetentionSafety::new(scenario)),
             Box::new(no_lost_data::NoLostData::default()),
             Box::new(no_orphan_data::NoOrphanData::default()),
             Box::new(eventual_progress::EventualProgress::new(scenario)),

@@ -2,18 +2,89 @@
 //! never more than `maxBackups` asks, never the newest Complete one, never one that has not finished, and never
 //! one that no schedule owns.
 //!
-//! Judged at the moment a deletion by the schedule controller starts, against the world as it was just before.
+//! Judged at the moment a deletion by the schedule controller starts, against the world as it was just before. A
+//! user's edit of the retention rule that lands while a reconcile acts on the rule it read (between its read and
+//! its delete, a few round trips) is a race every controller has: such a deletion may follow the rule as it was.
 
 use operator::api::duration::{format_duration, parse_duration};
-use operator::api::{Backup, BackupPhase};
+use operator::api::{Backup, BackupPhase, BackupSchedule};
 use operator::cluster::Kind;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::{Ctx, Family, created, owner_uid, schedule_backups, schedule_of, unfinished};
 use crate::controller_id::ControllerId;
-use crate::scenario::model::InvariantId;
+use crate::scenario::model::{InvariantId, Scenario};
+use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
 
-pub struct RetentionSafety;
+/// The round trips a schedule reconcile may make between reading its schedule and deleting a Backup (the live reads,
+/// a create, a status write, the deletes before this one).
+const ROUND_TRIPS_IN_A_RECONCILE: u32 = 8;
+
+/// A retention rule: `maxReservedTime` (parsed) and `maxBackups`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Rule {
+    max_age: Option<Duration>,
+    max_backups: Option<i32>,
+}
+
+impl Rule {
+    fn of(s: &BackupSchedule) -> Rule {
+        let max_age = s.spec.max_reserved_time.as_deref().and_then(|t| parse_duration(t).ok());
+        Rule { max_age, max_backups: s.spec.max_backups }
+    }
+}
+
+pub struct RetentionSafety {
+    /// Schedule uid -> the rule before its last change, and when it changed.
+    replaced: BTreeMap<String, (Rule, SimTime)>,
+    /// How long before a deletion the rule it follows may have been replaced.
+    race: Duration,
+}
+
+impl RetentionSafety {
+    pub fn new(scenario: &Scenario) -> Self {
+        let race = scenario.timing.api_latency.hi * 2 * ROUND_TRIPS_IN_A_RECONCILE;
+        RetentionSafety { replaced: BTreeMap::new(), race }
+    }
+
+    fn observe_schedule(&mut self, change: &Change) {
+        let Some(new) = change.obj.get::<BackupSchedule>() else { return };
+        let Some(old) = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>()) else { return };
+        let uid = new.metadata.uid.clone().unwrap_or_default();
+        if change.type_ == ChangeType::Deleted {
+            self.replaced.remove(&uid);
+        } else if Rule::of(&old) != Rule::of(&new) {
+            self.replaced.insert(uid, (Rule::of(&old), change.time));
+        }
+    }
+
+    /// The rule a deletion at `now` may have followed besides the current one: the one a user just replaced.
+    fn raced(&self, uid: &str, now: SimTime) -> Option<Rule> {
+        let (rule, at) = self.replaced.get(uid)?;
+        (now.since(*at) <= self.race).then_some(*rule)
+    }
+}
+
+/// What `rule` says against deleting `old` (`age` old) while `remaining` other Backups of its schedule stay: its age
+/// rule, then its count rule.
+fn against(rule: Rule, name: &str, age: Duration, remaining: usize) -> [Option<String>; 2] {
+    let too_young = rule.max_age.filter(|max_age| age < *max_age).map(|max_age| {
+        format!(
+            "deleted Backup {name} aged {}, younger than maxReservedTime {}",
+            format_duration(age),
+            format_duration(max_age)
+        )
+    });
+    let too_few = match (rule.max_age, rule.max_backups) {
+        (None, Some(max)) if max > 0 && remaining < max as usize => {
+            Some(format!("deleted Backup {name}, leaving {remaining} Backups where maxBackups is {max}"))
+        }
+        _ => None,
+    };
+    [too_young, too_few]
+}
 
 impl Family for RetentionSafety {
     fn id(&self) -> InvariantId {
@@ -21,6 +92,10 @@ impl Family for RetentionSafety {
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
+        if change.obj.kind() == Kind::BackupSchedule {
+            self.observe_schedule(change);
+            return Vec::new();
+        }
         let collector = ctx.actor == ControllerId::Schedule.as_str();
         if change.obj.kind() != Kind::Backup || !(collector || ctx.actor == "operator") {
             return Vec::new();
@@ -46,37 +121,28 @@ impl Family for RetentionSafety {
             )];
         }
         let age = ctx.now.since(created(&old.metadata));
-        let mut found = Vec::new();
-        let max_age = schedule.spec.max_reserved_time.as_deref().and_then(|s| parse_duration(s).ok());
-        if let Some(max_age) = max_age
-            && age < max_age
-        {
-            found.push(format!(
-                "deleted Backup {name} aged {}, younger than maxReservedTime {}",
-                format_duration(age),
-                format_duration(max_age)
-            ));
-        }
         // The others as they stand now (this deletion applied), plus this one as it was.
         let uid = schedule.metadata.uid.clone().unwrap_or_default();
         let others: Vec<_> =
             schedule_backups(ctx.world, &uid).into_iter().filter(|b| b.metadata.name != old.metadata.name).collect();
+        let remaining = others.iter().filter(|b| b.metadata.deletion_timestamp.is_none()).count();
+        let mut rule = against(Rule::of(&schedule), &name, age, remaining);
+        if rule.iter().any(Option::is_some)
+            && self
+                .raced(&uid, ctx.now)
+                .is_some_and(|was| against(was, &name, age, remaining).iter().all(Option::is_none))
+        {
+            rule = [None, None];
+        }
         let newer_complete = others.iter().any(|b| {
             b.metadata.deletion_timestamp.is_none()
                 && b.phase() == Some(BackupPhase::Complete)
                 && (created(&b.metadata), b.metadata.name.clone()) > (created(&old.metadata), old.metadata.name.clone())
         });
-        if old.phase() == Some(BackupPhase::Complete) && !newer_complete {
-            found.push(format!("deleted Backup {name}, the newest Complete Backup of its schedule"));
-        }
-        if max_age.is_none()
-            && let Some(max) = schedule.spec.max_backups.filter(|n| *n > 0)
-        {
-            let remaining = others.iter().filter(|b| b.metadata.deletion_timestamp.is_none()).count();
-            if remaining < max as usize {
-                found.push(format!("deleted Backup {name}, leaving {remaining} Backups where maxBackups is {max}"));
-            }
-        }
+        let newest = (old.phase() == Some(BackupPhase::Complete) && !newer_complete)
+            .then(|| format!("deleted Backup {name}, the newest Complete Backup of its schedule"));
+        let [too_young, too_few] = rule;
+        let found: Vec<String> = [too_young, newest, too_few].into_iter().flatten().collect();
         found
     }
 }
