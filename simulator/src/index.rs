@@ -3,19 +3,24 @@
 
 use operator::cluster::{Labels, ObjectKey, labels_match};
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use crate::object::Obj;
 
+/// An object's key, allocated once when the object is first stored and shared by every index entry of it (an index
+/// entry is a pointer, not two strings per label pair). A lookup borrows a plain `&ObjectKey`.
+type Key = Rc<ObjectKey>;
+
 /// namespace -> label key -> label value -> keys (in order) of the objects carrying that pair. Nested, so that a
 /// lookup borrows its strings instead of building an owned key.
-type ByLabel = BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeSet<ObjectKey>>>>;
+type ByLabel = BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeSet<Key>>>>;
 
 #[derive(Clone, Debug, Default)]
 pub struct Indexed {
-    by_key: BTreeMap<ObjectKey, Obj>,
+    by_key: BTreeMap<Key, Obj>,
     by_label: ByLabel,
     /// Keys of the objects whose ownerReferences name a uid.
-    by_owner: BTreeMap<String, BTreeSet<ObjectKey>>,
+    by_owner: BTreeMap<String, BTreeSet<Key>>,
 }
 
 fn pairs(obj: &Obj) -> impl Iterator<Item = (&String, &String)> {
@@ -54,6 +59,7 @@ impl Indexed {
             return Some(std::mem::replace(slot, obj));
         }
         let old = self.remove(&key);
+        let key = Rc::new(key);
         if obj.meta().labels.as_ref().is_some_and(|l| !l.is_empty()) {
             let in_ns = match self.by_label.get_mut(&key.namespace) {
                 Some(m) => m,
@@ -68,11 +74,11 @@ impl Indexed {
                     Some(n) => n,
                     None => values.entry(v.clone()).or_default(),
                 };
-                names.insert(key.clone());
+                names.insert(Rc::clone(&key));
             }
         }
         for uid in owners(&obj) {
-            self.by_owner.entry(uid.to_string()).or_default().insert(key.clone());
+            self.by_owner.entry(uid.to_string()).or_default().insert(Rc::clone(&key));
         }
         self.by_key.insert(key, obj);
         old
@@ -118,10 +124,13 @@ impl Indexed {
         if selector.is_empty() {
             let from = ObjectKey::new(namespace, "");
             return Box::new(
-                self.by_key.range(from..).take_while(move |(k, _)| k.namespace == namespace).map(|(_, o)| o),
+                self.by_key
+                    .range::<ObjectKey, _>(from..)
+                    .take_while(move |(k, _)| k.namespace == namespace)
+                    .map(|(_, o)| o),
             );
         }
-        let mut rarest: Option<&BTreeSet<ObjectKey>> = None;
+        let mut rarest: Option<&BTreeSet<Key>> = None;
         let in_ns = self.by_label.get(namespace);
         for (k, v) in selector {
             match in_ns.and_then(|m| m.get(k)).and_then(|m| m.get(v)) {
@@ -134,14 +143,14 @@ impl Indexed {
         Box::new(
             names
                 .iter()
-                .filter_map(move |key| self.by_key.get(key))
+                .filter_map(move |key| self.by_key.get(&**key))
                 .filter(move |o| labels_match(o.meta().labels.as_ref(), selector)),
         )
     }
 
     /// The objects whose ownerReferences name `uid`, by namespace then name.
     pub fn owned_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Obj> + 'a {
-        self.by_owner.get(uid).into_iter().flatten().filter_map(|k| self.by_key.get(k))
+        self.by_owner.get(uid).into_iter().flatten().filter_map(|k| self.by_key.get(&**k))
     }
 }
 

@@ -13,6 +13,7 @@
 mod error;
 mod event;
 mod object;
+mod object_map;
 
 pub mod kube_cluster;
 pub mod own_writes;
@@ -20,6 +21,7 @@ pub mod own_writes;
 pub use error::{ClusterError, Verb};
 pub use event::{Event, EventType};
 pub use object::{Kind, Labels, Object, ObjectKey, labels_match};
+pub use object_map::ObjectMap;
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

@@ -19,11 +19,10 @@
 //! one from this controller. The backup controller starts a Backup's first Job on that proof instead of a live read.
 
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, Precondition};
+use super::{Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, ObjectMap, Precondition};
 
 /// How long a reconcile may wait for its cache to show its own write before it reads live instead.
 pub const OWN_WRITE_WAIT: Duration = Duration::from_secs(30);
@@ -31,15 +30,8 @@ pub const OWN_WRITE_WAIT: Duration = Duration::from_secs(30);
 /// How long a confirmation is remembered after the time it is about.
 pub const CONFIRMED_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Object -> the marker a live read confirmed; pruned when it has doubled in size since the last pruning.
-#[derive(Debug, Default)]
-struct Confirmed {
-    markers: BTreeMap<(Kind, ObjectKey), DateTime<Utc>>,
-    prune_above: usize,
-}
-
 /// Object -> (resourceVersion written, when).
-type Written = BTreeMap<(Kind, ObjectKey), (u64, DateTime<Utc>)>;
+type Written = ObjectMap<(u64, DateTime<Utc>)>;
 
 /// The first wait before a refused create is sent again.
 pub const REFUSAL_BACKOFF: Duration = Duration::from_secs(10);
@@ -75,9 +67,11 @@ pub struct OwnWrites {
     started: DateTime<Utc>,
     written: Mutex<Written>,
     /// Creates sent (whatever the answer): object -> when, for the last [`OWN_WRITE_WAIT`].
-    sent_creates: Mutex<BTreeMap<(Kind, ObjectKey), DateTime<Utc>>>,
-    confirmed: Mutex<Confirmed>,
-    refused: Mutex<BTreeMap<(Kind, ObjectKey), Refusal>>,
+    sent_creates: Mutex<ObjectMap<DateTime<Utc>>>,
+    /// Object -> the marker a live read confirmed, for [`CONFIRMED_KEPT`].
+    confirmed: Mutex<ObjectMap<DateTime<Utc>>>,
+    /// Never forgotten but by a success: a refusal's backoff keeps doubling.
+    refused: Mutex<ObjectMap<Refusal>>,
 }
 
 fn rv_of<K: Object>(obj: &K) -> Option<u64> {
@@ -100,8 +94,8 @@ impl OwnWrites {
     pub fn sending_create(&self, kind: Kind, key: &ObjectKey, now: DateTime<Utc>) {
         let horizon = now - chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
         let mut map = self.sent_creates.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, at| *at > horizon);
-        map.insert((kind, key.clone()), now);
+        map.sweep_if_due(|at| *at <= horizon);
+        map.insert(kind, key, now);
     }
 
     /// True when this memory proves that no create of `key` was sent at or after `since`: it began before `since`
@@ -112,21 +106,29 @@ impl OwnWrites {
             return false;
         }
         let map = self.sent_creates.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&(kind, key.clone())).is_none_or(|at| *at < since)
+        // An entry older than the horizon (not swept yet) is older than `since` too.
+        map.get(kind, key).is_none_or(|at| *at < since)
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, Written> {
         self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Remembers a successful write's answer (and forgets writes older than the wait, so memory stays small).
+    /// Remembers a successful write's answer (writes older than the wait are forgotten in batches, so memory
+    /// stays small and a write costs no scan).
     pub fn record<K: Object>(&self, obj: &K, now: DateTime<Utc>) {
         let horizon = now - chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
-        let mut map = self.map();
-        map.retain(|_, (_, at)| *at > horizon);
         if let Some(rv) = rv_of(obj) {
-            map.insert((K::KIND, ObjectKey::of(obj)), (rv, now));
+            let mut map = self.map();
+            map.sweep_if_due(|(_, at)| *at <= horizon);
+            map.insert(K::KIND, &ObjectKey::of(obj), (rv, now));
         }
+    }
+
+    /// Whether a write of `key` is remembered (the wait may be over): without one there is nothing to await, and
+    /// the cache need not be read.
+    pub fn wrote(&self, kind: Kind, key: &ObjectKey) -> bool {
+        self.map().get(kind, key).is_some()
     }
 
     /// Notes that a live read confirmed something about `key`, identified by `marker`; `None` forgets it. Markers
@@ -134,34 +136,33 @@ impl OwnWrites {
     /// what happened lately (forgetting costs at most one live read).
     pub fn confirm(&self, kind: Kind, key: &ObjectKey, marker: Option<DateTime<Utc>>, now: DateTime<Utc>) {
         let mut confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
-        if confirmed.markers.len() > confirmed.prune_above {
-            let horizon = now - chrono::Duration::from_std(CONFIRMED_KEPT).unwrap_or_default();
-            confirmed.markers.retain(|_, m| *m > horizon);
-            confirmed.prune_above = (2 * confirmed.markers.len()).max(64);
-        }
+        let horizon = now - chrono::Duration::from_std(CONFIRMED_KEPT).unwrap_or_default();
+        confirmed.sweep_if_due(|m| *m <= horizon);
         match marker {
-            Some(m) => confirmed.markers.insert((kind, key.clone()), m),
-            None => confirmed.markers.remove(&(kind, key.clone())),
-        };
+            Some(m) => confirmed.insert(kind, key, m),
+            None => {
+                confirmed.remove(kind, key);
+            }
+        }
     }
 
     /// The marker of the last confirmation about `key` in this process.
     pub fn confirmed(&self, kind: Kind, key: &ObjectKey) -> Option<DateTime<Utc>> {
-        self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).markers.get(&(kind, key.clone())).copied()
+        self.confirmed.lock().unwrap_or_else(|p| p.into_inner()).get(kind, key).copied()
     }
 
     /// The remembered refusal of a create of `key`, while its backoff lasts.
     pub fn refused(&self, kind: Kind, key: &ObjectKey, now: DateTime<Utc>) -> Option<ClusterError> {
         let map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&(kind, key.clone())).filter(|r| now < r.until()).map(|r| r.error.clone())
+        map.get(kind, key).filter(|r| now < r.until()).map(|r| r.error.clone())
     }
 
     /// The creates of `kind` in `namespace` still in their refusal backoff: (name, until).
     pub fn refusals(&self, kind: Kind, namespace: &str, now: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
         let map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        map.iter()
-            .filter(|((k, key), r)| *k == kind && key.namespace == namespace && now < r.until())
-            .map(|((_, key), r)| (key.name.clone(), r.until()))
+        map.of_kind(kind)
+            .filter(|(key, r)| key.namespace == namespace && now < r.until())
+            .map(|(key, r)| (key.name.clone(), r.until()))
             .collect()
     }
 
@@ -170,18 +171,18 @@ impl OwnWrites {
         let mut map = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         match answer {
             Err(e) if is_refusal(e) => {
-                let times = map.get(&(kind, key.clone())).map_or(0, |r| r.times) + 1;
-                map.insert((kind, key.clone()), Refusal { error: e.clone(), at: now, times });
+                let times = map.get(kind, key).map_or(0, |r| r.times) + 1;
+                map.insert(kind, key, Refusal { error: e.clone(), at: now, times });
             }
             _ => {
-                map.remove(&(kind, key.clone()));
+                map.remove(kind, key);
             }
         }
     }
 
     /// Forgets an object that is gone.
     pub fn forget(&self, kind: Kind, key: &ObjectKey) {
-        self.map().remove(&(kind, key.clone()));
+        self.map().remove(kind, key);
     }
 
     /// Until when to wait for the cache, when `cached` is older than this controller's own recent write of `key`
@@ -193,11 +194,10 @@ impl OwnWrites {
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         let mut map = self.map();
-        let id = (K::KIND, key.clone());
-        let (rv, at) = *map.get(&id)?;
+        let (rv, at) = *map.get(K::KIND, key)?;
         let until = at + chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
         if cached.and_then(rv_of).is_some_and(|seen| seen >= rv) || now >= until {
-            map.remove(&id);
+            map.remove(K::KIND, key);
             return None;
         }
         Some(until)
@@ -239,6 +239,9 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
         self.inner.cached_list(namespace, selector)
     }
     fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+        if !self.writes.wrote(K::KIND, key) {
+            return None;
+        }
         let cached = self.inner.cached::<K>(key);
         self.writes.awaiting(key, cached.as_deref(), self.inner.now())
     }

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use operator::api::cron::CronSchedule;
-use operator::api::duration::{format_duration, parse_duration};
+use operator::api::duration::format_duration;
 use operator::api::labels;
 use operator::api::log_backup::{self, LogCommand};
 use operator::api::tso::Tso;
@@ -13,6 +13,7 @@ use operator::api::{Backup, BackupPhase, BackupSchedule, Restore, RestorePhase};
 use operator::cluster::{Kind, ObjectKey};
 use operator::controllers::attempt::job_finished;
 use operator::controllers::backup::job::log_job_name;
+use operator::controllers::schedule::retention::Retention;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -113,11 +114,9 @@ impl Family for EventualProgress {
                 }
             }
             // Expired Backups are gone (the newest Complete one is kept on purpose).
-            if let Some(max_age) =
-                s.spec.max_reserved_time.as_deref().and_then(|x| parse_duration(x).ok()).filter(|_| valid)
-            {
+            if let (Retention::Age(max_age), true) = (Retention::of(&s), valid) {
                 let mut backups = super::schedule_backups(ctx.world, &uid);
-                backups.sort_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
+                backups.sort_by(|a, b| super::creation_order(&a.metadata).cmp(&super::creation_order(&b.metadata)));
                 let completes: Vec<&Backup> = backups
                     .iter()
                     .filter(|b| b.phase() == Some(BackupPhase::Complete) && b.metadata.deletion_timestamp.is_none())

@@ -4,14 +4,15 @@
 //! operator was down, its other requests failed beyond the background rate, or its watch of Backups was stalled does
 //! not count.
 
-use operator::api::duration::{format_duration, parse_duration};
+use operator::api::duration::format_duration;
 use operator::api::validation;
 use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey, Verb};
+use operator::controllers::schedule::retention::Retention;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::{Ctx, Family, Liveness, SpecEdits, created, schedule_backups};
+use super::{Ctx, Family, Liveness, SpecEdits, created, creation_order, schedule_backups};
 use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
 use crate::scenario::model::{FaultKind, InvariantId};
@@ -72,25 +73,25 @@ impl GcNotStarved {
 
     /// When `b` became garbage under the schedule's rule, if it has.
     /// `newer_base`: with a log backup, the earliest time a newer Complete Backup was old enough to be the base of
-    /// point-in-time restores in `b`'s place (see `retention::expired`); `age`: the schedule's `maxReservedTime`.
+    /// point-in-time restores in `b`'s place (see `retention::expired`); `rule`: the schedule's retention.
     fn expired_at(
         &self,
         s: &BackupSchedule,
-        b: &Backup,
+        (b, key): (&Backup, &ObjectKey),
         newer: (&[SimTime], Option<SimTime>),
-        age: Option<std::time::Duration>,
+        rule: Retention,
     ) -> Option<SimTime> {
         let (newer_complete, newer_base) = newer;
-        let finished = *self.finished.get(&ObjectKey::of(b))?;
+        let finished = *self.finished.get(key)?;
         let rule_since = self.spec_changed.last(s.metadata.uid.as_deref()?).unwrap_or_default();
-        let due = match (age, s.spec.max_backups) {
+        let due = match rule {
             // Never the newest Complete one: it expires only once a newer one completed.
-            (Some(age), _) if s.spec.log_backup_template.is_some() && b.is_complete() => {
+            Retention::Age(age) if s.spec.log_backup_template.is_some() && b.is_complete() => {
                 created(&b.metadata).plus(age).max(newer_base?)
             }
-            (Some(age), _) => created(&b.metadata).plus(age).max(*newer_complete.first()?),
-            (None, Some(n)) if n > 0 => *newer_complete.get(usize::try_from(n).ok()? - 1)?,
-            _ => return None,
+            Retention::Age(age) => created(&b.metadata).plus(age).max(*newer_complete.first()?),
+            Retention::Count(n) => *newer_complete.get(usize::try_from(n).ok()?.checked_sub(1)?)?,
+            Retention::KeepAll => return None,
         };
         Some(due.max(finished).max(rule_since))
     }
@@ -116,24 +117,24 @@ impl GcNotStarved {
             return Vec::new();
         }
         let mut backups = schedule_backups(ctx.world, uid);
-        backups.sort_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
+        backups.sort_by(|a, b| creation_order(&a.metadata).cmp(&creation_order(&b.metadata)));
         let mut out = Vec::new();
         // Newest first, keeping the finish times of the Complete Backups seen so far (the newer ones) sorted: one
         // pass, not one per Backup. The messages are reversed at the end, oldest Backup first.
         let mut newer_complete: Vec<SimTime> = Vec::new();
         let mut newer_base: Option<SimTime> = None;
-        let age = schedule.spec.max_reserved_time.as_deref().and_then(|d| parse_duration(d).ok());
+        let rule = Retention::of(schedule);
         for b in backups.iter().rev() {
             let key = ObjectKey::of(&**b);
             let due = match b.metadata.deletion_timestamp {
-                None => self.expired_at(schedule, b, (&newer_complete, newer_base), age),
+                None => self.expired_at(schedule, (b, &key), (&newer_complete, newer_base), rule),
                 Some(_) => None,
             };
             if b.is_complete()
                 && let Some(t) = self.finished.get(&key).copied()
             {
                 newer_complete.insert(newer_complete.partition_point(|x| *x <= t), t);
-                if let Some(age) = age {
+                if let Retention::Age(age) = rule {
                     let base_from = t.max(created(&b.metadata).plus(age));
                     newer_base = Some(newer_base.map_or(base_from, |n| n.min(base_from)));
                 }

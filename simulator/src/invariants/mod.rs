@@ -335,6 +335,11 @@ pub fn created(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta
     meta.creation_timestamp.as_ref().map(|t| SimTime::from_utc(operator::api::time::from_k8s(t))).unwrap_or_default()
 }
 
+/// Objects in the order of their creation: time, then name (a key that borrows the name, so sorting copies none).
+pub fn creation_order(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (SimTime, Option<&str>) {
+    (created(meta), meta.name.as_deref())
+}
+
 /// Deletion time in simulated time.
 pub fn deleted_at(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<SimTime> {
     meta.deletion_timestamp.as_ref().map(|t| SimTime::from_utc(operator::api::time::from_k8s(t)))

@@ -6,9 +6,10 @@
 //! user's edit of the retention rule that lands while a reconcile acts on the rule it read (between its read and
 //! its delete, a few round trips) is a race every controller has: such a deletion may follow the rule as it was.
 
-use operator::api::duration::{format_duration, parse_duration};
+use operator::api::duration::format_duration;
 use operator::api::{Backup, BackupPhase, BackupSchedule};
 use operator::cluster::Kind;
+use operator::controllers::schedule::retention::Retention;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -22,23 +23,9 @@ use crate::world::{Change, ChangeType};
 /// a create, a status write, the deletes before this one).
 const ROUND_TRIPS_IN_A_RECONCILE: u32 = 8;
 
-/// A retention rule: `maxReservedTime` (parsed) and `maxBackups`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Rule {
-    max_age: Option<Duration>,
-    max_backups: Option<i32>,
-}
-
-impl Rule {
-    fn of(s: &BackupSchedule) -> Rule {
-        let max_age = s.spec.max_reserved_time.as_deref().and_then(|t| parse_duration(t).ok());
-        Rule { max_age, max_backups: s.spec.max_backups }
-    }
-}
-
 pub struct RetentionSafety {
     /// Schedule uid -> the rule before its last change, and when it changed.
-    replaced: BTreeMap<String, (Rule, SimTime)>,
+    replaced: BTreeMap<String, (Retention, SimTime)>,
     /// How long before a deletion the rule it follows may have been replaced.
     race: Duration,
 }
@@ -55,13 +42,13 @@ impl RetentionSafety {
         let uid = new.metadata.uid.clone().unwrap_or_default();
         if change.type_ == ChangeType::Deleted {
             self.replaced.remove(&uid);
-        } else if Rule::of(&old) != Rule::of(&new) {
-            self.replaced.insert(uid, (Rule::of(&old), change.time));
+        } else if Retention::of(&old) != Retention::of(&new) {
+            self.replaced.insert(uid, (Retention::of(&old), change.time));
         }
     }
 
     /// The rule a deletion at `now` may have followed besides the current one: the one a user just replaced.
-    fn raced(&self, uid: &str, now: SimTime) -> Option<Rule> {
+    fn raced(&self, uid: &str, now: SimTime) -> Option<Retention> {
         let (rule, at) = self.replaced.get(uid)?;
         (now.since(*at) <= self.race).then_some(*rule)
     }
@@ -69,21 +56,21 @@ impl RetentionSafety {
 
 /// What `rule` says against deleting `old` (`age` old) while `remaining` other Backups of its schedule stay: its age
 /// rule, then its count rule.
-fn against(rule: Rule, name: &str, age: Duration, remaining: usize) -> [Option<String>; 2] {
-    let too_young = rule.max_age.filter(|max_age| age < *max_age).map(|max_age| {
-        format!(
-            "deleted Backup {name} aged {}, younger than maxReservedTime {}",
-            format_duration(age),
-            format_duration(max_age)
-        )
-    });
-    let too_few = match (rule.max_age, rule.max_backups) {
-        (None, Some(max)) if max > 0 && remaining < max as usize => {
-            Some(format!("deleted Backup {name}, leaving {remaining} Backups where maxBackups is {max}"))
+fn against(rule: Retention, name: &str, age: Duration, remaining: usize) -> [Option<String>; 2] {
+    match rule {
+        Retention::Age(max_age) if age < max_age => [
+            Some(format!(
+                "deleted Backup {name} aged {}, younger than maxReservedTime {}",
+                format_duration(age),
+                format_duration(max_age)
+            )),
+            None,
+        ],
+        Retention::Count(max) if remaining < max as usize => {
+            [None, Some(format!("deleted Backup {name}, leaving {remaining} Backups where maxBackups is {max}"))]
         }
-        _ => None,
-    };
-    [too_young, too_few]
+        _ => [None, None],
+    }
 }
 
 impl Family for RetentionSafety {
@@ -126,7 +113,7 @@ impl Family for RetentionSafety {
         let others: Vec<_> =
             schedule_backups(ctx.world, &uid).into_iter().filter(|b| b.metadata.name != old.metadata.name).collect();
         let remaining = others.iter().filter(|b| b.metadata.deletion_timestamp.is_none()).count();
-        let mut rule = against(Rule::of(&schedule), &name, age, remaining);
+        let mut rule = against(Retention::of(&schedule), &name, age, remaining);
         if rule.iter().any(Option::is_some)
             && self
                 .raced(&uid, ctx.now)

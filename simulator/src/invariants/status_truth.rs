@@ -25,7 +25,8 @@ impl StatusTruth {
         let ns = schedule.metadata.namespace.clone().unwrap_or_default();
         let name = schedule.metadata.name.clone().unwrap_or_default();
         let backups = schedule_backups(ctx.world, uid);
-        let newest = backups.iter().max_by_key(|b| (created(&b.metadata), b.metadata.name.clone()));
+        let newest =
+            backups.iter().max_by(|a, b| super::creation_order(&a.metadata).cmp(&super::creation_order(&b.metadata)));
         let last = schedule.status.as_ref().and_then(|s| s.last_backup.clone()).filter(|s| !s.is_empty());
         let newest_name = newest.and_then(|b| b.metadata.name.clone());
         match (&last, &newest_name) {

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use crate::api::condition::find_condition;
 use crate::api::cron::CronSchedule;
-use crate::api::duration::parse_duration;
 use crate::api::log_backup;
 use crate::api::time::{from_k8s, opt_from_k8s};
 use crate::api::tso::Tso;
@@ -168,11 +167,6 @@ fn order_key(b: &Backup) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Optio
 pub fn newest<'a>(backups: &[&'a Backup]) -> Option<&'a Backup> {
     // Each key once per Backup (parsing its tick annotation), not twice per comparison.
     backups.iter().copied().max_by_key(|b| order_key(b))
-}
-
-fn retention(schedule: &BackupSchedule) -> Retention {
-    let age = schedule.spec.max_reserved_time.as_deref().and_then(|s| parse_duration(s).ok());
-    Retention::from_spec(age, schedule.spec.max_backups)
 }
 
 fn infos(backups: &[&Backup]) -> Vec<BackupInfo> {
@@ -369,7 +363,7 @@ pub fn plan(o: &Observed) -> Step {
         let name = scheduled_backup_name(schedule_name, run.tick);
         o.refused.iter().find(|(n, _)| *n == name).map(|(_, until)| *until)
     });
-    let rule = retention(s);
+    let rule = Retention::of(s);
     let keep_base = s.spec.log_backup_template.is_some();
     let doomed = expired(&infos, rule, o.now, keep_base);
     if let Some(run) = due.filter(|_| refused_until.is_none()) {

@@ -3,6 +3,9 @@
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use crate::api::BackupSchedule;
+use crate::api::duration::parse_duration;
+
 /// Where a Backup stands, for retention.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -34,6 +37,14 @@ pub enum Retention {
 }
 
 impl Retention {
+    /// The rule of `schedule`'s spec: the one reading of `maxReservedTime` and `maxBackups` that the schedule
+    /// controller acts on and the simulator's oracles judge by (a `maxReservedTime` that does not parse is no rule;
+    /// validation refuses such a spec).
+    pub fn of(schedule: &BackupSchedule) -> Retention {
+        let age = schedule.spec.max_reserved_time.as_deref().and_then(|s| parse_duration(s).ok());
+        Retention::from_spec(age, schedule.spec.max_backups)
+    }
+
     /// The rule from the spec fields (already validated): `maxReservedTime` wins over `maxBackups`.
     pub fn from_spec(max_reserved_time: Option<Duration>, max_backups: Option<i32>) -> Retention {
         match (max_reserved_time, max_backups) {
@@ -150,6 +161,23 @@ mod tests {
         assert_eq!(Retention::from_spec(Some(HOUR), Some(3)), Retention::Age(HOUR));
         assert_eq!(Retention::from_spec(None, Some(3)), Retention::Count(3));
         assert_eq!(Retention::from_spec(None, Some(0)), Retention::KeepAll);
+    }
+
+    #[test]
+    fn a_schedules_rule_reads_max_reserved_time_first_and_an_unparsable_one_as_none() {
+        use crate::api::BackupScheduleSpec;
+        let schedule = |age: Option<&str>, count: Option<i32>| {
+            let spec = BackupScheduleSpec {
+                max_reserved_time: age.map(String::from),
+                max_backups: count,
+                ..Default::default()
+            };
+            BackupSchedule::new("demo", spec)
+        };
+        assert_eq!(Retention::of(&schedule(Some("1h"), Some(3))), Retention::Age(HOUR));
+        assert_eq!(Retention::of(&schedule(None, Some(3))), Retention::Count(3));
+        assert_eq!(Retention::of(&schedule(Some("soon"), Some(3))), Retention::Count(3));
+        assert_eq!(Retention::of(&schedule(Some("soon"), None)), Retention::KeepAll);
     }
 
     #[test]
