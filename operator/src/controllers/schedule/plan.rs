@@ -181,10 +181,10 @@ fn infos(backups: &[&Backup]) -> Vec<BackupInfo> {
 }
 
 /// The time after which the next tick runs: the newest Backup's tick or `lastBackupTime`, whichever is later, else
-/// the schedule's creation.
-pub fn anchor(schedule: &BackupSchedule, backups: &[&Backup]) -> DateTime<Utc> {
+/// the schedule's creation. `newest` is the schedule's newest Backup (see [`newest`]), found once per reconcile.
+pub fn anchor(schedule: &BackupSchedule, newest: Option<&Backup>) -> DateTime<Utc> {
     let status_time = schedule.status.as_ref().and_then(|s| opt_from_k8s(s.last_backup_time.as_ref()));
-    let newest_tick = newest(backups).and_then(tick_of);
+    let newest_tick = newest.and_then(tick_of);
     status_time
         .max(newest_tick)
         .or_else(|| opt_from_k8s(schedule.metadata.creation_timestamp.as_ref()))
@@ -203,8 +203,8 @@ pub fn sync_point(o: &Observed) -> Option<DateTime<Utc>> {
     if !(o.fresh || (o.newest_known && o.schedule_live)) {
         return None;
     }
-    let newest = newest(&o.backups).and_then(|b| b.metadata.name.as_deref());
-    (o.schedule.last_backup() == newest).then(|| anchor(o.schedule, &o.backups))
+    let newest = newest(&o.backups);
+    (o.schedule.last_backup() == newest.and_then(|b| b.metadata.name.as_deref())).then(|| anchor(o.schedule, newest))
 }
 
 /// The log backup: created once (while not paused) and named in the status. A create needs a live list: the cache
@@ -298,7 +298,7 @@ pub fn plan(o: &Observed) -> Step {
         return Step::ReportUnsupported { message };
     }
     let errors = validation::schedule(s);
-    let invalid = find_condition(&s.status.as_ref().and_then(|st| st.conditions.clone()), "Invalid").cloned();
+    let invalid = find_condition(conditions, "Invalid").cloned();
     if !errors.is_empty() {
         let message = validation::summary(&errors);
         if invalid.and_then(|c| c.message) != Some(message.clone()) {
@@ -311,10 +311,10 @@ pub fn plan(o: &Observed) -> Step {
     // 1. Status truth: lastBackup names the newest Backup that exists, and is empty only if none does. It is a fact
     //    about the Backups, not the spec, so it is kept while the spec is invalid too (the Backup created just before
     //    a user broke the spec is still recorded).
-    let status = s.status.clone().unwrap_or_default();
     let last = s.last_backup();
-    let last_time = opt_from_k8s(status.last_backup_time.as_ref());
-    match newest(&o.backups) {
+    let last_time = s.status.as_ref().and_then(|st| opt_from_k8s(st.last_backup_time.as_ref()));
+    let newest_backup = newest(&o.backups);
+    match newest_backup {
         Some(n) if last != n.metadata.name.as_deref() => {
             if !o.fresh && !o.newest_known {
                 return Step::Refresh;
@@ -355,7 +355,7 @@ pub fn plan(o: &Observed) -> Step {
     let running = o.backups.iter().any(|b| !b.is_finished());
     // A due tick is confirmed live even when a running Backup would block it: the cache that shows the running
     // Backup may be missing a newer one (and the status a write that failed).
-    let anchor = anchor(s, &o.backups);
+    let anchor = anchor(s, newest_backup);
     let in_sync = o.in_sync == Some(anchor);
     let due = if s.paused() { None } else { next_run(&cron, anchor, o.now) };
     let schedule_name = s.metadata.name.as_deref().unwrap_or_default();
