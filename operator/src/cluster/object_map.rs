@@ -6,20 +6,21 @@ use std::collections::BTreeMap;
 
 use super::{Kind, ObjectKey};
 
-/// The fewest entries before a sweep runs at all.
+/// After a sweep, the next waits for at least this many entries.
 const SWEEP_FLOOR: usize = 64;
 
 #[derive(Debug)]
 pub struct ObjectMap<V> {
     by_kind: BTreeMap<Kind, BTreeMap<ObjectKey, V>>,
     len: usize,
-    /// The size above which [`ObjectMap::sweep_if_due`] sweeps.
+    /// The size above which [`ObjectMap::sweep_if_due`] sweeps: 0 at first (the first sweep comes with the second
+    /// entry), then twice what the last sweep left, or the floor.
     sweep_above: usize,
 }
 
 impl<V> Default for ObjectMap<V> {
     fn default() -> Self {
-        ObjectMap { by_kind: BTreeMap::new(), len: 0, sweep_above: SWEEP_FLOOR }
+        ObjectMap { by_kind: BTreeMap::new(), len: 0, sweep_above: 0 }
     }
 }
 
