@@ -14,6 +14,7 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::BackupSchedule;
@@ -39,8 +40,9 @@ pub struct CronSchedule {
 
 #[derive(Clone, Debug)]
 enum Ticks {
-    /// A calendar pattern and the zone its wall-clock times are read in.
-    Calendar { cron: Box<Cron>, tz: Tz },
+    /// A calendar pattern and the zone its wall-clock times are read in. Shared: a schedule is parsed once and
+    /// handed out of the parse cache at every reconcile, which then copies a pointer, not the pattern.
+    Calendar { cron: Arc<Cron>, tz: Tz },
     /// `@every period`: the ticks are `origin + k * period` for k >= 1.
     Every { period: chrono::Duration, origin: DateTime<Utc> },
 }
@@ -118,7 +120,7 @@ impl CronSchedule {
                 if cron.find_next_occurrence(&probe, false).is_err() {
                     return Err(vec![CronError::NeverFires(expr.to_string())]);
                 }
-                Ok(CronSchedule { ticks: Ticks::Calendar { cron: Box::new(cron), tz } })
+                Ok(CronSchedule { ticks: Ticks::Calendar { cron: Arc::new(cron), tz } })
             }
             _ => Err(errors),
         }
