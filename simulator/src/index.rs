@@ -7,8 +7,9 @@ use std::rc::Rc;
 
 use crate::object::Obj;
 
-/// An object's key, allocated once when the object is first stored and shared by every index entry of it (an index
-/// entry is a pointer, not two strings per label pair). A lookup borrows a plain `&ObjectKey`.
+/// An object's key, allocated when the object is stored with new labels or owners (a write that keeps them keeps the
+/// entries) and shared by every index entry of it: an entry is a pointer, not two strings per label pair. A lookup
+/// borrows a plain `&ObjectKey`.
 type Key = Rc<ObjectKey>;
 
 /// namespace -> label key -> label value -> keys (in order) of the objects carrying that pair. Nested, so that a
