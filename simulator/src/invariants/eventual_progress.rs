@@ -69,7 +69,7 @@ impl Family for EventualProgress {
             return Vec::new();
         };
         let name = b.metadata.name.clone().unwrap_or_default();
-        let runs = self.runs.entry(uid).or_default();
+        let runs = self.runs.entry(uid.to_string()).or_default();
         let entry = runs.entry(name).or_insert((created(&b.metadata), None));
         if entry.1.is_none() && (!unfinished(&b) || change.type_ == ChangeType::Deleted) {
             entry.1 = Some(change.time);

@@ -26,8 +26,9 @@ pub struct GcNotStarved {
     /// Windows in which the operator could not be expected to delete: it was down, its requests other than
     /// creates failed beyond the background rate, or its watch of Backups was stalled.
     excused: Vec<(SimTime, Option<SimTime>)>,
-    /// Backup -> when it finished (Complete or Failed).
-    finished: BTreeMap<ObjectKey, SimTime>,
+    /// Backup uid -> when it finished (Complete or Failed). By uid: looked up for every Backup of a schedule after
+    /// each of its reconciles, without building a key.
+    finished: BTreeMap<String, SimTime>,
     /// A new retention rule starts its own clock.
     spec_changed: SpecEdits,
     /// Backups already reported (once each).
@@ -67,6 +68,11 @@ impl GcNotStarved {
         }
     }
 
+    /// When `b` finished, if it has.
+    fn finished_at(&self, b: &Backup) -> Option<SimTime> {
+        self.finished.get(b.metadata.uid.as_deref()?).copied()
+    }
+
     fn excused_between(&self, from: SimTime, to: SimTime) -> bool {
         self.excused.iter().any(|(a, b)| *a <= to && b.is_none_or(|b| b > from))
     }
@@ -77,12 +83,12 @@ impl GcNotStarved {
     fn expired_at(
         &self,
         s: &BackupSchedule,
-        (b, key): (&Backup, &ObjectKey),
+        b: &Backup,
         newer: (&[SimTime], Option<SimTime>),
         rule: Retention,
     ) -> Option<SimTime> {
         let (newer_complete, newer_base) = newer;
-        let finished = *self.finished.get(key)?;
+        let finished = self.finished_at(b)?;
         let rule_since = self.spec_changed.last(s.metadata.uid.as_deref()?).unwrap_or_default();
         let due = match rule {
             // Never the newest Complete one: it expires only once a newer one completed.
@@ -125,13 +131,12 @@ impl GcNotStarved {
         let mut newer_base: Option<SimTime> = None;
         let rule = Retention::of(schedule);
         for b in backups.iter().rev() {
-            let key = ObjectKey::of(&**b);
             let due = match b.metadata.deletion_timestamp {
-                None => self.expired_at(schedule, (b, &key), (&newer_complete, newer_base), rule),
+                None => self.expired_at(schedule, b, (&newer_complete, newer_base), rule),
                 Some(_) => None,
             };
             if b.is_complete()
-                && let Some(t) = self.finished.get(&key).copied()
+                && let Some(t) = self.finished_at(b)
             {
                 newer_complete.insert(newer_complete.partition_point(|x| *x <= t), t);
                 if let Retention::Age(age) = rule {
@@ -143,6 +148,7 @@ impl GcNotStarved {
             if ctx.now.0 - due.0 <= GC_BOUND.as_millis() as i64 || self.excused_between(due, ctx.now) {
                 continue;
             }
+            let key = ObjectKey::of(&**b);
             if self.reported.insert(key.clone()) {
                 out.push(format!(
                     "Backup {key} of BackupSchedule {}/{} expired at {due} and is still not being deleted at {} \
@@ -169,14 +175,14 @@ impl Family for GcNotStarved {
             return Vec::new();
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let key = ObjectKey::of(&*b);
+        let Some(uid) = b.metadata.uid.as_deref() else { return Vec::new() };
         if change.type_ == ChangeType::Deleted {
             // Gone for good: a Backup created later under the same name starts its own clock (and the maps stay
             // the size of the world, not of its history).
-            self.finished.remove(&key);
-            self.reported.remove(&key);
-        } else if b.is_finished() {
-            self.finished.entry(key).or_insert(change.time);
+            self.finished.remove(uid);
+            self.reported.remove(&ObjectKey::of(&*b));
+        } else if b.is_finished() && !self.finished.contains_key(uid) {
+            self.finished.insert(uid.to_string(), change.time);
         }
         Vec::new()
     }

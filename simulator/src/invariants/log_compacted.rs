@@ -71,7 +71,7 @@ fn floor(ctx: &Ctx, s: &BackupSchedule, log: &Backup) -> Option<Tso> {
 impl LogCompacted {
     /// A second unfinished CompactBackup of one schedule.
     fn one_at_a_time(ctx: &Ctx, c: &CompactBackup) -> Option<String> {
-        let uid = schedule_owner_uid(&c.metadata)?;
+        let uid = schedule_owner_uid(&c.metadata)?.to_string();
         let others: Vec<String> = ctx
             .world
             .owned_by(Kind::CompactBackup, &uid)
@@ -128,7 +128,7 @@ impl Family for LogCompacted {
                 && let Some(uid) = schedule_owner_uid(&c.metadata)
             {
                 let created = super::created(&c.metadata);
-                let newest = self.completed.entry(uid).or_insert(created);
+                let newest = self.completed.entry(uid.to_string()).or_insert(created);
                 *newest = (*newest).max(created);
             }
             return Vec::new();

@@ -41,7 +41,9 @@ impl Family for LogTruncated {
             return Vec::new();
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let Some(uid) = owner_uid(&b).filter(|uid| self.pitr.contains(uid)) else { return Vec::new() };
+        let Some(uid) = owner_uid(&b).map(str::to_string).filter(|uid| self.pitr.contains(uid)) else {
+            return Vec::new();
+        };
         if let Some((ts, _, _)) = Self::target(ctx, &uid) {
             let moves = self.wanted.entry(uid).or_default();
             if moves.last().is_none_or(|(_, last)| *last != ts) {

@@ -289,7 +289,7 @@ pub fn schedule_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
     world
         .owned_by(Kind::Backup, uid)
         .filter_map(|o| o.get::<Backup>())
-        .filter(|b| owner_uid(b).as_deref() == Some(uid) && !log_backup::is_log(&b.spec))
+        .filter(|b| owner_uid(b) == Some(uid) && !log_backup::is_log(&b.spec))
         .collect()
 }
 
@@ -298,18 +298,18 @@ pub fn schedule_log_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
     world
         .owned_by(Kind::Backup, uid)
         .filter_map(|o| o.get::<Backup>())
-        .filter(|b| owner_uid(b).as_deref() == Some(uid) && log_backup::is_log(&b.spec))
+        .filter(|b| owner_uid(b) == Some(uid) && log_backup::is_log(&b.spec))
         .collect()
 }
 
 /// The uid of a Backup's controlling BackupSchedule, if any.
-pub fn owner_uid(b: &Backup) -> Option<String> {
+pub fn owner_uid(b: &Backup) -> Option<&str> {
     schedule_owner_uid(&b.metadata)
 }
 
 /// The uid of the BackupSchedule that owns the object with metadata `meta` (a Backup, a CompactBackup), if any.
-pub fn schedule_owner_uid(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<String> {
-    meta.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule").map(|r| r.uid.clone())
+pub fn schedule_owner_uid(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<&str> {
+    meta.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule").map(|r| r.uid.as_str())
 }
 
 /// The schedule owning the snapshot Backup `b`, from the world (`None` for a log backup).

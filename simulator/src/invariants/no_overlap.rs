@@ -28,7 +28,7 @@ impl Family for NoOverlap {
             return Vec::new();
         }
         let Some(uid) = owner_uid(&b) else { return Vec::new() };
-        let mut running: Vec<String> = schedule_backups(ctx.world, &uid)
+        let mut running: Vec<String> = schedule_backups(ctx.world, uid)
             .iter()
             .filter(|x| unfinished(x))
             .filter_map(|x| x.metadata.name.clone())

@@ -43,7 +43,7 @@ impl Family for PauseRespected {
             return Vec::new();
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let Some((schedule, since)) = owner_uid(&b).and_then(|uid| self.paused.get(&uid)) else { return Vec::new() };
+        let Some((schedule, since)) = owner_uid(&b).and_then(|uid| self.paused.get(uid)) else { return Vec::new() };
         if change.time.since(*since) <= self.slack {
             return Vec::new();
         }

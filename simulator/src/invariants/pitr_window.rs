@@ -78,7 +78,7 @@ impl Family for PitrWindow {
             return Vec::new();
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        match owner_uid(&b).filter(|uid| self.pitr.contains(uid)) {
+        match owner_uid(&b).map(str::to_string).filter(|uid| self.pitr.contains(uid)) {
             Some(uid) => self.check(ctx, &uid),
             None => Vec::new(),
         }

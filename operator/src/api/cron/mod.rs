@@ -6,6 +6,7 @@
 //! after the gap; a time repeated by a fall-back runs once, at its first occurrence (see docs/production.md).
 
 pub mod go_duration;
+pub mod span;
 pub mod spelling;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use crate::api::BackupSchedule;
 use crate::api::time::opt_from_k8s;
+use span::{Ask, Spans};
 use spelling::Spelling;
 
 type Parsed = Result<CronSchedule, Vec<CronError>>;
@@ -40,9 +42,8 @@ pub struct CronSchedule {
 
 #[derive(Clone, Debug)]
 enum Ticks {
-    /// A calendar pattern and the zone its wall-clock times are read in. Shared: a schedule is parsed once and
-    /// handed out of the parse cache at every reconcile, which then copies a pointer, not the pattern.
-    Calendar { cron: Arc<Cron>, tz: Tz },
+    /// A calendar pattern and the zone its wall-clock times are read in.
+    Calendar(Calendar),
     /// `@every period`: the ticks are `origin + k * period` for k >= 1.
     Every { period: chrono::Duration, origin: DateTime<Utc> },
 }
@@ -120,7 +121,8 @@ impl CronSchedule {
                 if cron.find_next_occurrence(&probe, false).is_err() {
                     return Err(vec![CronError::NeverFires(expr.to_string())]);
                 }
-                Ok(CronSchedule { ticks: Ticks::Calendar { cron: Arc::new(cron), tz } })
+                let spans = is_utc(tz).then(Arc::default);
+                Ok(CronSchedule { ticks: Ticks::Calendar(Calendar { cron: Arc::new(cron), tz, spans }) })
             }
             _ => Err(errors),
         }
@@ -129,9 +131,7 @@ impl CronSchedule {
     /// The latest tick at or before `t`, if one exists.
     pub fn tick_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.ticks {
-            Ticks::Calendar { cron, tz } => {
-                cron.find_previous_occurrence(&t.with_timezone(tz), true).ok().map(|d| d.with_timezone(&Utc))
-            }
+            Ticks::Calendar(calendar) => calendar.tick(Ask::AtOrBefore, t),
             Ticks::Every { period, origin } => {
                 let k = periods(*origin, *period, t)?;
                 (k >= 1).then(|| nth(*origin, *period, k))
@@ -142,9 +142,7 @@ impl CronSchedule {
     /// The latest tick strictly before `t`, if one exists.
     pub fn tick_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.ticks {
-            Ticks::Calendar { cron, tz } => {
-                cron.find_previous_occurrence(&t.with_timezone(tz), false).ok().map(|d| d.with_timezone(&Utc))
-            }
+            Ticks::Calendar(calendar) => calendar.tick(Ask::Before, t),
             Ticks::Every { .. } => self.tick_at_or_before(t - chrono::Duration::nanoseconds(1)),
         }
     }
@@ -152,14 +150,57 @@ impl CronSchedule {
     /// The first tick strictly after `t`, if one exists.
     pub fn tick_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.ticks {
-            Ticks::Calendar { cron, tz } => {
-                cron.find_next_occurrence(&t.with_timezone(tz), false).ok().map(|d| d.with_timezone(&Utc))
-            }
+            Ticks::Calendar(calendar) => calendar.tick(Ask::After, t),
             Ticks::Every { period, origin } => {
                 Some(nth(*origin, *period, periods(*origin, *period, t).unwrap_or(0) + 1))
             }
         }
     }
+}
+
+/// A calendar pattern searched with croner. Shared: a schedule is parsed once and handed out of the parse cache at
+/// every reconcile, which then copies pointers, not the pattern or the ticks already found.
+#[derive(Clone, Debug)]
+struct Calendar {
+    cron: Arc<Cron>,
+    tz: Tz,
+    /// Consecutive ticks already found (UTC schedules only, see [`span`]).
+    spans: Option<Arc<Spans>>,
+}
+
+impl Calendar {
+    /// The tick `ask` names at `t`: remembered, else searched, remembering it with its neighbour.
+    fn tick(&self, ask: Ask, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let Some(spans) = &self.spans else { return self.search(ask, t) };
+        if let Some(known) = spans.answer(ask, t) {
+            return Some(known);
+        }
+        let found = self.search(ask, t)?;
+        let pair = match ask {
+            Ask::After => self.search(Ask::Before, found).map(|lo| (lo, found)),
+            Ask::AtOrBefore | Ask::Before => self.search(Ask::After, found).map(|hi| (found, hi)),
+        };
+        if let Some((lo, hi)) = pair {
+            spans.remember(lo, hi);
+        }
+        Some(found)
+    }
+
+    /// croner's answer.
+    fn search(&self, ask: Ask, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = t.with_timezone(&self.tz);
+        let found = match ask {
+            Ask::AtOrBefore => self.cron.find_previous_occurrence(&local, true),
+            Ask::Before => self.cron.find_previous_occurrence(&local, false),
+            Ask::After => self.cron.find_next_occurrence(&local, false),
+        };
+        found.ok().map(|d| d.with_timezone(&Utc))
+    }
+}
+
+/// True for the zones that are UTC under another name (no daylight saving, no offset).
+fn is_utc(tz: Tz) -> bool {
+    matches!(tz, Tz::UTC | Tz::Etc__UTC | Tz::GMT | Tz::Etc__GMT | Tz::Universal | Tz::Etc__Universal | Tz::Zulu)
 }
 
 impl Ticks {
@@ -267,6 +308,56 @@ mod tests {
         let first = s.tick_after(day_before).unwrap();
         assert_eq!(first, Utc.with_ymd_and_hms(2026, 11, 1, 5, 30, 0).unwrap());
         assert_eq!(s.tick_after(first).unwrap(), Utc.with_ymd_and_hms(2026, 11, 2, 6, 30, 0).unwrap());
+    }
+
+    /// The same schedule with nothing remembered: every answer is croner's search.
+    fn searching(s: &CronSchedule) -> CronSchedule {
+        match &s.ticks {
+            Ticks::Calendar(c) => CronSchedule { ticks: Ticks::Calendar(Calendar { spans: None, ..c.clone() }) },
+            Ticks::Every { .. } => s.clone(),
+        }
+    }
+
+    #[test]
+    fn only_utc_schedules_remember_ticks() {
+        let remembers = |tz: Option<&str>| match CronSchedule::parse("0 * * * *", tz).unwrap().ticks {
+            Ticks::Calendar(c) => c.spans.is_some(),
+            Ticks::Every { .. } => unreachable!(),
+        };
+        assert!(remembers(None) && remembers(Some("Etc/UTC")));
+        assert!(!remembers(Some("America/New_York")) && !remembers(Some("Asia/Shanghai")));
+    }
+
+    proptest::proptest! {
+        /// The remembered ticks answer every question exactly as croner's search does, whatever the order of the
+        /// questions, on whole seconds, instants between them, and ticks themselves.
+        #[test]
+        fn remembered_ticks_answer_as_croner_searches(
+            pattern in proptest::sample::select(vec![
+                "*/10 * * * *", "0 * * * *", "5/15 * * * *", "30 2 * * *", "0 0 1 * 1", "*/30 * * * * *",
+                "0 0 29 2 *", "15 10 * * 1-5", "@hourly", "@daily", "0 */7 * * *", "59 23 31 * *",
+            ]),
+            questions in proptest::collection::vec((0..3u8, 0..(4 * 24 * 3600 * 1000i64), 0..3u8), 1..60),
+        ) {
+            let remembering = CronSchedule::parse(pattern, None).unwrap();
+            let direct = searching(&remembering);
+            let base = Utc.with_ymd_and_hms(2026, 2, 26, 0, 0, 0).unwrap();
+            for (ask, ms, shape) in questions {
+                // Anywhere; on a whole minute (often a tick); a fraction of a second after a whole minute.
+                let ms = match shape {
+                    0 => ms,
+                    1 => ms - ms % 60_000,
+                    _ => ms - ms % 60_000 + ms % 1000,
+                };
+                let t = base + chrono::Duration::milliseconds(ms);
+                let (got, want) = match ask {
+                    0 => (remembering.tick_at_or_before(t), direct.tick_at_or_before(t)),
+                    1 => (remembering.tick_before(t), direct.tick_before(t)),
+                    _ => (remembering.tick_after(t), direct.tick_after(t)),
+                };
+                proptest::prop_assert_eq!(got, want, "{} question {} at {}", pattern, ask, t);
+            }
+        }
     }
 
     #[test]
