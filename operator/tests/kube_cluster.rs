@@ -68,7 +68,7 @@ async fn get_reads_one_object_live_by_its_path() {
     let body = value(&stored);
     let api = MockApi::serve(move |_| json_reply(200, body.clone()));
     let got = live(&api).get::<Backup>(&key()).await.unwrap();
-    assert_eq!(got, Some(stored));
+    assert_eq!(got.as_deref(), Some(&stored));
     let req = api.only();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("GET", &*format!("{BACKUPS}/demo")));
     assert_eq!(req.param("resourceVersion"), None, "a live read is a quorum read");
@@ -174,7 +174,7 @@ async fn create_posts_the_object_and_returns_the_servers_copy() {
     let body = value(&created);
     let api = MockApi::serve(move |_| json_reply(201, body.clone()));
     let got = live(&api).create(&job).await.unwrap();
-    assert_eq!(got, created);
+    assert_eq!(*got, created);
     let req = api.only();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/apis/batch/v1/namespaces/test1/jobs"));
     assert_eq!(req.body, value(&job));
@@ -189,7 +189,7 @@ async fn replace_puts_the_object_conditional_on_its_resource_version() {
     updated.metadata.resource_version = Some("8".into());
     let body = value(&updated);
     let api = MockApi::serve(move |_| json_reply(200, body.clone()));
-    assert_eq!(live(&api).replace(&b).await.unwrap(), updated);
+    assert_eq!(*live(&api).replace(&b).await.unwrap(), updated);
     let req = api.only();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("PUT", &*format!("{BACKUPS}/demo")));
     assert_eq!(req.body["metadata"]["resourceVersion"], "7");
@@ -201,7 +201,7 @@ async fn replace_status_puts_to_the_status_subresource() {
     let b = BackupBuilder::new("demo").complete(t(5)).build();
     let body = value(&b);
     let api = MockApi::serve(move |_| json_reply(200, body.clone()));
-    assert_eq!(live(&api).replace_status(&b).await.unwrap(), b);
+    assert_eq!(*live(&api).replace_status(&b).await.unwrap(), b);
     let req = api.only();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("PUT", &*format!("{BACKUPS}/demo/status")));
     assert_eq!(req.body["status"]["phase"], "Complete");

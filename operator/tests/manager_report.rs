@@ -81,19 +81,19 @@ impl Cluster for Conflicting<'_> {
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
         self.inner.cached_list(namespace, selector)
     }
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
         self.inner.get(key).await
     }
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         self.inner.list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.inner.create(obj).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.inner.replace(obj).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         if self.conflicts.get() > 0 {
             self.conflicts.set(self.conflicts.get() - 1);
             return Err(ClusterError::Conflict { kind: K::KIND, key: ObjectKey::of(obj), message: "injected".into() });

@@ -86,24 +86,24 @@ impl Cluster for Recording<'_> {
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
         self.inner.cached_list(namespace, selector)
     }
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
         self.note(K::KIND, Verb::Get);
         self.inner.get(key).await
     }
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         self.note(K::KIND, Verb::List);
         self.inner.list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.note(K::KIND, Verb::Create);
         self.created.borrow_mut().push(serde_json::to_value(obj).unwrap());
         self.inner.create(obj).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.note(K::KIND, Verb::Update);
         self.inner.replace(obj).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.note(K::KIND, Verb::UpdateStatus);
         self.inner.replace_status(obj).await
     }

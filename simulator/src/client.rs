@@ -33,8 +33,8 @@ impl SimClient {
     }
 }
 
-fn typed<K: Object>(o: &Obj) -> Option<K> {
-    o.get::<K>().map(|a| (*a).clone())
+fn typed<K: Object>(o: &Obj) -> Option<Arc<K>> {
+    o.get::<K>()
 }
 
 fn unexpected(r: Response) -> ClusterError {
@@ -60,7 +60,7 @@ impl Cluster for SimClient {
         st.informers[informer].cache.select(namespace, selector).filter_map(|o| o.get::<K>()).collect()
     }
 
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
         match self.call(Request::Get(K::KIND, key.clone())).await {
             Response::Got(o) => Ok(o.as_ref().and_then(typed)),
             Response::Failed(e) => Err(e),
@@ -68,7 +68,7 @@ impl Cluster for SimClient {
         }
     }
 
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         match self.call(Request::List(K::KIND, namespace.to_string(), selector.clone())).await {
             Response::Listed(v) => Ok(v.iter().filter_map(typed).collect()),
             Response::Failed(e) => Err(e),
@@ -76,7 +76,7 @@ impl Cluster for SimClient {
         }
     }
 
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         match self.call(Request::Create(Obj::wrap(obj.clone()))).await {
             Response::Written(o) => Ok(typed(&o).expect("same kind")),
             Response::Failed(e) => Err(e),
@@ -84,7 +84,7 @@ impl Cluster for SimClient {
         }
     }
 
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         match self.call(Request::Update(Obj::wrap(obj.clone()))).await {
             Response::Written(o) => Ok(typed(&o).expect("same kind")),
             Response::Failed(e) => Err(e),
@@ -92,7 +92,7 @@ impl Cluster for SimClient {
         }
     }
 
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         match self.call(Request::UpdateStatus(Obj::wrap(obj.clone()))).await {
             Response::Written(o) => Ok(typed(&o).expect("same kind")),
             Response::Failed(e) => Err(e),
@@ -107,7 +107,9 @@ impl Cluster for SimClient {
     ) -> Result<Deletion<K>, ClusterError> {
         match self.call(Request::Delete(K::KIND, key.clone(), precondition.clone())).await {
             Response::Deleted(Deletion::Gone) => Ok(Deletion::Gone),
-            Response::Deleted(Deletion::Pending(o)) => Ok(Deletion::Pending(typed(&o).expect("same kind"))),
+            Response::Deleted(Deletion::Pending(o)) => {
+                Ok(Deletion::Pending(Arc::unwrap_or_clone(typed(&o).expect("same kind"))))
+            }
             Response::Failed(e) => Err(e),
             r => Err(unexpected(r)),
         }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -227,7 +228,7 @@ async fn run(command: Command) -> Result<(), Exit> {
     Ok(())
 }
 
-async fn read_backup(cluster: &KubeCluster, key: &ObjectKey) -> Result<Backup, Exit> {
+async fn read_backup(cluster: &KubeCluster, key: &ObjectKey) -> Result<Arc<Backup>, Exit> {
     cluster
         .get(key)
         .await
@@ -246,7 +247,7 @@ async fn log(
 ) -> Result<(), Exit> {
     let command = match subcommand {
         Some(c) => c,
-        None => log_backup::command(&read_backup(cluster, key).await?),
+        None => log_backup::command(&*read_backup(cluster, key).await?),
     };
     manager::log_backup(cluster, &tool(Operation::Log(command)), key, command, interval).await?;
     Ok(())

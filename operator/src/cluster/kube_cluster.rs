@@ -257,17 +257,17 @@ impl Cluster for KubeCluster {
         }
     }
 
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
         // Only the API server's own answer about this object means absence; a 404 without the NotFound reason
         // (the resource type is not served, a proxy) stays an error.
         match self.api::<K>(&key.namespace).get(&key.name).await {
-            Ok(obj) => Ok(Some(obj)),
+            Ok(obj) => Ok(Some(Arc::new(obj))),
             Err(kube::Error::Api(s)) if s.reason == kube::core::response::reason::NOT_FOUND => Ok(None),
             Err(e) => Err(map_error(e, Verb::Get, K::KIND, key)),
         }
     }
 
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         let mut params = ListParams::default();
         if !selector.is_empty() {
             params = params.labels(&selector_string(selector));
@@ -276,32 +276,35 @@ impl Cluster for KubeCluster {
         let mut items =
             self.api::<K>(namespace).list(&params).await.map_err(|e| map_error(e, Verb::List, K::KIND, &key))?.items;
         items.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
-        Ok(items)
+        Ok(items.into_iter().map(Arc::new).collect())
     }
 
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         let key = ObjectKey::of(obj);
         self.api::<K>(&key.namespace)
             .create(&PostParams::default(), obj)
             .await
+            .map(Arc::new)
             .map_err(|e| map_error(e, Verb::Create, K::KIND, &key))
     }
 
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         let key = ObjectKey::of(obj);
         Self::require_resource_version(obj, &key)?;
         self.api::<K>(&key.namespace)
             .replace(&key.name, &PostParams::default(), obj)
             .await
+            .map(Arc::new)
             .map_err(|e| map_error(e, Verb::Update, K::KIND, &key))
     }
 
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         let key = ObjectKey::of(obj);
         Self::require_resource_version(obj, &key)?;
         self.api::<K>(&key.namespace)
             .replace_status(&key.name, &PostParams::default(), obj)
             .await
+            .map(Arc::new)
             .map_err(|e| map_error(e, Verb::UpdateStatus, K::KIND, &key))
     }
 

@@ -87,20 +87,22 @@ pub trait Cluster {
         false
     }
 
-    /// A quorum read of one object; `Ok(None)` when it does not exist.
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError>;
+    /// A quorum read of one object; `Ok(None)` when it does not exist. Objects read or written come back shared
+    /// (`Arc`): a reconciler copies one only to change it (`Arc::unwrap_or_clone`), so a read costs no copy where the
+    /// client already holds the object (the simulator's store).
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError>;
 
     /// A quorum list of the objects in `namespace` matching `selector`, sorted by name.
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError>;
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError>;
 
     /// Creates `obj`; `AlreadyExists` when its name is taken.
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError>;
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError>;
 
     /// Replaces `obj`'s metadata and spec (status is ignored), conditional on its `resourceVersion`.
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError>;
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError>;
 
     /// Replaces `obj`'s status through the status subresource, conditional on its `resourceVersion`.
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError>;
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError>;
 
     /// Deletes the object (background propagation). Deleting an object that is already being deleted succeeds.
     async fn delete<K: Object>(
@@ -138,19 +140,19 @@ impl<C: Cluster> Cluster for &C {
     fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
         (**self).sent_no_create_since::<K>(key, since)
     }
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
         (**self).get(key).await
     }
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         (**self).list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         (**self).create(obj).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         (**self).replace(obj).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         (**self).replace_status(obj).await
     }
     async fn delete<K: Object>(

@@ -220,9 +220,9 @@ impl<C: Cluster> ReadYourWrites<C> {
         self.inner
     }
 
-    fn remember<K: Object>(&self, result: Result<K, ClusterError>) -> Result<K, ClusterError> {
+    fn remember<K: Object>(&self, result: Result<Arc<K>, ClusterError>) -> Result<Arc<K>, ClusterError> {
         if let Ok(obj) = &result {
-            self.writes.record(obj, self.inner.now());
+            self.writes.record(&**obj, self.inner.now());
         }
         result
     }
@@ -257,13 +257,13 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
     fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
         self.writes.sent_no_create_since(K::KIND, key, since, self.inner.now())
     }
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
         self.inner.get(key).await
     }
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         self.inner.list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         let key = ObjectKey::of(obj);
         if let Some(refusal) = self.writes.refused(K::KIND, &key, self.inner.now()) {
             return Err(refusal);
@@ -273,11 +273,11 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
         self.writes.answered(K::KIND, &key, result.as_ref().map(|_| ()), self.inner.now());
         self.remember(result)
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         let result = self.inner.replace(obj).await;
         self.remember(result)
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         let result = self.inner.replace_status(obj).await;
         self.remember(result)
     }

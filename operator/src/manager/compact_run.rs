@@ -54,7 +54,7 @@ async fn attempt_failed<C: Cluster>(cluster: &C, key: &ObjectKey, source: ToolEr
 
 /// Compacts the range of the CompactBackup `key`.
 pub async fn compact<C: Cluster, T: Tool>(cluster: &C, tool: &T, key: &ObjectKey) -> Result<ToolReport, ManagerError> {
-    let current: CompactBackup = read(cluster, key).await?;
+    let current = read::<C, CompactBackup>(cluster, key).await?;
     if current.state() == Some(CompactState::Complete) {
         info!(%key, "the CompactBackup is already Complete; nothing to do");
         return Ok(ToolReport::default());

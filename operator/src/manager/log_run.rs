@@ -79,7 +79,7 @@ pub async fn log_backup<C: Cluster, T: Tool>(
     command: LogCommand,
     interval: Duration,
 ) -> Result<(), ManagerError> {
-    let current: Backup = read(cluster, key).await?;
+    let current = read::<C, Backup>(cluster, key).await?;
     superseded(&current, command).map_err(|why| refuse(key, why))?;
     let done = log_backup::in_sync(&current, command) && command != LogCommand::Truncate;
     if done {
@@ -243,7 +243,7 @@ async fn follow<C: Cluster, T: Tool>(
     let mut failures = 0;
     loop {
         tool.pause(interval).await;
-        let b: Backup = read(cluster, key).await?;
+        let b = read::<C, Backup>(cluster, key).await?;
         if b.metadata.deletion_timestamp.is_some() || b.phase() != Some(BackupPhase::Running) {
             info!(%key, phase = ?b.phase(), "the log backup is no longer running; stop following it");
             return Ok(());

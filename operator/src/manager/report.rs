@@ -2,6 +2,7 @@
 //! `Cluster` trait, with the tool and the storage behind seams.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use tracing::{info, warn};
 
 use crate::api::backup::{Backup, BackupPhase, BackupStatus};
@@ -78,7 +79,7 @@ impl ManagerError {
 }
 
 /// Reads `key` live, retrying transient errors.
-pub(super) async fn read<C: Cluster, K: Object>(cluster: &C, key: &ObjectKey) -> Result<K, ManagerError> {
+pub(super) async fn read<C: Cluster, K: Object>(cluster: &C, key: &ObjectKey) -> Result<Arc<K>, ManagerError> {
     let kind = K::KIND.as_str();
     let mut last = None;
     for _ in 0..WRITE_ATTEMPTS {
@@ -99,11 +100,11 @@ pub(super) async fn update<C: Cluster, K: Object>(
     cluster: &C,
     key: &ObjectKey,
     edit: impl Fn(&mut K) -> Result<(), String>,
-) -> Result<K, ManagerError> {
+) -> Result<Arc<K>, ManagerError> {
     let kind = K::KIND.as_str();
     let mut last = None;
     for _ in 0..WRITE_ATTEMPTS {
-        let mut obj: K = read(cluster, key).await?;
+        let mut obj = Arc::unwrap_or_clone(read::<C, K>(cluster, key).await?);
         edit(&mut obj).map_err(|why| ManagerError::Superseded { kind, key: key.clone(), why })?;
         match cluster.replace_status(&obj).await {
             Ok(updated) => return Ok(updated),
@@ -246,7 +247,7 @@ pub async fn backup<C: Cluster, T: Tool>(
     key: &ObjectKey,
     attempt: Option<u32>,
 ) -> Result<ToolReport, ManagerError> {
-    let current: Backup = read(cluster, key).await?;
+    let current = read::<C, Backup>(cluster, key).await?;
     if current.is_complete() {
         info!(%key, "the Backup is already Complete; nothing to do");
         return Ok(ToolReport::default());
@@ -314,7 +315,7 @@ fn restore_status(r: &mut Restore) -> &mut RestoreStatus {
 
 /// `backup-manager restore|import`: Running, the tool, then Complete, or an `AttemptFailed` condition.
 pub async fn restore<C: Cluster, T: Tool>(cluster: &C, tool: &T, key: &ObjectKey) -> Result<ToolReport, ManagerError> {
-    let current: Restore = read(cluster, key).await?;
+    let current = read::<C, Restore>(cluster, key).await?;
     if current.phase() == Some(RestorePhase::Complete) {
         info!(%key, "the Restore is already Complete; nothing to do");
         return Ok(ToolReport::default());
@@ -371,7 +372,7 @@ pub async fn restore<C: Cluster, T: Tool>(cluster: &C, tool: &T, key: &ObjectKey
 /// `backup-manager clean`: deletes exactly the Backup's prefix, then reports Clean (or CleanFailed with the reason).
 /// It refuses to touch the data of a Backup that is not being deleted.
 pub async fn clean<C: Cluster, S: BackupStore>(cluster: &C, store: &S, key: &ObjectKey) -> Result<u64, ManagerError> {
-    let current: Backup = read(cluster, key).await?;
+    let current = read::<C, Backup>(cluster, key).await?;
     if current.metadata.deletion_timestamp.is_none() {
         let why = "is not being deleted; refusing to delete its data".to_string();
         return Err(ManagerError::Superseded { kind: "Backup", key: key.clone(), why });

@@ -107,11 +107,11 @@ impl Cluster for FakeCluster {
             .collect()
     }
 
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
-        Ok(self.api.borrow().get(&(K::KIND, key.clone())).map(from_value))
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
+        Ok(self.api.borrow().get(&(K::KIND, key.clone())).map(from_value).map(Arc::new))
     }
 
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         Ok(self
             .api
             .borrow()
@@ -119,10 +119,11 @@ impl Cluster for FakeCluster {
             .filter(|((k, key), _)| *k == K::KIND && key.namespace == namespace)
             .map(|(_, v)| from_value::<K>(v))
             .filter(|o| labels_match(o.meta().labels.as_ref(), selector))
+            .map(Arc::new)
             .collect())
     }
 
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         let key = ObjectKey::of(obj);
         self.log(Verb::Create, K::KIND, &key);
         if self.api.borrow().contains_key(&(K::KIND, key.clone())) {
@@ -134,10 +135,10 @@ impl Cluster for FakeCluster {
         meta.resource_version = Some(self.next_rv());
         meta.creation_timestamp = Some(to_k8s(self.now.get()));
         self.api_put(&obj);
-        Ok(obj)
+        Ok(Arc::new(obj))
     }
 
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.write(Verb::Update, obj, |stored, new| {
             let status = stored.get("status").cloned();
             *stored = new;
@@ -149,7 +150,7 @@ impl Cluster for FakeCluster {
         })
     }
 
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.write(Verb::UpdateStatus, obj, |stored, new| {
             stored["status"] = new.get("status").cloned().unwrap_or(serde_json::Value::Null);
         })
@@ -196,7 +197,7 @@ impl FakeCluster {
         verb: Verb,
         obj: &K,
         apply: impl FnOnce(&mut serde_json::Value, serde_json::Value),
-    ) -> Result<K, ClusterError> {
+    ) -> Result<Arc<K>, ClusterError> {
         let key = ObjectKey::of(obj);
         self.log(verb, K::KIND, &key);
         let mut api = self.api.borrow_mut();
@@ -215,6 +216,6 @@ impl FakeCluster {
         if gone {
             api.remove(&(K::KIND, key));
         }
-        Ok(updated)
+        Ok(Arc::new(updated))
     }
 }

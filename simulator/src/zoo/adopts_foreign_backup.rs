@@ -16,7 +16,7 @@ struct Adopt {
 }
 
 impl Hooks for Adopt {
-    fn seen<K: Object>(&self, obj: K) -> K {
+    fn seen<K: Object>(&self, obj: Arc<K>) -> Arc<K> {
         edit_backup(obj, |b: &mut Backup| {
             let name = b.metadata.name.as_deref().unwrap_or_default();
             if b.metadata.owner_references.as_ref().is_none_or(|o| o.is_empty()) && name.starts_with(&self.prefix) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 /// What a zoo entry changes. Every method defaults to "as it is".
 pub trait Hooks {
     /// What the controller sees of an object it reads, from its cache or live.
-    fn seen<K: Object>(&self, obj: K) -> K {
+    fn seen<K: Object>(&self, obj: Arc<K>) -> Arc<K> {
         obj
     }
     /// Whether the controller sees an object at all.
@@ -31,12 +31,12 @@ pub struct Lens<C, H> {
 }
 
 impl<C: Cluster, H: Hooks> Lens<C, H> {
-    async fn write<K: Object, F: std::future::Future<Output = Result<K, ClusterError>>>(
+    async fn write<K: Object, F: std::future::Future<Output = Result<Arc<K>, ClusterError>>>(
         &self,
         verb: Verb,
         obj: &K,
         send: impl FnOnce() -> F,
-    ) -> Result<K, ClusterError> {
+    ) -> Result<Arc<K>, ClusterError> {
         let key = ObjectKey::of(obj);
         if let Some(e) = self.hooks.refuse(verb, K::KIND, &key) {
             return Err(e);
@@ -53,15 +53,11 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
     }
     fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
         let found = self.inner.cached::<K>(key).filter(|o| self.hooks.visible(&**o));
-        found.map(|o| Arc::new(self.hooks.seen((*o).clone())))
+        found.map(|o| self.hooks.seen(o))
     }
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
         let listed = self.inner.cached_list::<K>(namespace, selector);
-        listed
-            .into_iter()
-            .filter(|o| self.hooks.visible(&**o))
-            .map(|o| Arc::new(self.hooks.seen((*o).clone())))
-            .collect()
+        listed.into_iter().filter(|o| self.hooks.visible(&**o)).map(|o| self.hooks.seen(o)).collect()
     }
     fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.inner.awaiting_own_write::<K>(key)
@@ -75,20 +71,20 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
     fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
         self.inner.sent_no_create_since::<K>(key, since)
     }
-    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<K>, ClusterError> {
-        Ok(self.inner.get::<K>(key).await?.filter(|o| self.hooks.visible(o)).map(|o| self.hooks.seen(o)))
+    async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
+        Ok(self.inner.get::<K>(key).await?.filter(|o| self.hooks.visible(&**o)).map(|o| self.hooks.seen(o)))
     }
-    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<K>, ClusterError> {
+    async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         let listed = self.inner.list::<K>(namespace, selector).await?;
-        Ok(listed.into_iter().filter(|o| self.hooks.visible(o)).map(|o| self.hooks.seen(o)).collect())
+        Ok(listed.into_iter().filter(|o| self.hooks.visible(&**o)).map(|o| self.hooks.seen(o)).collect())
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.write(Verb::Create, obj, || self.inner.create(obj)).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.write(Verb::Update, obj, || self.inner.replace(obj)).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<K, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
         self.write(Verb::UpdateStatus, obj, || self.inner.replace_status(obj)).await
     }
     async fn delete<K: Object>(
@@ -109,12 +105,12 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
 }
 
 /// `obj` as a Backup, changed by `f`, when it is one (zoo hooks are written for Backups).
-pub fn edit_backup<K: Object>(obj: K, f: impl FnOnce(&mut operator::api::Backup)) -> K {
+pub fn edit_backup<K: Object>(obj: Arc<K>, f: impl FnOnce(&mut operator::api::Backup)) -> Arc<K> {
     if K::KIND != Kind::Backup {
         return obj;
     }
-    let Ok(value) = serde_json::to_value(&obj) else { return obj };
+    let Ok(value) = serde_json::to_value(&*obj) else { return obj };
     let Ok(mut backup) = serde_json::from_value::<operator::api::Backup>(value) else { return obj };
     f(&mut backup);
-    serde_json::to_value(&backup).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or(obj)
+    serde_json::to_value(&backup).ok().and_then(|v| serde_json::from_value(v).ok()).map(Arc::new).unwrap_or(obj)
 }

@@ -14,7 +14,7 @@ struct CountNeverTruncates {
 }
 
 impl Hooks for CountNeverTruncates {
-    fn seen<K: operator::cluster::Object>(&self, obj: K) -> K {
+    fn seen<K: operator::cluster::Object>(&self, obj: Arc<K>) -> Arc<K> {
         if !self.by_count_only {
             return obj;
         }

@@ -27,8 +27,7 @@ pub async fn reconcile<C: Cluster>(
         .await
         .map_err(|e| e.to_string())?
         .into_iter()
-        .filter(|b| belongs_to(b, &schedule) && b.metadata.deletion_timestamp.is_none())
-        .map(Arc::new)
+        .filter(|b| belongs_to(&**b, &schedule) && b.metadata.deletion_timestamp.is_none())
         .collect();
     listed.sort_by_key(|b| (opt_from_k8s(b.metadata.creation_timestamp.as_ref()), b.metadata.name.clone()));
     let excess = listed.len().saturating_sub(max as usize);

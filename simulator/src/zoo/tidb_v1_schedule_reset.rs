@@ -80,7 +80,7 @@ async fn perform_next_backup<C: Cluster>(cluster: &C, bs: &mut BackupSchedule) -
         a.remove(labels::SCHEDULED_TIME);
     }
     let created = cluster.create(&backup).await.map_err(|e| e.to_string())?;
-    backup = created;
+    backup = Arc::unwrap_or_clone(created);
     let status = bs.status.get_or_insert_with(BackupScheduleStatus::default);
     status.last_backup = backup.metadata.name.clone();
     status.last_backup_time = Some(to_k8s(scheduled));
@@ -134,9 +134,10 @@ async fn backup_gc<C: Cluster>(cluster: &C, bs: &mut BackupSchedule) {
 async fn update_status<C: Cluster>(cluster: &C, bs: &BackupSchedule) -> Result<(), String> {
     let key = ObjectKey::of(bs);
     for _ in 0..5 {
-        let Some(mut live) = cluster.get::<BackupSchedule>(&key).await.map_err(|e| e.to_string())? else {
+        let Some(live) = cluster.get::<BackupSchedule>(&key).await.map_err(|e| e.to_string())? else {
             return Ok(());
         };
+        let mut live = Arc::unwrap_or_clone(live);
         live.status.clone_from(&bs.status);
         match cluster.replace_status(&live).await {
             Ok(_) => return Ok(()),

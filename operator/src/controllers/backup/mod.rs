@@ -258,7 +258,7 @@ fn awaiting_own_writes<C: Cluster>(cluster: &C, backup: &Backup) -> Option<std::
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, BackupError> {
     match cluster.get::<Backup>(&state.key).await {
         Ok(Some(b)) => {
-            state.backup = Arc::new(b);
+            state.backup = b;
             state.backup_fresh = true;
             Ok(Next::Continue)
         }
@@ -276,7 +276,7 @@ async fn write_status<C: Cluster>(
     edit(b.status.get_or_insert_with(Default::default));
     match cluster.replace_status(&b).await {
         Ok(updated) => {
-            state.backup = Arc::new(updated);
+            state.backup = updated;
             state.backup_fresh = true;
             Ok(Next::Continue)
         }
@@ -291,7 +291,7 @@ async fn write_meta<C: Cluster>(
 ) -> Result<Arc<Backup>, BackupError> {
     let mut b = (*state.backup).clone();
     edit(&mut b);
-    cluster.replace(&b).await.map(Arc::new).map_err(|source| BackupError::Write { key: state.key.clone(), source })
+    cluster.replace(&b).await.map_err(|source| BackupError::Write { key: state.key.clone(), source })
 }
 
 async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason: &'static str, message: String) {
@@ -302,13 +302,13 @@ async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason:
 async fn create_job<C: Cluster>(cluster: &C, state: &State, job: Job) -> Result<Option<Arc<Job>>, BackupError> {
     let name = job.metadata.name.clone().unwrap_or_default();
     match cluster.create(&job).await {
-        Ok(created) => Ok(Some(Arc::new(created))),
+        Ok(created) => Ok(Some(created)),
         Err(ClusterError::AlreadyExists { .. }) => {
             let key = ObjectKey::new(&state.key.namespace, &name);
             let existing =
                 cluster.get::<Job>(&key).await.map_err(|source| BackupError::CreateJob { job: name, source })?;
             // A Job left by an earlier Backup of the same name is garbage collected; wait for it.
-            Ok(owned_job(existing.map(Arc::new), &state.backup))
+            Ok(owned_job(existing, &state.backup))
         }
         Err(source) => Err(BackupError::CreateJob { job: name, source }),
     }
@@ -414,11 +414,9 @@ async fn perform<C: Cluster>(
                 Ok(_) | Err(ClusterError::NotFound { .. }) => None,
                 // The Job of that name is not the one the cache shows (a stalled watch missed a retry's new Job):
                 // look at the one that is there instead of taking it for gone.
-                Err(ClusterError::Conflict { .. }) => cluster
-                    .get::<Job>(&key)
-                    .await
-                    .map_err(|source| BackupError::DeleteJob { job: name, source })?
-                    .map(Arc::new),
+                Err(ClusterError::Conflict { .. }) => {
+                    cluster.get::<Job>(&key).await.map_err(|source| BackupError::DeleteJob { job: name, source })?
+                }
                 Err(source) => return Err(BackupError::DeleteJob { job: name, source }),
             };
             let left = owned_job(left, &state.backup);
@@ -446,7 +444,7 @@ async fn perform<C: Cluster>(
                 let key = ObjectKey::of(&**held);
                 let live = cluster.get::<Job>(&key).await;
                 let live = live.map_err(|source| BackupError::ListPods { key: state.key.clone(), source })?;
-                job = live.map(Arc::new);
+                job = live;
                 state.job.clone_from(&job);
             }
             let pods: Vec<Arc<Pod>> = cluster
@@ -455,7 +453,6 @@ async fn perform<C: Cluster>(
                 .map_err(|source| BackupError::ListPods { key: state.key.clone(), source })?
                 .into_iter()
                 .filter(|p| job.as_ref().is_none_or(|j| owned_by(p, j)))
-                .map(Arc::new)
                 .collect();
             match role {
                 JobRole::Backup => {

@@ -123,7 +123,7 @@ pub async fn reconcile<C: Cluster>(
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Option<()>, CompactError> {
     match cluster.get::<CompactBackup>(&state.key).await {
         Ok(Some(c)) => {
-            state.compact = c;
+            state.compact = Arc::unwrap_or_clone(c);
             state.fresh = true;
             Ok(None)
         }
@@ -139,8 +139,9 @@ async fn write_status<C: Cluster>(
 ) -> Result<(), CompactError> {
     let mut c = state.compact.clone();
     edit(c.status.get_or_insert_with(Default::default));
-    state.compact =
-        cluster.replace_status(&c).await.map_err(|source| CompactError::Write { key: state.key.clone(), source })?;
+    state.compact = Arc::unwrap_or_clone(
+        cluster.replace_status(&c).await.map_err(|source| CompactError::Write { key: state.key.clone(), source })?,
+    );
     state.fresh = true;
     Ok(())
 }
@@ -164,7 +165,8 @@ async fn perform<C: Cluster>(
                 .list::<Pod>(&state.key.namespace, &pod_selector(&state.key.name))
                 .await
                 .map_err(|source| CompactError::ListPods { key: state.key.clone(), source })?;
-            state.pods = pods.into_iter().filter(|p| state.job.as_ref().is_some_and(|j| owned_by(p, j))).collect();
+            let owned = pods.into_iter().filter(|p| state.job.as_ref().is_some_and(|j| owned_by(p, j)));
+            state.pods = owned.map(Arc::unwrap_or_clone).collect();
             state.pods_fresh = true;
         }
         Step::ReportUnsupported { message } => {
@@ -221,11 +223,14 @@ async fn create_job<C: Cluster>(
     let job = job::job_for(&state.compact, settings);
     let name = job.metadata.name.clone().unwrap_or_default();
     match cluster.create(&job).await {
-        Ok(created) => state.job = Some(created),
+        Ok(created) => state.job = Some(Arc::unwrap_or_clone(created)),
         Err(ClusterError::AlreadyExists { .. }) => {
             let key = ObjectKey::new(&state.key.namespace, &name);
-            state.job =
-                cluster.get::<Job>(&key).await.map_err(|source| CompactError::CreateJob { job: name, source })?;
+            state.job = cluster
+                .get::<Job>(&key)
+                .await
+                .map_err(|source| CompactError::CreateJob { job: name, source })?
+                .map(Arc::unwrap_or_clone);
             if state.job.is_none() {
                 return Ok(Some(Action::requeue(settings.resync)));
             }

@@ -137,7 +137,7 @@ pub async fn reconcile<C: Cluster>(
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Option<()>, RestoreError> {
     match cluster.get::<Restore>(&state.key).await {
         Ok(Some(r)) => {
-            state.restore = r;
+            state.restore = Arc::unwrap_or_clone(r);
             state.fresh = true;
             Ok(None)
         }
@@ -153,8 +153,9 @@ async fn write_status<C: Cluster>(
 ) -> Result<(), RestoreError> {
     let mut r = state.restore.clone();
     edit(r.status.get_or_insert_with(Default::default));
-    state.restore =
-        cluster.replace_status(&r).await.map_err(|source| RestoreError::Write { key: state.key.clone(), source })?;
+    state.restore = Arc::unwrap_or_clone(
+        cluster.replace_status(&r).await.map_err(|source| RestoreError::Write { key: state.key.clone(), source })?,
+    );
     state.fresh = true;
     Ok(())
 }
@@ -178,7 +179,8 @@ async fn perform<C: Cluster>(
                 .list::<Pod>(&state.key.namespace, &pod_selector(&state.key.name))
                 .await
                 .map_err(|source| RestoreError::ListPods { key: state.key.clone(), source })?;
-            state.pods = pods.into_iter().filter(|p| state.job.as_ref().is_some_and(|j| owned_by(p, j))).collect();
+            let owned = pods.into_iter().filter(|p| state.job.as_ref().is_some_and(|j| owned_by(p, j)));
+            state.pods = owned.map(Arc::unwrap_or_clone).collect();
             state.pods_fresh = true;
         }
         Step::ListBackups => {
@@ -186,7 +188,7 @@ async fn perform<C: Cluster>(
                 .list::<Backup>(&state.key.namespace, &Labels::new())
                 .await
                 .map_err(|source| RestoreError::ListBackups { key: state.key.clone(), source })?;
-            state.pitr = reach(&state.restore, &backups.iter().collect::<Vec<_>>());
+            state.pitr = reach(&state.restore, &backups.iter().map(|b| &**b).collect::<Vec<_>>());
             state.backups_fresh = true;
         }
         Step::ReportUnsupported { message } => {
@@ -208,13 +210,14 @@ async fn perform<C: Cluster>(
             let job = job::job_for(&state.restore, settings);
             let name = job.metadata.name.clone().unwrap_or_default();
             match cluster.create(&job).await {
-                Ok(created) => state.job = Some(created),
+                Ok(created) => state.job = Some(Arc::unwrap_or_clone(created)),
                 Err(ClusterError::AlreadyExists { .. }) => {
                     let key = ObjectKey::new(&state.key.namespace, &name);
                     state.job = cluster
                         .get::<Job>(&key)
                         .await
-                        .map_err(|source| RestoreError::CreateJob { job: name, source })?;
+                        .map_err(|source| RestoreError::CreateJob { job: name, source })?
+                        .map(Arc::unwrap_or_clone);
                     if state.job.is_none() {
                         return Ok(Some(Action::requeue(settings.resync)));
                     }

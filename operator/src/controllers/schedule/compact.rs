@@ -1,8 +1,6 @@
 //! The schedule's writes for compaction: creating the next CompactBackup (then naming it in the status), and
 //! deleting the ones retention removes.
 
-use std::sync::Arc;
-
 use crate::api::CompactBackup;
 use crate::api::time::{rfc3339, to_k8s};
 use crate::cluster::{Cluster, ClusterError, EventType, ObjectKey, Precondition};
@@ -34,7 +32,7 @@ pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State, range: Ra
                 .await
                 .map_err(|source| ScheduleError::WriteCompact { compact: key.clone(), source })?;
             match found {
-                Some(c) if belongs_to(&c, &state.schedule) => c,
+                Some(c) if belongs_to(&*c, &state.schedule) => c,
                 _ => {
                     state.failed.compact = true;
                     let msg = format!("CompactBackup {} exists and is not this schedule's; compaction waits", key.name);
@@ -46,7 +44,7 @@ pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State, range: Ra
         Err(source) => return Err(ScheduleError::WriteCompact { compact: key, source }),
     };
     state.compacts.retain(|c| c.metadata.name != created.metadata.name);
-    state.compacts.push(Arc::new(created));
+    state.compacts.push(created);
     let msg = format!(
         "created CompactBackup {} to compact the log from {} until {}",
         key.name,

@@ -1,8 +1,6 @@
 //! The schedule's writes to its log backup: creating it from `logBackupTemplate`, and moving its `logTruncateUntil`
 //! (the backup controller runs the `br log truncate` Job that follows).
 
-use std::sync::Arc;
-
 use crate::api::Backup;
 use crate::api::time::rfc3339;
 use crate::api::tso::Tso;
@@ -30,7 +28,7 @@ pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State) -> Result
                 .await
                 .map_err(|source| ScheduleError::WriteLogBackup { backup: key.clone(), source })?;
             match found {
-                Some(b) if belongs_to(&b, &state.schedule) => b,
+                Some(b) if belongs_to(&*b, &state.schedule) => b,
                 Some(_) => {
                     state.failed.log = true;
                     let msg = format!(
@@ -51,7 +49,7 @@ pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State) -> Result
         Err(source) => return Err(ScheduleError::WriteLogBackup { backup: key, source }),
     };
     state.backups.retain(|x| x.metadata.name != created.metadata.name);
-    state.backups.push(Arc::new(created));
+    state.backups.push(created);
     Ok(Next::Continue)
 }
 
@@ -77,7 +75,7 @@ pub(super) async fn truncate<C: Cluster>(
         }
         Err(source) => return Err(ScheduleError::WriteLogBackup { backup: key, source }),
     };
-    state.backups[slot] = Arc::new(updated);
+    state.backups[slot] = updated;
     let msg = format!(
         "truncating log backup {name} until {} ({}), the commitTs of Backup {base}, the oldest snapshot kept",
         until.0,

@@ -250,15 +250,15 @@ async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, Sch
         .list::<Backup>(&key.namespace, &schedule_selector(&key.name))
         .await
         .map_err(|source| ScheduleError::ListBackups { key: key.clone(), source })?;
-    state.backups = backups.into_iter().filter(|b| belongs_to(b, &schedule)).map(Arc::new).collect();
+    state.backups = backups.into_iter().filter(|b| belongs_to(&**b, &schedule)).collect();
     if schedule.compaction().is_some() {
         let compacts = cluster
             .list::<CompactBackup>(&key.namespace, &schedule_selector(&key.name))
             .await
             .map_err(|source| ScheduleError::ListCompacts { key: key.clone(), source })?;
-        state.compacts = compacts.into_iter().filter(|c| belongs_to(c, &schedule)).map(Arc::new).collect();
+        state.compacts = compacts.into_iter().filter(|c| belongs_to(&**c, &schedule)).collect();
     }
-    state.schedule = Arc::new(schedule);
+    state.schedule = schedule;
     state.fresh = true;
     state.schedule_live = true;
     Ok(Next::Continue)
@@ -268,7 +268,7 @@ async fn read_schedule<C: Cluster>(cluster: &C, state: &mut State) -> Result<Nex
     let key = state.key.clone();
     match cluster.get::<BackupSchedule>(&key).await {
         Ok(Some(schedule)) => {
-            state.schedule = Arc::new(schedule);
+            state.schedule = schedule;
             state.schedule_live = true;
             Ok(Next::Continue)
         }
@@ -286,7 +286,7 @@ async fn write_status<C: Cluster>(
     edit(s.status.get_or_insert_with(Default::default));
     match cluster.replace_status(&s).await {
         Ok(updated) => {
-            state.schedule = Arc::new(updated);
+            state.schedule = updated;
             Ok(Next::Continue)
         }
         Err(ClusterError::NotFound { .. }) => Ok(Next::Done(Action::await_change())),
@@ -360,7 +360,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
                         .await
                         .map_err(|source| ScheduleError::CreateBackup { backup: bkey.clone(), source })?;
                     match existing {
-                        Some(b) if belongs_to(&b, &state.schedule) => Some(b),
+                        Some(b) if belongs_to(&*b, &state.schedule) => Some(b),
                         Some(_) => {
                             let msg = format!(
                                 "Backup {} exists and is not owned by this schedule; skipping the tick {}",
@@ -400,7 +400,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             .await;
             if let Some(b) = created {
                 state.backups.retain(|x| x.metadata.name != b.metadata.name);
-                state.backups.push(Arc::new(b));
+                state.backups.push(b);
                 state.newest_known = made_now;
             }
             Ok(Next::Continue)
