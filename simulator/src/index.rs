@@ -5,6 +5,7 @@ use operator::cluster::{Labels, ObjectKey, labels_match};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
+use crate::lookup::Lookup;
 use crate::object::Obj;
 
 /// An object's key, allocated when the object is stored with new labels or owners (a write that keeps them keeps the
@@ -18,7 +19,11 @@ type ByLabel = BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeSet<Key>>
 
 #[derive(Clone, Debug, Default)]
 pub struct Indexed {
-    by_key: BTreeMap<Key, Obj>,
+    /// The objects by key, for lookups (it cannot be iterated): a lookup hashes the key once, where an ordered map
+    /// compares it with some twenty keys sharing a long prefix in a world of thousands (most writes only look up).
+    by_key: Lookup<Key, Obj>,
+    /// The same keys in order (namespace, then name): what iteration and namespace scans read.
+    order: BTreeSet<Key>,
     by_label: ByLabel,
     /// Keys of the objects whose ownerReferences name a uid.
     by_owner: BTreeMap<String, BTreeSet<Key>>,
@@ -37,6 +42,11 @@ impl Indexed {
         self.by_key.get(key)
     }
 
+    /// The object of a key in `order` (always stored: the two change together).
+    fn stored(&self, key: &ObjectKey) -> &Obj {
+        self.by_key.get(key).expect("every ordered key has its object")
+    }
+
     pub fn len(&self) -> usize {
         self.by_key.len()
     }
@@ -47,7 +57,7 @@ impl Indexed {
 
     /// Every object, by namespace then name.
     pub fn values(&self) -> impl Iterator<Item = &Obj> {
-        self.by_key.values()
+        self.order.iter().map(|k| self.stored(k))
     }
 
     /// Stores `obj` under `key`, replacing (and unindexing) what was there.
@@ -81,12 +91,14 @@ impl Indexed {
         for uid in owners(&obj) {
             self.by_owner.entry(uid.to_string()).or_default().insert(Rc::clone(&key));
         }
+        self.order.insert(Rc::clone(&key));
         self.by_key.insert(key, obj);
         old
     }
 
     pub fn remove(&mut self, key: &ObjectKey) -> Option<Obj> {
         let old = self.by_key.remove(key)?;
+        self.order.remove(key);
         if let Some(in_ns) = self.by_label.get_mut(&key.namespace) {
             for (k, v) in pairs(&old) {
                 let Some(values) = in_ns.get_mut(k) else { continue };
@@ -125,10 +137,10 @@ impl Indexed {
         if selector.is_empty() {
             let from = ObjectKey::new(namespace, "");
             return Box::new(
-                self.by_key
+                self.order
                     .range::<ObjectKey, _>(from..)
-                    .take_while(move |(k, _)| k.namespace == namespace)
-                    .map(|(_, o)| o),
+                    .take_while(move |k| k.namespace == namespace)
+                    .map(|k| self.stored(k)),
             );
         }
         let mut rarest: Option<&BTreeSet<Key>> = None;

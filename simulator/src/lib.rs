@@ -30,6 +30,7 @@ pub mod job_controller;
 pub mod kubelet;
 pub mod lagged;
 pub mod log_tasks;
+pub mod lookup;
 pub mod object;
 pub mod pod_processes;
 pub mod request;

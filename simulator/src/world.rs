@@ -260,7 +260,7 @@ impl World {
         self.uids += 1;
         let uid = format!("{:08x}-0000-4000-8000-{:012x}", self.uids, self.uids);
         let rv = self.next_rv();
-        let created = map_typed(&obj, |o| {
+        let created = map_typed(obj, |o| {
             o.clear_status_on_create();
             let m = o.meta_mut();
             m.uid = Some(uid.clone());
@@ -499,15 +499,22 @@ impl World {
 }
 
 /// Applies `f` to a clone of the typed object inside `obj`.
-fn map_typed(obj: &Obj, f: impl FnOnce(&mut dyn PartsDyn)) -> Obj {
-    match obj {
-        Obj::Backup(a) => Obj::Backup(Arc::new(with(a, f))),
-        Obj::Restore(a) => Obj::Restore(Arc::new(with(a, f))),
-        Obj::Schedule(a) => Obj::Schedule(Arc::new(with(a, f))),
-        Obj::Compact(a) => Obj::Compact(Arc::new(with(a, f))),
-        Obj::Job(a) => Obj::Job(Arc::new(with(a, f))),
-        Obj::Pod(a) => Obj::Pod(Arc::new(with(a, f))),
+/// `obj` with `f` applied, copied only when someone else shares it (a request's object normally is its own).
+fn map_typed(mut obj: Obj, f: impl FnOnce(&mut dyn PartsDyn)) -> Obj {
+    match &mut obj {
+        Obj::Backup(a) => edit_shared(a, f),
+        Obj::Restore(a) => edit_shared(a, f),
+        Obj::Schedule(a) => edit_shared(a, f),
+        Obj::Compact(a) => edit_shared(a, f),
+        Obj::Job(a) => edit_shared(a, f),
+        Obj::Pod(a) => edit_shared(a, f),
     }
+    obj
+}
+
+fn edit_shared<T: Parts>(a: &mut Arc<T>, f: impl FnOnce(&mut dyn PartsDyn)) {
+    let t: &mut T = Arc::make_mut(a);
+    f(t)
 }
 
 /// Object-safe view of [`Parts`] used by `map_typed`.
@@ -523,12 +530,6 @@ impl<T: Parts> PartsDyn for T {
     fn meta_mut(&mut self) -> &mut ObjectMeta {
         Parts::meta_mut(self)
     }
-}
-
-fn with<T: Parts>(a: &Arc<T>, f: impl FnOnce(&mut dyn PartsDyn)) -> T {
-    let mut t = (**a).clone();
-    f(&mut t);
-    t
 }
 
 /// The request's object, without a copy when the request holds the only reference (it normally does).
