@@ -498,8 +498,8 @@ impl World {
     }
 }
 
-/// Applies `f` to a clone of the typed object inside `obj`.
-/// `obj` with `f` applied, copied only when someone else shares it (a request's object normally is its own).
+/// `obj` with `f` applied to its typed object, copied only when someone else shares it (a request's object normally
+/// is its own).
 fn map_typed(mut obj: Obj, f: impl FnOnce(&mut dyn PartsDyn)) -> Obj {
     match &mut obj {
         Obj::Backup(a) => edit_shared(a, f),
