@@ -1,37 +1,53 @@
 //! `Agenda`: the simulated clock's events, ordered by (time, sequence), so that events due at the same instant run
 //! in the order they were planned.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::event::Event;
 use crate::time::SimTime;
 
-/// The events planned and not yet handled.
+/// The events planned and not yet handled. The heap orders small entries (time, sequence, slot); the events stay
+/// in their slots, so that ordering moves sixteen bytes and a slot, not an event.
 #[derive(Default)]
 pub struct Agenda {
     seq: u64,
-    queue: BTreeMap<(SimTime, u64), Event>,
+    heap: BinaryHeap<Reverse<(SimTime, u64, u32)>>,
+    slots: Vec<Option<Event>>,
+    /// Slots emptied by `pop_until`, reused first.
+    free: Vec<u32>,
 }
 
 impl Agenda {
     /// Plans `event` at `t`.
     pub fn at(&mut self, t: SimTime, event: Event) {
         self.seq += 1;
-        self.queue.insert((t, self.seq), event);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 events planned at once")
+            }
+        };
+        self.heap.push(Reverse((t, self.seq, slot)));
     }
 
     /// When the next event is due, if any.
     pub fn next_time(&self) -> Option<SimTime> {
-        self.queue.first_key_value().map(|((t, _), _)| *t)
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
     }
 
     /// Takes the next event if it is due at or before `until`.
     pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, Event)> {
-        let entry = self.queue.first_entry()?;
-        if entry.key().0 > until {
+        if self.next_time()? > until {
             return None;
         }
-        let ((t, _), event) = entry.remove_entry();
+        let Reverse((t, _, slot)) = self.heap.pop().expect("peeked");
+        self.free.push(slot);
+        let event = self.slots[slot as usize].take().expect("a planned slot holds its event");
         Some((t, event))
     }
 }

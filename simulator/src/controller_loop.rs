@@ -86,7 +86,7 @@ impl State {
                         name,
                         "reconciled",
                         format_args!("{kind} {key}"),
-                        format_args!("requeue={}", operator::api::duration::format_duration(d)),
+                        format_args!("requeue={}", operator::api::duration::Shown(d)),
                     ),
                     None => self.trace.record(now, name, "reconciled", format_args!("{kind} {key}"), format_args!("")),
                 }

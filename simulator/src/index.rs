@@ -1,6 +1,8 @@
-//! `Indexed`: the objects of one kind by key, indexed by label pair and by owner uid, so that a selector or an owner
-//! lookup reads only the objects it returns, never the rest of the namespace (the store and every informer cache).
+//! `Indexed`: the objects of one kind by key, indexed by the naming labels and by owner uid, so that a selector or an
+//! owner lookup reads only the objects it returns, never the rest of the namespace (the store and every informer
+//! cache).
 
+use operator::api::labels::NAMING;
 use operator::cluster::{Labels, ObjectKey, labels_match};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -14,7 +16,10 @@ use crate::object::Obj;
 type Key = Rc<ObjectKey>;
 
 /// namespace -> label key -> label value -> keys (in order) of the objects carrying that pair. Nested, so that a
-/// lookup borrows its strings instead of building an owned key.
+/// lookup borrows its strings instead of building an owned key. Only the naming keys (`labels::NAMING`: a value
+/// names one Backup, Restore, compaction or schedule) are indexed: every selector the operator sends carries one,
+/// and the others (`component`, `managed-by`, the Job controller's) would each hold a set of most of the namespace,
+/// paid for at every create and delete. A selector without a naming key scans its namespace.
 type ByLabel = BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeSet<Key>>>>;
 
 #[derive(Clone, Debug, Default)]
@@ -29,8 +34,9 @@ pub struct Indexed {
     by_owner: BTreeMap<String, BTreeSet<Key>>,
 }
 
+/// The indexed label pairs of `obj`.
 fn pairs(obj: &Obj) -> impl Iterator<Item = (&String, &String)> {
-    obj.meta().labels.iter().flatten()
+    obj.meta().labels.iter().flatten().filter(|(k, _)| NAMING.contains(&k.as_str()))
 }
 
 fn owners(obj: &Obj) -> impl Iterator<Item = &str> {
@@ -64,14 +70,14 @@ impl Indexed {
     pub fn insert(&mut self, key: ObjectKey, obj: Obj) -> Option<Obj> {
         // Most writes (status, finalizers) leave labels and owners alone: then the indexes already hold the key.
         if let Some(slot) = self.by_key.get_mut(&key)
-            && slot.meta().labels == obj.meta().labels
+            && pairs(slot).eq(pairs(&obj))
             && owners(slot).eq(owners(&obj))
         {
             return Some(std::mem::replace(slot, obj));
         }
         let old = self.remove(&key);
         let key = Rc::new(key);
-        if obj.meta().labels.as_ref().is_some_and(|l| !l.is_empty()) {
+        if pairs(&obj).next().is_some() {
             let in_ns = match self.by_label.get_mut(&key.namespace) {
                 Some(m) => m,
                 None => self.by_label.entry(key.namespace.clone()).or_default(),
@@ -132,33 +138,31 @@ impl Indexed {
     }
 
     /// The objects in `namespace` carrying every pair of `selector`, by name. Reads only the objects carrying the
-    /// selector's rarest pair (or the namespace, for an empty selector).
+    /// selector's rarest naming pair (or the namespace, for a selector without one).
     pub fn select<'a>(&'a self, namespace: &'a str, selector: &'a Labels) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
-        if selector.is_empty() {
-            let from = ObjectKey::new(namespace, "");
-            return Box::new(
-                self.order
-                    .range::<ObjectKey, _>(from..)
-                    .take_while(move |k| k.namespace == namespace)
-                    .map(|k| self.stored(k)),
-            );
-        }
         let mut rarest: Option<&BTreeSet<Key>> = None;
         let in_ns = self.by_label.get(namespace);
-        for (k, v) in selector {
+        for (k, v) in selector.iter().filter(|(k, _)| NAMING.contains(&k.as_str())) {
             match in_ns.and_then(|m| m.get(k)).and_then(|m| m.get(v)) {
                 None => return Box::new(std::iter::empty()),
                 Some(names) if rarest.is_none_or(|r| names.len() < r.len()) => rarest = Some(names),
                 Some(_) => {}
             }
         }
-        let names = rarest.expect("a non-empty selector");
-        Box::new(
-            names
-                .iter()
-                .filter_map(move |key| self.by_key.get(&**key))
-                .filter(move |o| labels_match(o.meta().labels.as_ref(), selector)),
-        )
+        let matching = move |o: &&Obj| labels_match(o.meta().labels.as_ref(), selector);
+        match rarest {
+            Some(names) => Box::new(names.iter().filter_map(move |key| self.by_key.get(&**key)).filter(matching)),
+            None => {
+                let from = ObjectKey::new(namespace, "");
+                Box::new(
+                    self.order
+                        .range::<ObjectKey, _>(from..)
+                        .take_while(move |k| k.namespace == namespace)
+                        .map(|k| self.stored(k))
+                        .filter(matching),
+                )
+            }
+        }
     }
 
     /// The objects whose ownerReferences name `uid`, by namespace then name.
@@ -183,10 +187,17 @@ mod tests {
     use operator::api::Backup;
     use proptest::prelude::*;
 
-    fn backup(ns: &str, name: &str, label: Option<&str>, owner: Option<&str>) -> Obj {
+    /// A naming key (indexed) and another (scanned for).
+    const NAMED: &str = operator::api::labels::SCHEDULE;
+    const OTHER: &str = operator::api::labels::COMPONENT;
+
+    fn backup(ns: &str, name: &str, labels: (Option<&str>, Option<&str>), owner: Option<&str>) -> Obj {
         let mut b = Backup::new(name, Default::default());
         b.metadata.namespace = Some(ns.into());
-        b.metadata.labels = label.map(|l| BTreeMap::from([("s".to_string(), l.to_string())]));
+        let pairs = [(NAMED, labels.0), (OTHER, labels.1)];
+        let pairs: BTreeMap<String, String> =
+            pairs.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?.to_string()))).collect();
+        b.metadata.labels = (!pairs.is_empty()).then_some(pairs);
         b.metadata.owner_references = owner.map(|uid| {
             vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
                 uid: uid.into(),
@@ -201,26 +212,33 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever is inserted, replaced and removed, a selector or an owner lookup answers exactly what a scan
-        /// of every object would, in the same order.
+        /// Whatever is inserted, replaced and removed, a selector (on a naming key, another key, both or none) or
+        /// an owner lookup answers exactly what a scan of every object would, in the same order.
         #[test]
         fn lookups_answer_what_a_full_scan_answers(
-            ops in proptest::collection::vec((0u8..3, 0u8..2, 0u8..6, 0u8..3, 0u8..3), 0..60)
+            ops in proptest::collection::vec((0u8..3, 0u8..2, 0u8..6, (0u8..3, 0u8..3), 0u8..3), 0..60)
         ) {
             let mut index = Indexed::default();
-            for (op, ns, name, label, owner) in ops {
+            let value = |i: u8| ["a", "b", ""].get(i as usize).filter(|l| !l.is_empty()).copied();
+            for (op, ns, name, (named, other), owner) in ops {
                 let (ns, name) = (format!("ns{ns}"), format!("b{name}"));
-                let label = ["a", "b", ""].get(label as usize).filter(|l| !l.is_empty()).copied();
                 let owner = ["u1", "u2", ""].get(owner as usize).filter(|o| !o.is_empty()).copied();
                 if op == 0 {
                     index.remove(&ObjectKey::new(&ns, &name));
                 } else {
-                    let o = backup(&ns, &name, label, owner);
+                    let o = backup(&ns, &name, (value(named), value(other)), owner);
                     index.insert(o.key(), o);
                 }
             }
+            let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+            let selectors = [
+                Labels::new(),
+                Labels::from([pair(NAMED, "a")]),
+                Labels::from([pair(OTHER, "b")]),
+                Labels::from([pair(NAMED, "a"), pair(OTHER, "a")]),
+            ];
             for ns in ["ns0", "ns1"] {
-                for sel in [Labels::new(), Labels::from([("s".to_string(), "a".to_string())])] {
+                for sel in selectors.clone() {
                     let scan = index.values().filter(|o| o.key().namespace == ns)
                         .filter(|o| labels_match(o.meta().labels.as_ref(), &sel));
                     prop_assert_eq!(names(index.select(ns, &sel)), names(scan));

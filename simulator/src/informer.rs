@@ -30,9 +30,9 @@ pub struct Informer {
     pub stalled: Option<Option<SimTime>>,
     /// False while the operator process is down.
     pub running: bool,
-    /// The `app.kubernetes.io/component` its objects must carry, when its watch selects on it (as production's
-    /// compact controller watches only compaction Jobs and pods).
-    component: Option<&'static str>,
+    /// The `app.kubernetes.io/component` values one of which its objects must carry, when its watch selects on
+    /// them (as production's controllers each watch only their own Jobs and pods).
+    components: Option<&'static [&'static str]>,
     /// Its lag, with the fault plan's rules that reach it bound at build.
     lag: WatchLag,
     rng: Stream,
@@ -48,22 +48,22 @@ impl Informer {
             pending: Lagged::new(SimTime::default()),
             stalled: None,
             running: false,
-            component: None,
+            components: None,
             lag,
             rng,
         }
     }
 
-    /// Watches only objects labelled with `component`.
-    pub fn selecting(mut self, component: &'static str) -> Self {
-        self.component = Some(component);
+    /// Watches only objects labelled with one of `components`.
+    pub fn selecting(mut self, components: &'static [&'static str]) -> Self {
+        self.components = Some(components);
         self
     }
 
     pub fn selects(&self, obj: &Obj) -> bool {
-        let label =
-            |c| obj.meta().labels.as_ref().and_then(|l| l.get(labels::COMPONENT)).map(String::as_str) == Some(c);
-        self.component.is_none_or(label)
+        let Some(components) = self.components else { return true };
+        let label = obj.meta().labels.as_ref().and_then(|l| l.get(labels::COMPONENT));
+        label.is_some_and(|c| components.contains(&c.as_str()))
     }
 
     /// Forgets everything (the process died).

@@ -43,6 +43,16 @@ impl<K: Hash + Eq, V> Lookup<K, V> {
         self.map.remove(key)
     }
 
+    /// Keeps the entries `keep` accepts. It sees them in hash order, so it must judge each on its own (nothing it
+    /// does may depend on the order, or on the entries it saw before).
+    pub fn retain(&mut self, keep: impl FnMut(&K, &mut V) -> bool) {
+        self.map.retain(keep);
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

@@ -17,7 +17,7 @@ use crate::scenario::model::{Controllers, InvariantId, JobRole, Scenario};
 use crate::stats::Stats;
 use crate::trace::{Trace, TraceSink};
 use crate::zoo;
-use operator::api::labels;
+use operator::api::labels::component;
 use operator::cluster::Kind;
 use operator::cluster::kube_cluster::error_chain;
 use operator::cluster::own_writes::ReadYourWrites;
@@ -171,10 +171,11 @@ fn add_controller(st: &mut State, id: ControllerId, reconciler: Reconciler, main
         let rng = st.world_rng.stream(&format!("informer/{id}/{kind}"));
         let lag = st.faults.watch_lag(Some(id), *kind, st.timing.informer_lag);
         let informer = Informer::new(c, id, *kind, lag, rng);
-        // The compact controller watches only compaction Jobs and pods, as in production (the other controllers'
-        // informers take every Job and pod: their traces stay as they were).
+        // Each controller watches only its own Jobs and pods, by the same selector as in production.
         let informer = match (id, kind) {
-            (ControllerId::Compact, Kind::Job | Kind::Pod) => informer.selecting(labels::component::COMPACT),
+            (ControllerId::Backup, Kind::Job | Kind::Pod) => informer.selecting(component::OF_BACKUP_CONTROLLER),
+            (ControllerId::Restore, Kind::Job | Kind::Pod) => informer.selecting(component::OF_RESTORE_CONTROLLER),
+            (ControllerId::Compact, Kind::Job | Kind::Pod) => informer.selecting(component::OF_COMPACT_CONTROLLER),
             _ => informer,
         };
         st.informers.push(informer);

@@ -5,6 +5,7 @@ use operator::cluster::ObjectKey;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::lookup::Lookup;
 use crate::task_id::TaskId;
 use crate::time::SimTime;
 
@@ -14,8 +15,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Default)]
 pub struct WorkQueue {
-    /// Keys waiting for their reconcile, with when and the token of the event planned for it.
-    scheduled: BTreeMap<ObjectKey, (SimTime, u64)>,
+    /// Keys waiting for their reconcile, with when and the token of the event planned for it. Hashed: it holds a
+    /// key per object waiting for a requeue (thousands in a large world) and is only looked up.
+    scheduled: Lookup<ObjectKey, (SimTime, u64)>,
     running: BTreeMap<ObjectKey, TaskId>,
     /// Keys triggered while their reconcile ran.
     dirty: BTreeSet<ObjectKey>,

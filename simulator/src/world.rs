@@ -147,12 +147,10 @@ fn validate_meta(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), C
     if key.namespace.is_empty() {
         return Err(invalid(kind, key, "metadata.namespace: must be set".into()));
     }
-    let rules = crate::validation::name_causes(&key.name).into_iter();
-    if let Some(c) =
-        rules.chain(crate::validation::label_causes(meta.labels.as_ref().unwrap_or(&BTreeMap::new()))).next()
-    {
+    if let Some(c) = crate::validation::name_causes(&key.name).into_iter().next() {
         return Err(invalid(kind, key, format!("{}: {}", c.field, c.message)));
     }
+    validate_labels(kind, key, meta)?;
     if kind == Kind::Job && key.name.len() > 63 {
         return Err(invalid(
             kind,
@@ -161,6 +159,13 @@ fn validate_meta(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), C
         ));
     }
     Ok(())
+}
+
+fn validate_labels(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), ClusterError> {
+    match crate::validation::label_causes(meta.labels.as_ref().unwrap_or(&BTreeMap::new())).into_iter().next() {
+        Some(c) => Err(invalid(kind, key, format!("{}: {}", c.field, c.message))),
+        None => Ok(()),
+    }
 }
 
 fn rv_of(meta: &ObjectMeta) -> Option<&str> {
@@ -311,7 +316,11 @@ impl World {
             return Err(ClusterError::Conflict { kind, key, message });
         }
         if sub == Subresource::Main {
-            validate_meta(kind, &key, obj.meta())?;
+            // The name was judged at create; labels are judged again only when they change (most updates keep
+            // them, and judging a pod's is some thousands of instructions).
+            if obj.meta().labels != old.meta().labels {
+                validate_labels(kind, &key, obj.meta())?;
+            }
             if old.meta().deletion_timestamp.is_some() {
                 let before: Vec<&String> = old.meta().finalizers.iter().flatten().collect();
                 let added: Vec<&String> =

@@ -29,22 +29,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 /// Formats a duration the way a user would write it (`1h30m`, `90s`, `1s500ms`, `0ms`); it parses back exactly
 /// (to the millisecond).
 pub fn format_duration(d: Duration) -> String {
-    let mut secs = d.as_secs();
-    let millis = d.subsec_millis();
-    if secs == 0 {
-        return format!("{millis}ms");
-    }
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if secs >= size {
-            out.push_str(&format!("{}{unit}", secs / size));
-            secs %= size;
+    Shown(d).to_string()
+}
+
+/// A duration displayed as [`format_duration`] writes it, formatted only when displayed (a trace that is off
+/// never pays for it).
+#[derive(Clone, Copy, Debug)]
+pub struct Shown(pub Duration);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut secs = self.0.as_secs();
+        let millis = self.0.subsec_millis();
+        if secs == 0 {
+            return write!(f, "{millis}ms");
         }
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+            if secs >= size {
+                write!(f, "{}{unit}", secs / size)?;
+                secs %= size;
+            }
+        }
+        if millis > 0 {
+            write!(f, "{millis}ms")?;
+        }
+        Ok(())
     }
-    if millis > 0 {
-        out.push_str(&format!("{millis}ms"));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -19,6 +19,11 @@ pub const COMPACT: &str = "tidb.pingcap.com/compact";
 /// On scheduled Backups (and CompactBackups): the schedule's name (shortened to a valid label value).
 pub const SCHEDULE: &str = "tidb.pingcap.com/backup-schedule";
 
+/// The label keys whose value names one object (a Backup, a Restore, a compaction, a schedule). Every selector the
+/// operator lists with carries one of them, so a store or cache that indexes these keys alone answers its lists by
+/// reading only what they return.
+pub const NAMING: &[&str] = &[BACKUP, RESTORE, COMPACT, SCHEDULE];
+
 /// On scheduled Backups: the cron tick (RFC 3339) the Backup was created for.
 pub const SCHEDULED_TIME: &str = "pingcap.com/scheduled-time";
 /// On Jobs and their pod templates: which attempt (0-based) of the Backup the Job runs.
@@ -35,4 +40,9 @@ pub mod component {
     pub const RESTORE: &str = "restore";
     pub const COMPACT: &str = "compact";
     pub const SCHEDULE: &str = "backup-schedule";
+
+    /// The components of the Jobs (and their pods) each controller watches: its own, and no other's.
+    pub const OF_BACKUP_CONTROLLER: &[&str] = &[BACKUP, CLEAN];
+    pub const OF_RESTORE_CONTROLLER: &[&str] = &[RESTORE];
+    pub const OF_COMPACT_CONTROLLER: &[&str] = &[COMPACT];
 }

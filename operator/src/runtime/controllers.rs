@@ -221,7 +221,7 @@ pub fn start(shared: &Shared, shutdown: CancellationToken) -> Running {
         .default_backoff()
         .reflect(writer)
         .applied_objects();
-    let jobs_config = watcher::Config::default().labels(&jobs_selector(&[component::BACKUP, component::CLEAN]));
+    let jobs_config = watcher::Config::default().labels(&jobs_selector(component::OF_BACKUP_CONTROLLER));
     let (backup_jobs, writer) = reflector::store::<Job>();
     let job_events =
         watcher(scoped::<Job>(shared), jobs_config.clone()).default_backoff().reflect(writer).touched_objects();
@@ -248,7 +248,7 @@ pub fn start(shared: &Shared, shutdown: CancellationToken) -> Running {
         .default_backoff()
         .reflect(writer)
         .applied_objects();
-    let jobs_config = watcher::Config::default().labels(&jobs_selector(&[component::RESTORE]));
+    let jobs_config = watcher::Config::default().labels(&jobs_selector(component::OF_RESTORE_CONTROLLER));
     let (restore_jobs, writer) = reflector::store::<Job>();
     let job_events =
         watcher(scoped::<Job>(shared), jobs_config.clone()).default_backoff().reflect(writer).touched_objects();
@@ -275,7 +275,7 @@ pub fn start(shared: &Shared, shutdown: CancellationToken) -> Running {
         .default_backoff()
         .reflect(writer)
         .applied_objects();
-    let jobs_config = watcher::Config::default().labels(&jobs_selector(&[component::COMPACT]));
+    let jobs_config = watcher::Config::default().labels(&jobs_selector(component::OF_COMPACT_CONTROLLER));
     let (compact_jobs, writer) = reflector::store::<Job>();
     let job_events =
         watcher(scoped::<Job>(shared), jobs_config.clone()).default_backoff().reflect(writer).touched_objects();

@@ -7,6 +7,7 @@ use operator::cluster::{Kind, ObjectKey, Verb};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{Ctx, Family};
+use crate::lookup::Lookup;
 use crate::scenario::model::{ApiBudget, InvariantId};
 use crate::time::SimTime;
 
@@ -16,8 +17,9 @@ type Subject = (String, Kind, ObjectKey);
 pub struct BoundedApiCost {
     budget: ApiBudget,
     /// Controller -> (kind, object) -> times of its requests within the window, oldest first. Objects no request
-    /// was about for a window are dropped now and then, so the map follows the live world, not its history.
-    recent: BTreeMap<String, BTreeMap<Kind, BTreeMap<ObjectKey, VecDeque<SimTime>>>>,
+    /// was about for a window are dropped now and then, so the map follows the live world, not its history. The
+    /// objects are hashed: a world holds thousands, and every request looks one up.
+    recent: BTreeMap<String, BTreeMap<Kind, Lookup<ObjectKey, VecDeque<SimTime>>>>,
     reported: BTreeSet<Subject>,
     /// When `recent` was last swept.
     swept: SimTime,
@@ -58,7 +60,7 @@ impl Family for BoundedApiCost {
             self.recent.insert(controller.to_string(), BTreeMap::new());
         }
         let objects = self.recent.get_mut(controller).expect("inserted above").entry(kind).or_default();
-        if !objects.contains_key(key) {
+        if objects.get(key).is_none() {
             objects.insert(key.clone(), VecDeque::new());
         }
         let times = objects.get_mut(key).expect("inserted above");

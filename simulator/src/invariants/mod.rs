@@ -332,7 +332,7 @@ pub fn unfinished(b: &Backup) -> bool {
 
 /// Creation time in simulated time.
 pub fn created(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> SimTime {
-    meta.creation_timestamp.as_ref().map(|t| SimTime::from_utc(operator::api::time::from_k8s(t))).unwrap_or_default()
+    meta.creation_timestamp.as_ref().map(SimTime::from_k8s).unwrap_or_default()
 }
 
 /// Objects in the order of their creation: time, then name (a key that borrows the name, so sorting copies none).
@@ -342,7 +342,7 @@ pub fn creation_order(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Obj
 
 /// Deletion time in simulated time.
 pub fn deleted_at(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<SimTime> {
-    meta.deletion_timestamp.as_ref().map(|t| SimTime::from_utc(operator::api::time::from_k8s(t)))
+    meta.deletion_timestamp.as_ref().map(SimTime::from_k8s)
 }
 
 /// The data location URL of a Backup.
