@@ -12,19 +12,20 @@ use crate::time::SimTime;
 use crate::work_queue::backoff;
 
 impl State {
-    /// The keys of controller `c` that a change to `obj` triggers.
-    pub(crate) fn keys_for(&self, c: usize, obj: &Obj) -> Vec<ObjectKey> {
+    /// The key of controller `c` that a change to `obj` triggers, if any (an object triggers at most one: its own,
+    /// its owner's or its schedule's).
+    pub(crate) fn key_for(&self, c: usize, obj: &Obj) -> Option<ObjectKey> {
         let ctl = &self.controllers[c];
         if obj.kind() == ctl.main {
-            return vec![obj.key()];
+            return Some(obj.key());
         }
         match (ctl.main, obj) {
             (Kind::Backup | Kind::Restore | Kind::CompactBackup, Obj::Job(_) | Obj::Pod(_)) => {
-                owner_of(obj.meta()).filter(|(kind, _)| *kind == ctl.main).map(|(_, key)| key).into_iter().collect()
+                owner_of(obj.meta()).filter(|(kind, _)| *kind == ctl.main).map(|(_, key)| key)
             }
-            (Kind::BackupSchedule, Obj::Backup(b)) => schedule_of(&**b).into_iter().collect(),
-            (Kind::BackupSchedule, Obj::Compact(c)) => schedule_of(&**c).into_iter().collect(),
-            _ => Vec::new(),
+            (Kind::BackupSchedule, Obj::Backup(b)) => schedule_of(&**b),
+            (Kind::BackupSchedule, Obj::Compact(c)) => schedule_of(&**c),
+            _ => None,
         }
     }
 
@@ -48,7 +49,7 @@ impl State {
         }
         let main = ctl.watches[0].1;
         let Some(obj) = self.informers[main].cache.get(&key).cloned() else { return };
-        *self.stats.reconciles.entry(self.controllers[c].id.as_str().to_string()).or_default() += 1;
+        self.stats.reconcile_started(self.controllers[c].id.as_str());
         let task = self.spawn(TaskOwner::Reconcile { controller: c, key: key.clone() }, |task| Spawn::Reconcile {
             task,
             controller: c,
@@ -97,7 +98,7 @@ impl State {
                 }
             }
             Err(message) => {
-                *self.stats.reconcile_errors.entry(name.to_string()).or_default() += 1;
+                self.stats.reconcile_failed(name);
                 let backoff = backoff(finished.failures);
                 self.trace.record(
                     now,

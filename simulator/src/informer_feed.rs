@@ -48,7 +48,7 @@ impl State {
             self.trace.record(now, name, "relist", format_args!("{kind}"), format_args!("{n} objects"));
         }
         for obj in applied.triggered {
-            for key in self.keys_for(controller, &obj) {
+            if let Some(key) = self.key_for(controller, &obj) {
                 self.trigger(controller, key, now);
             }
         }

@@ -58,8 +58,8 @@ pub const WRITES: [Verb; 4] = [Verb::Create, Verb::Update, Verb::UpdateStatus, V
 /// Everything counted during a run (ordered maps: stable output).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// (actor, verb, kind) -> requests.
-    pub requests: BTreeMap<(String, Verb, Kind), u64>,
+    /// actor -> (verb, kind) -> requests (by actor first, so that counting one borrows the actor's name).
+    pub requests: BTreeMap<String, BTreeMap<(Verb, Kind), u64>>,
     /// (actor, error class) -> errors returned.
     pub errors: BTreeMap<(String, &'static str), u64>,
     pub reconciles: BTreeMap<String, u64>,
@@ -72,9 +72,38 @@ pub struct Stats {
     pub events_processed: u64,
 }
 
+/// Adds one to `key` of `actor` in `counts`, copying the actor's name only the first time.
+fn count<K: Ord>(counts: &mut BTreeMap<String, BTreeMap<K, u64>>, actor: &str, key: K) {
+    let of_actor = match counts.get_mut(actor) {
+        Some(m) => m,
+        None => counts.entry(actor.to_string()).or_default(),
+    };
+    *of_actor.entry(key).or_default() += 1;
+}
+
+/// Adds one to `name`'s count, copying the name only the first time.
+fn add_one(counts: &mut BTreeMap<String, u64>, name: &str) {
+    match counts.get_mut(name) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(name.to_string(), 1);
+        }
+    }
+}
+
 impl Stats {
     pub fn request(&mut self, actor: &str, verb: Verb, kind: Kind) {
-        *self.requests.entry((actor.to_string(), verb, kind)).or_default() += 1;
+        count(&mut self.requests, actor, (verb, kind));
+    }
+
+    /// Counts one reconcile `controller` started.
+    pub fn reconcile_started(&mut self, controller: &str) {
+        add_one(&mut self.reconciles, controller);
+    }
+
+    /// Counts one reconcile of `controller` that ended in an error.
+    pub fn reconcile_failed(&mut self, controller: &str) {
+        add_one(&mut self.reconcile_errors, controller);
     }
 
     /// Accounts one world change.
@@ -92,7 +121,7 @@ impl Stats {
                         }
                     }
                 }
-                obj.key().name
+                b.metadata.name.as_deref().unwrap_or_default()
             }
             Obj::Job(_) | Obj::Pod(_) => {
                 let owner = obj
@@ -101,13 +130,16 @@ impl Stats {
                     .as_ref()
                     .and_then(|a| Some((a.get(labels::OWNER_KIND)?, a.get(labels::OWNER_NAME)?)));
                 match owner {
-                    Some((kind, name)) if kind == "Backup" => name.clone(),
+                    Some((kind, name)) if kind == "Backup" => name.as_str(),
                     _ => return,
                 }
             }
             _ => return,
         };
-        let life = self.lives.entry(name).or_default();
+        let life = match self.lives.get_mut(name) {
+            Some(life) => life,
+            None => self.lives.entry(name.to_string()).or_default(),
+        };
         life.writes[life.stage as usize] += 1;
         life.by[writer as usize] += 1;
         if let Obj::Backup(b) = obj {
@@ -138,16 +170,23 @@ impl Stats {
         let n: u64 = self
             .requests
             .iter()
-            .filter(|((actor, verb, _), _)| OPERATOR.contains(&actor.as_str()) && verbs.contains(verb))
+            .filter(|(actor, _)| OPERATOR.contains(&actor.as_str()))
+            .flat_map(|(_, counts)| counts)
+            .filter(|((verb, _), _)| verbs.contains(verb))
             .map(|(_, n)| n)
             .sum();
         n as f64 / self.backups_created.max(1) as f64
     }
 
+    /// Every request counted, by any actor.
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().flat_map(BTreeMap::values).sum()
+    }
+
     /// Requests by verb and kind, over all actors.
     pub fn by_verb_kind(&self) -> BTreeMap<(Verb, Kind), u64> {
         let mut out = BTreeMap::new();
-        for ((_, v, k), n) in &self.requests {
+        for ((v, k), n) in self.requests.values().flatten() {
             *out.entry((*v, *k)).or_default() += n;
         }
         out
@@ -157,8 +196,10 @@ impl Stats {
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "API requests by actor, verb and kind:");
-        for ((actor, verb, kind), n) in &self.requests {
-            let _ = writeln!(s, "  {actor:<16} {verb:<14} {kind:<15} {n:>8}");
+        for (actor, counts) in &self.requests {
+            for ((verb, kind), n) in counts {
+                let _ = writeln!(s, "  {actor:<16} {verb:<14} {kind:<15} {n:>8}");
+            }
         }
         if !self.errors.is_empty() {
             let _ = writeln!(s, "API errors returned:");

@@ -37,7 +37,7 @@ fn every_scenario_meets_its_expectation_and_matches_its_snapshot() {
             let _ = writeln!(snap, "liveness not judged: {why}");
         }
         let s = &report.stats;
-        let requests: u64 = s.requests.values().sum();
+        let requests: u64 = s.total_requests();
         let _ = writeln!(
             snap,
             "backups: {} created, {} completed, {} gone; {requests} API requests",

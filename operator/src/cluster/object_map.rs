@@ -2,16 +2,20 @@
 //! batches: a sweep runs once the map has more than doubled since the last one, so a write costs a lookup, not a
 //! scan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Kind, ObjectKey};
 
 /// After a sweep, the next waits for at least this many entries.
 const SWEEP_FLOOR: usize = 64;
 
+/// Keys are hashed (with a fixed seed: nothing here depends on the process): a controller asks about its own writes
+/// for every object it looks at, and an ordered map compares a key with a dozen others sharing long prefixes.
+type Keyed<V> = HashMap<ObjectKey, V, foldhash::fast::FixedState>;
+
 #[derive(Debug)]
 pub struct ObjectMap<V> {
-    by_kind: BTreeMap<Kind, BTreeMap<ObjectKey, V>>,
+    by_kind: BTreeMap<Kind, Keyed<V>>,
     len: usize,
     /// The size above which [`ObjectMap::sweep_if_due`] sweeps: 0 at first (the first sweep comes with the second
     /// entry), then twice what the last sweep left, or the floor.
@@ -44,7 +48,7 @@ impl<V> ObjectMap<V> {
             for of_kind in self.by_kind.values_mut() {
                 of_kind.retain(|_, v| !stale(v));
             }
-            self.len = self.by_kind.values().map(BTreeMap::len).sum();
+            self.len = self.by_kind.values().map(HashMap::len).sum();
             self.sweep_above = (2 * self.len).max(SWEEP_FLOOR);
         }
     }
@@ -67,9 +71,11 @@ impl<V> ObjectMap<V> {
         Some(old)
     }
 
-    /// The entries of `kind`, by key.
+    /// The entries of `kind`, by key (sorted here: the map's own order is its hashes').
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = (&ObjectKey, &V)> {
-        self.by_kind.get(&kind).into_iter().flatten()
+        let mut entries: Vec<(&ObjectKey, &V)> = self.by_kind.get(&kind).into_iter().flatten().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries.into_iter()
     }
 }
 
@@ -107,6 +113,8 @@ mod tests {
                     }
                 }
                 for k in [Kind::Backup, Kind::Job] {
+                    let keys: Vec<&ObjectKey> = map.of_kind(k).map(|(key, _)| key).collect();
+                    prop_assert!(keys.is_sorted(), "entries come by key");
                     for (key, at) in map.of_kind(k) {
                         prop_assert_eq!(plain.get(&(k, key.clone())), Some(at), "nothing removed comes back");
                     }

@@ -12,7 +12,7 @@ use operator::controllers::schedule::retention::Retention;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::{Ctx, Family, Liveness, SpecEdits, created, creation_order, schedule_backups};
+use super::{Ctx, Family, Liveness, SpecEdits, created, creation_order, schedule_backups, schedule_owner_uid};
 use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
 use crate::scenario::model::{FaultKind, InvariantId};
@@ -35,6 +35,11 @@ pub struct GcNotStarved {
     reported: BTreeSet<ObjectKey>,
     /// Schedule uid -> whether its spec at this generation is one the operator accepts (validated once per spec).
     valid: BTreeMap<String, (Option<i64>, bool)>,
+    /// Schedule uid -> until when a check can find nothing new, as the last one left it: every Backup then overdue
+    /// was reported or excused (for good: an excuse covers any later instant too), and the next falls due after
+    /// this. Any change to the schedule or to one of its Backups forgets it. A schedule is checked after each of its
+    /// reconciles (every half minute or so, each a pass over its Backups): most would find nothing.
+    quiet_until: BTreeMap<String, SimTime>,
 }
 
 impl GcNotStarved {
@@ -65,6 +70,23 @@ impl GcNotStarved {
             valid: BTreeMap::new(),
             spec_changed: SpecEdits::default(),
             reported: BTreeSet::new(),
+            quiet_until: BTreeMap::new(),
+        }
+    }
+
+    /// Forgets what the last check of the schedule that `change` is about (itself, or one of its Backups, before or
+    /// after the change) found.
+    fn disturbed(&mut self, change: &Change) {
+        let objects = std::iter::once(&change.obj).chain(change.old.as_ref());
+        for o in objects {
+            let uid = match o.kind() {
+                Kind::BackupSchedule => o.meta().uid.as_deref(),
+                Kind::Backup => schedule_owner_uid(o.meta()),
+                _ => None,
+            };
+            if let Some(uid) = uid {
+                self.quiet_until.remove(uid);
+            }
         }
     }
 
@@ -119,6 +141,9 @@ impl GcNotStarved {
         // A spec the operator refuses runs nothing, collection included, until it is fixed (and the fix starts the
         // retention clock again).
         let Some(uid) = schedule.metadata.uid.as_deref() else { return Vec::new() };
+        if self.quiet_until.get(uid).is_some_and(|t| ctx.now <= *t) {
+            return Vec::new();
+        }
         if schedule.metadata.deletion_timestamp.is_some() || !self.accepted(uid, schedule) {
             return Vec::new();
         }
@@ -130,6 +155,7 @@ impl GcNotStarved {
         let mut newer_complete: Vec<SimTime> = Vec::new();
         let mut newer_base: Option<SimTime> = None;
         let rule = Retention::of(schedule);
+        let mut quiet = SimTime(i64::MAX);
         for b in backups.iter().rev() {
             let due = match b.metadata.deletion_timestamp {
                 None => self.expired_at(schedule, b, (&newer_complete, newer_base), rule),
@@ -145,7 +171,12 @@ impl GcNotStarved {
                 }
             }
             let Some(due) = due else { continue };
-            if ctx.now.0 - due.0 <= GC_BOUND.as_millis() as i64 || self.excused_between(due, ctx.now) {
+            let deadline = due.plus(GC_BOUND);
+            if ctx.now <= deadline {
+                quiet = quiet.min(deadline);
+                continue;
+            }
+            if self.excused_between(due, ctx.now) {
                 continue;
             }
             let key = ObjectKey::of(&**b);
@@ -160,6 +191,7 @@ impl GcNotStarved {
                 ));
             }
         }
+        self.quiet_until.insert(uid.to_string(), quiet);
         out.reverse();
         out
     }
@@ -171,6 +203,7 @@ impl Family for GcNotStarved {
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
+        self.disturbed(change);
         if self.spec_changed.observe(change) {
             return Vec::new();
         }

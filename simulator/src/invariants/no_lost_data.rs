@@ -15,26 +15,31 @@ pub struct NoLostData {
     kept: BTreeSet<(String, ObjectKey)>,
 }
 
+/// The data directory (`url/`) under which `b` keeps data that must exist: it is Complete and not being deleted.
+fn kept_dir(b: &Backup) -> Option<String> {
+    if b.phase() != Some(BackupPhase::Complete) || b.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    data_url(b).map(|u| format!("{u}/"))
+}
+
 impl NoLostData {
-    /// Keeps `kept` in step with a Backup change (so a storage delete looks up only the Backups under it).
+    /// Keeps `kept` in step with a Backup change (so a storage delete looks up only the Backups under it). `kept`
+    /// holds a Backup exactly while its latest state keeps data, so a change that keeps none before or after (most:
+    /// the status writes of a Backup at work) has nothing to do.
     fn track(&mut self, change: &Change) {
         let Some(b) = change.obj.get::<Backup>() else { return };
-        let key = ObjectKey::of(&*b);
-        let old_dir = change.old.as_ref().and_then(|o| o.get::<Backup>()).and_then(|o| data_url(&o));
-        if let Some(dir) = old_dir {
-            self.kept.remove(&(format!("{dir}/"), key.clone()));
+        let before = change.old.as_ref().and_then(|o| o.get::<Backup>()).and_then(|o| kept_dir(&o));
+        let after = if change.type_ == ChangeType::Deleted { None } else { kept_dir(&b) };
+        if before == after {
+            return;
         }
-        let keep = change.type_ != ChangeType::Deleted
-            && b.phase() == Some(BackupPhase::Complete)
-            && b.metadata.deletion_timestamp.is_none();
-        match data_url(&b).map(|u| format!("{u}/")) {
-            Some(dir) if keep => {
-                self.kept.insert((dir, key));
-            }
-            Some(dir) => {
-                self.kept.remove(&(dir, key));
-            }
-            None => {}
+        let key = ObjectKey::of(&*b);
+        if let Some(dir) = before {
+            self.kept.remove(&(dir, key.clone()));
+        }
+        if let Some(dir) = after {
+            self.kept.insert((dir, key));
         }
     }
 }

@@ -18,11 +18,13 @@ pub struct NoOrphanData {
 
 /// Whether `b`'s clean policy says its data goes with it (Delete; OnFailure once it failed).
 pub(super) fn must_clean(b: &Backup) -> bool {
-    let failed = b.phase() == Some(BackupPhase::Failed)
-        || find_condition(&b.status.as_ref().and_then(|s| s.conditions.clone()), "Failed").is_some();
+    let failed = || {
+        b.phase() == Some(BackupPhase::Failed)
+            || b.status.as_ref().is_some_and(|s| find_condition(&s.conditions, "Failed").is_some())
+    };
     match b.spec.clean_policy() {
         CleanPolicy::Delete => true,
-        CleanPolicy::OnFailure => failed,
+        CleanPolicy::OnFailure => failed(),
         CleanPolicy::Retain => false,
     }
 }

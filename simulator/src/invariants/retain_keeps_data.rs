@@ -28,10 +28,13 @@ impl Family for RetainKeepsData {
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
         let key = ObjectKey::of(&*b);
-        match data_url(&b).filter(|_| !must_clean(&b)) {
-            Some(url) => self.kept.insert(key, url),
-            None => self.kept.remove(&key),
-        };
+        if must_clean(&b) {
+            self.kept.remove(&key);
+        } else if let Some(url) = data_url(&b) {
+            self.kept.insert(key, url);
+        } else {
+            self.kept.remove(&key);
+        }
         Vec::new()
     }
 

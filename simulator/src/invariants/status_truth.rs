@@ -22,31 +22,30 @@ pub struct StatusTruth {
 impl StatusTruth {
     fn check(&self, ctx: &Ctx, schedule: &BackupSchedule, tolerance: Option<std::time::Duration>) -> Option<String> {
         let uid = schedule.metadata.uid.as_deref()?;
-        let ns = schedule.metadata.namespace.clone().unwrap_or_default();
-        let name = schedule.metadata.name.clone().unwrap_or_default();
+        let ns = schedule.metadata.namespace.as_deref().unwrap_or_default();
+        let name = schedule.metadata.name.as_deref().unwrap_or_default();
         let backups = schedule_backups(ctx.world, uid);
         let newest =
             backups.iter().max_by(|a, b| super::creation_order(&a.metadata).cmp(&super::creation_order(&b.metadata)));
-        let last = schedule.status.as_ref().and_then(|s| s.last_backup.clone()).filter(|s| !s.is_empty());
-        let newest_name = newest.and_then(|b| b.metadata.name.clone());
-        match (&last, &newest_name) {
+        let last = schedule.status.as_ref().and_then(|s| s.last_backup.as_deref()).filter(|s| !s.is_empty());
+        let newest_name = newest.and_then(|b| b.metadata.name.as_deref());
+        match (last, newest_name) {
             (None, None) => None,
             (Some(l), Some(n)) if l == n => None,
             (None, Some(n)) => {
                 Some(format!("BackupSchedule {ns}/{name}: status.lastBackup is empty but Backup {n} exists"))
             }
             (Some(l), newest) => {
-                let key = ObjectKey::new(&ns, l);
+                let key = ObjectKey::new(ns, l);
                 if backups.iter().any(|b: &std::sync::Arc<Backup>| b.metadata.name.as_deref() == Some(l)) {
                     return Some(format!(
                         "BackupSchedule {ns}/{name}: status.lastBackup names {l} but the newest Backup is {}",
-                        newest.clone().unwrap_or_default()
+                        newest.unwrap_or_default()
                     ));
                 }
                 // lastBackup was deleted: fine only if it was newer than every Backup that exists, and recently.
                 let (born, removed) = self.seen.get(&key).copied().unwrap_or((SimTime::default(), None));
-                if let Some(n) =
-                    newest.as_ref().and_then(|n| backups.iter().find(|b| b.metadata.name.as_ref() == Some(n)))
+                if let Some(n) = newest.and_then(|n| backups.iter().find(|b| b.metadata.name.as_deref() == Some(n)))
                     && born < created(&n.metadata)
                 {
                     return Some(format!(

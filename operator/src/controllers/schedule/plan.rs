@@ -159,8 +159,10 @@ pub fn lifecycle(b: &Backup) -> Lifecycle {
     }
 }
 
-fn order_key(b: &Backup) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<&str>) {
-    (tick_of(b), opt_from_k8s(b.metadata.creation_timestamp.as_ref()), b.metadata.name.as_deref())
+/// (tick, creation time, name). The creation time stays a Kubernetes timestamp: it orders as its chrono time
+/// would, without the conversion (which computes a calendar date).
+fn order_key(b: &Backup) -> (Option<DateTime<Utc>>, Option<k8s_openapi::jiff::Timestamp>, Option<&str>) {
+    (tick_of(b), b.metadata.creation_timestamp.as_ref().map(|t| t.0), b.metadata.name.as_deref())
 }
 
 /// The schedule's newest Backup (by tick, then creation time, then name), being deleted or not.
