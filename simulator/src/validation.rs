@@ -31,14 +31,17 @@ const DNS1123_SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of 
 const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 const NAME_PART: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`, in one pass: a dot has an alphanumeric on
+/// each side, a dash has neither end of the string nor a dot beside it.
 fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.').all(|part| {
-            let b = part.as_bytes();
-            !b.is_empty()
-                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
+    let b = s.as_bytes();
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let inside = |i: usize| i > 0 && i + 1 < b.len();
+    !b.is_empty()
+        && b.iter().enumerate().all(|(i, &c)| match c {
+            b'.' => inside(i) && alnum(b[i - 1]) && alnum(b[i + 1]),
+            b'-' => inside(i) && b[i - 1] != b'.' && b[i + 1] != b'.',
+            c => alnum(c),
         })
 }
 
@@ -46,7 +49,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
 fn is_qualified_part(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
@@ -95,6 +98,26 @@ pub fn label_causes(labels: &BTreeMap<String, String>) -> Vec<Cause> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The rule as its regex reads, part by part: the oracle of the one-pass `is_dns1123_subdomain`.
+    fn subdomain_by_parts(s: &str) -> bool {
+        !s.is_empty()
+            && s.split('.').all(|part| {
+                let b = part.as_bytes();
+                !b.is_empty()
+                    && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                    && b[0] != b'-'
+                    && b[b.len() - 1] != b'-'
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn the_one_pass_subdomain_rule_judges_as_the_rule_part_by_part(s in "[a-c0-1.A_-]{0,12}") {
+            prop_assert_eq!(is_dns1123_subdomain(&s), subdomain_by_parts(&s), "{:?}", s);
+        }
+    }
 
     #[test]
     fn names_and_labels_are_judged_by_the_api_servers_rules() {

@@ -82,10 +82,18 @@ impl Object for Pod {
 }
 
 /// `namespace/name`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ObjectKey {
     pub namespace: String,
     pub name: String,
+}
+
+/// Hashes the name alone: equal keys have equal names, and a name tells objects apart far better than the namespace
+/// most of them share (hashing it too doubled the cost of every lookup).
+impl std::hash::Hash for ObjectKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
 }
 
 impl ObjectKey {
