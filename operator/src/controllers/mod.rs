@@ -28,3 +28,24 @@ pub use settings::Settings;
 
 /// How many plan/perform steps one reconcile may take before it gives up and errors (a livelock guard).
 pub(crate) const MAX_STEPS: usize = 32;
+
+#[cfg(test)]
+mod tests {
+    use crate::api::labels::{NAMING, component};
+
+    /// A store may index the naming labels alone (the simulator's does): every selector a controller lists with must
+    /// carry one, or its lists scan the namespace.
+    #[test]
+    fn every_selector_the_controllers_list_with_carries_a_naming_label() {
+        let selectors = [
+            super::backup::pod_selector("b", component::BACKUP),
+            super::backup::pod_selector("b", component::CLEAN),
+            super::restore::pod_selector("r"),
+            super::compact::pod_selector("c"),
+            super::schedule::template::schedule_selector("s"),
+        ];
+        for selector in selectors {
+            assert!(selector.keys().any(|k| NAMING.contains(&k.as_str())), "{selector:?}");
+        }
+    }
+}
