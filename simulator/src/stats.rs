@@ -72,38 +72,27 @@ pub struct Stats {
     pub events_processed: u64,
 }
 
-/// Adds one to `key` of `actor` in `counts`, copying the actor's name only the first time.
-fn count<K: Ord>(counts: &mut BTreeMap<String, BTreeMap<K, u64>>, actor: &str, key: K) {
-    let of_actor = match counts.get_mut(actor) {
-        Some(m) => m,
-        None => counts.entry(actor.to_string()).or_default(),
-    };
-    *of_actor.entry(key).or_default() += 1;
-}
-
-/// Adds one to `name`'s count, copying the name only the first time.
-fn add_one(counts: &mut BTreeMap<String, u64>, name: &str) {
-    match counts.get_mut(name) {
-        Some(n) => *n += 1,
-        None => {
-            counts.insert(name.to_string(), 1);
-        }
+/// The entry of `name` in `map`, made on first use (copying the name only then).
+fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, name: &str) -> &'a mut V {
+    if !map.contains_key(name) {
+        map.insert(name.to_string(), V::default());
     }
+    map.get_mut(name).expect("inserted above")
 }
 
 impl Stats {
     pub fn request(&mut self, actor: &str, verb: Verb, kind: Kind) {
-        count(&mut self.requests, actor, (verb, kind));
+        *slot(&mut self.requests, actor).entry((verb, kind)).or_default() += 1;
     }
 
     /// Counts one reconcile `controller` started.
     pub fn reconcile_started(&mut self, controller: &str) {
-        add_one(&mut self.reconciles, controller);
+        *slot(&mut self.reconciles, controller) += 1;
     }
 
     /// Counts one reconcile of `controller` that ended in an error.
     pub fn reconcile_failed(&mut self, controller: &str) {
-        add_one(&mut self.reconcile_errors, controller);
+        *slot(&mut self.reconcile_errors, controller) += 1;
     }
 
     /// Accounts one world change.
@@ -136,10 +125,7 @@ impl Stats {
             }
             _ => return,
         };
-        let life = match self.lives.get_mut(name) {
-            Some(life) => life,
-            None => self.lives.entry(name.to_string()).or_default(),
-        };
+        let life = slot(&mut self.lives, name);
         life.writes[life.stage as usize] += 1;
         life.by[writer as usize] += 1;
         if let Obj::Backup(b) = obj {

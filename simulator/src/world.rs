@@ -147,9 +147,7 @@ fn validate_meta(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), C
     if key.namespace.is_empty() {
         return Err(invalid(kind, key, "metadata.namespace: must be set".into()));
     }
-    if let Some(c) = crate::validation::name_causes(&key.name).into_iter().next() {
-        return Err(invalid(kind, key, format!("{}: {}", c.field, c.message)));
-    }
+    refuse_first(kind, key, crate::validation::name_causes(&key.name))?;
     validate_labels(kind, key, meta)?;
     if kind == Kind::Job && key.name.len() > 63 {
         return Err(invalid(
@@ -162,7 +160,12 @@ fn validate_meta(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), C
 }
 
 fn validate_labels(kind: Kind, key: &ObjectKey, meta: &ObjectMeta) -> Result<(), ClusterError> {
-    match crate::validation::label_causes(meta.labels.as_ref().unwrap_or(&BTreeMap::new())).into_iter().next() {
+    refuse_first(kind, key, crate::validation::label_causes(meta.labels.as_ref().unwrap_or(&BTreeMap::new())))
+}
+
+/// `Invalid` with the first of `causes`, if any.
+fn refuse_first(kind: Kind, key: &ObjectKey, causes: Vec<crate::validation::Cause>) -> Result<(), ClusterError> {
+    match causes.into_iter().next() {
         Some(c) => Err(invalid(kind, key, format!("{}: {}", c.field, c.message))),
         None => Ok(()),
     }

@@ -28,13 +28,11 @@ impl Family for RetainKeepsData {
         }
         let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
         let key = ObjectKey::of(&*b);
-        if must_clean(&b) {
-            self.kept.remove(&key);
-        } else if let Some(url) = data_url(&b) {
-            self.kept.insert(key, url);
-        } else {
-            self.kept.remove(&key);
-        }
+        // The policy first: most Backups' data goes with them, and then the URL is not needed.
+        match if must_clean(&b) { None } else { data_url(&b) } {
+            Some(url) => self.kept.insert(key, url),
+            None => self.kept.remove(&key),
+        };
         Vec::new()
     }
 
