@@ -2,6 +2,7 @@
 //! injected on the way, and answered to the task that sent them.
 
 use operator::cluster::{ClusterError, Deletion, Kind, ObjectKey, Verb};
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -16,10 +17,10 @@ pub use crate::request::{Request, Response, Sent};
 
 impl State {
     /// The name an actor has in the trace.
-    pub fn actor_name(&self, actor: &Actor) -> String {
+    pub fn actor_name(&self, actor: &Actor) -> Cow<'static, str> {
         match actor {
-            Actor::Controller(i) => self.controllers[*i].id.as_str().to_string(),
-            Actor::Manager(pod) => format!("manager/{pod}"),
+            Actor::Controller(i) => self.controllers[*i].id.as_str().into(),
+            Actor::Manager(pod) => format!("manager/{pod}").into(),
             Actor::User => "user".into(),
             Actor::Kubelet => "kubelet".into(),
             Actor::JobController => "job-controller".into(),
@@ -29,7 +30,7 @@ impl State {
     }
 
     /// The actor's class in the stats (bounded cardinality).
-    fn actor_class(&self, actor: &Actor) -> String {
+    fn actor_class(&self, actor: &Actor) -> Cow<'static, str> {
         match actor {
             Actor::Manager(_) => "manager".into(),
             other => self.actor_name(other),
@@ -93,7 +94,7 @@ impl State {
             }
         };
         if let Response::Failed(e) = &response {
-            *self.stats.errors.entry((class, e.class())).or_default() += 1;
+            *self.stats.errors.entry((class.into_owned(), e.class())).or_default() += 1;
             if injected.is_some() {
                 let name = self.actor_name(&actor);
                 self.trace.record(

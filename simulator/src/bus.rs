@@ -16,10 +16,14 @@ fn phase(p: &Pod) -> Option<&str> {
 impl State {
     /// Routes the world's pending changes, made by `actor`.
     pub(crate) fn commit(&mut self, actor: &Actor) {
-        for change in self.world.take_changes() {
+        let changes = self.world.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        let name = self.actor_name(actor);
+        for change in changes {
             if self.trace.enabled() && matches!(actor, Actor::Kubelet | Actor::JobController | Actor::Gc | Actor::User)
             {
-                let name = self.actor_name(actor);
                 let verb = match change.type_ {
                     ChangeType::Added => "create",
                     ChangeType::Modified => "update",
@@ -31,10 +35,9 @@ impl State {
                     &name,
                     verb,
                     format_args!("{} {}", o.kind(), o.key()),
-                    format_args!("rv={}", o.resource_version()),
+                    format_args!("rv={}", change.rv),
                 );
             }
-            let name = self.actor_name(actor);
             self.trace.change(&name, &change);
             self.informers_on_change(&change);
             self.with_outside(|o, st| o.changed(st, &change));

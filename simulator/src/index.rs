@@ -3,7 +3,7 @@
 //! cache).
 
 use operator::api::labels::NAMING;
-use operator::cluster::{Labels, ObjectKey, labels_match};
+use operator::cluster::{Labels, ObjectKey, labels_match, pairs_match};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -20,7 +20,9 @@ type Key = Rc<ObjectKey>;
 /// names one Backup, Restore, compaction or schedule) are indexed: every selector the operator sends carries one,
 /// and the others (`component`, `managed-by`, the Job controller's) would each hold a set of most of the namespace,
 /// paid for at every create and delete. A selector without a naming key scans its namespace.
-type ByLabel = BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeSet<Key>>>>;
+/// The values are hashed: a world of thousands of Backups has as many values of the Backup's naming key, found by
+/// exact value only.
+type ByLabel = BTreeMap<String, BTreeMap<String, Lookup<String, BTreeSet<Key>>>>;
 
 #[derive(Clone, Debug, Default)]
 pub struct Indexed {
@@ -30,8 +32,8 @@ pub struct Indexed {
     /// The same keys in order (namespace, then name): what iteration and namespace scans read.
     order: BTreeSet<Key>,
     by_label: ByLabel,
-    /// Keys of the objects whose ownerReferences name a uid.
-    by_owner: BTreeMap<String, BTreeSet<Key>>,
+    /// Keys of the objects whose ownerReferences name a uid (found by exact uid only, so hashed).
+    by_owner: Lookup<String, BTreeSet<Key>>,
 }
 
 /// The indexed label pairs of `obj`.
@@ -70,7 +72,7 @@ impl Indexed {
     pub fn insert(&mut self, key: ObjectKey, obj: Obj) -> Option<Obj> {
         // Most writes (status, finalizers) leave labels and owners alone: then the indexes already hold the key.
         if let Some(slot) = self.by_key.get_mut(&key)
-            && pairs(slot).eq(pairs(&obj))
+            && (slot.meta().labels == obj.meta().labels || pairs(slot).eq(pairs(&obj)))
             && owners(slot).eq(owners(&obj))
         {
             return Some(std::mem::replace(slot, obj));
@@ -89,13 +91,17 @@ impl Indexed {
                 };
                 let names = match values.get_mut(v) {
                     Some(n) => n,
-                    None => values.entry(v.clone()).or_default(),
+                    None => values.or_default(v.clone()),
                 };
                 names.insert(Rc::clone(&key));
             }
         }
         for uid in owners(&obj) {
-            self.by_owner.entry(uid.to_string()).or_default().insert(Rc::clone(&key));
+            let keys = match self.by_owner.get_mut(uid) {
+                Some(keys) => keys,
+                None => self.by_owner.or_default(uid.to_string()),
+            };
+            keys.insert(Rc::clone(&key));
         }
         self.order.insert(Rc::clone(&key));
         self.by_key.insert(key, obj);
@@ -140,18 +146,24 @@ impl Indexed {
     /// The objects in `namespace` carrying every pair of `selector`, by name. Reads only the objects carrying the
     /// selector's rarest naming pair (or the namespace, for a selector without one).
     pub fn select<'a>(&'a self, namespace: &'a str, selector: &'a Labels) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
-        let mut rarest: Option<&BTreeSet<Key>> = None;
+        let mut rarest: Option<(&String, &BTreeSet<Key>)> = None;
         let in_ns = self.by_label.get(namespace);
         for (k, v) in selector.iter().filter(|(k, _)| NAMING.contains(&k.as_str())) {
             match in_ns.and_then(|m| m.get(k)).and_then(|m| m.get(v)) {
                 None => return Box::new(std::iter::empty()),
-                Some(names) if rarest.is_none_or(|r| names.len() < r.len()) => rarest = Some(names),
+                Some(names) if rarest.is_none_or(|(_, r)| names.len() < r.len()) => rarest = Some((k, names)),
                 Some(_) => {}
             }
         }
         let matching = move |o: &&Obj| labels_match(o.meta().labels.as_ref(), selector);
         match rarest {
-            Some(names) => Box::new(names.iter().filter_map(move |key| self.by_key.get(&**key)).filter(matching)),
+            Some((indexed, names)) => {
+                // Every object the index names for a pair carries it: only the selector's other pairs are judged.
+                let others = move |o: &&Obj| {
+                    pairs_match(o.meta().labels.as_ref(), selector.iter().filter(|(k, _)| *k != indexed))
+                };
+                Box::new(names.iter().filter_map(move |key| self.by_key.get(&**key)).filter(others))
+            }
             None => {
                 let from = ObjectKey::new(namespace, "");
                 Box::new(

@@ -19,6 +19,11 @@ pub enum Delivery {
     Relist(Vec<Obj>),
 }
 
+/// The `app.kubernetes.io/component` label of `obj`, which the informers of Jobs and pods select on.
+pub fn component_of(obj: &Obj) -> Option<&str> {
+    obj.meta().labels.as_ref()?.get(labels::COMPONENT).map(String::as_str)
+}
+
 /// One controller's view of one kind.
 pub struct Informer {
     pub controller: usize,
@@ -61,9 +66,14 @@ impl Informer {
     }
 
     pub fn selects(&self, obj: &Obj) -> bool {
+        self.takes(|| component_of(obj))
+    }
+
+    /// Whether an object whose component label `component` gives is one it watches (the label is read only when
+    /// this watch selects on it).
+    fn takes<'a>(&self, component: impl FnOnce() -> Option<&'a str>) -> bool {
         let Some(components) = self.components else { return true };
-        let label = obj.meta().labels.as_ref().and_then(|l| l.get(labels::COMPONENT));
-        label.is_some_and(|c| components.contains(&c.as_str()))
+        component().is_some_and(|c| components.contains(&c))
     }
 
     /// Forgets everything (the process died).
@@ -73,9 +83,10 @@ impl Informer {
         self.running = false;
     }
 
-    /// Whether a change to `obj` is on its way to this cache now.
-    pub fn follows(&self, obj: &Obj) -> bool {
-        self.kind == obj.kind() && self.running && self.stalled.is_none() && self.selects(obj)
+    /// Whether a change to an object of `kind` is on its way to this cache now; `component` gives the object's
+    /// component label (read once per change however many informers ask, see [`component_of`]).
+    pub fn follows<'a>(&self, kind: Kind, component: impl FnOnce() -> Option<&'a str>) -> bool {
+        self.kind == kind && self.running && self.stalled.is_none() && self.takes(component)
     }
 
     /// A lag drawn from this informer's stream within `span`.

@@ -3,9 +3,10 @@
 //! triggered by what a delivery applied.
 
 use crate::engine::{Event, State};
-use crate::informer::Delivery;
+use crate::informer::{Delivery, component_of};
 use crate::object::Obj;
 use crate::world::Change;
+use std::cell::OnceCell;
 
 impl State {
     fn enqueue(&mut self, i: usize, delivery: Delivery) {
@@ -17,8 +18,10 @@ impl State {
 
     /// Routes a world change to the informers watching its kind.
     pub(crate) fn informers_on_change(&mut self, change: &Change) {
+        let kind = change.obj.kind();
+        let component = OnceCell::new();
         for i in 0..self.informers.len() {
-            if !self.informers[i].follows(&change.obj) {
+            if !self.informers[i].follows(kind, || *component.get_or_init(|| component_of(&change.obj))) {
                 continue;
             }
             self.enqueue(i, Delivery::Change(change.type_, change.obj.clone()));

@@ -32,6 +32,14 @@ impl<K: Hash + Eq, V> Lookup<K, V> {
         self.map.get_mut(key)
     }
 
+    /// The value of `key`, inserted as `V::default()` when missing.
+    pub fn or_default(&mut self, key: K) -> &mut V
+    where
+        V: Default,
+    {
+        self.map.entry(key).or_default()
+    }
+
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         self.map.insert(key, value)
     }

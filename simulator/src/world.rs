@@ -29,10 +29,13 @@ pub enum ChangeType {
 pub struct Change {
     pub time: SimTime,
     pub type_: ChangeType,
-    /// The object after the change (for `Deleted`, its last state).
+    /// The object after the change (for `Deleted`, its last state, which still carries the resourceVersion it had
+    /// before the deletion: `rv` is the deletion's).
     pub obj: Obj,
     /// The object before the change, if it existed.
     pub old: Option<Obj>,
+    /// The resourceVersion of the change (a watch reports a deleted object with it).
+    pub rv: u64,
 }
 
 /// Which part of an object an update replaces.
@@ -56,11 +59,16 @@ trait Parts: Clone {
 macro_rules! parts {
     ($t:ty, $clear:expr) => {
         impl Parts for $t {
+            // Most writes send back the part they read: it is compared, and copied only when it differs.
             fn keep_status_of(&mut self, old: &Self) {
-                self.status = old.status.clone();
+                if self.status != old.status {
+                    self.status.clone_from(&old.status);
+                }
             }
             fn keep_spec_of(&mut self, old: &Self) {
-                self.spec = old.spec.clone();
+                if self.spec != old.spec {
+                    self.spec.clone_from(&old.spec);
+                }
             }
             fn spec_eq(&self, other: &Self) -> bool {
                 self.spec == other.spec
@@ -251,7 +259,8 @@ impl World {
     }
 
     fn record(&mut self, time: SimTime, type_: ChangeType, obj: Obj, old: Option<Obj>) {
-        self.changes.push(Change { time, type_, obj, old });
+        // Every change takes the resourceVersion handed out just before it is recorded.
+        self.changes.push(Change { time, type_, obj, old, rv: self.rv });
     }
 
     /// Creates an object: `AlreadyExists`, `Invalid` names and label values; sets uid, resourceVersion,
@@ -397,9 +406,9 @@ impl World {
     /// Removes an object for good (the end of a pod's graceful termination, or a deletion without finalizers).
     pub fn remove(&mut self, kind: Kind, key: &ObjectKey, now: SimTime) -> Option<Obj> {
         let old = self.of_kind(kind).remove(key)?;
-        let rv = self.next_rv();
-        let last = old.with_meta(|m| m.resource_version = Some(rv.clone()));
-        self.record(now, ChangeType::Deleted, last, Some(old.clone()));
+        // The change carries the deletion's resourceVersion: the object is not copied to stamp it.
+        self.next_rv();
+        self.record(now, ChangeType::Deleted, old.clone(), Some(old.clone()));
         Some(old)
     }
 
@@ -562,7 +571,9 @@ fn merge_typed<T: Parts>(old: &T, mut out: T, sub: Subresource, rv: &str, old_me
         }
         Subresource::Status => {
             out.keep_spec_of(old);
-            *out.meta_mut() = old_meta.clone();
+            if out.meta_mut() != old_meta {
+                out.meta_mut().clone_from(old_meta);
+            }
         }
     }
     out.meta_mut().resource_version = Some(rv.to_string());
@@ -692,6 +703,21 @@ mod tests {
         assert!(w.get(Kind::Backup, &key("a")).is_none());
         let changes = w.take_changes();
         assert_eq!(changes.last().unwrap().type_, ChangeType::Deleted);
+    }
+
+    #[test]
+    fn a_removal_reports_the_deletions_resource_version_and_shares_the_last_state() {
+        let mut w = World::new();
+        let stored = created(&mut w, backup("a"));
+        w.take_changes();
+        assert!(matches!(w.delete(Kind::Backup, &key("a"), &Precondition::default(), T0), Ok(Deletion::Gone)));
+        let changes = w.take_changes();
+        let [gone] = changes.as_slice() else { panic!("one change: {changes:?}") };
+        assert_eq!(gone.type_, ChangeType::Deleted);
+        assert_eq!(gone.rv, w.resource_version(), "the deletion takes a resourceVersion of its own");
+        assert!(gone.rv > gone.obj.resource_version());
+        let last = gone.obj.get::<Backup>().unwrap();
+        assert!(Arc::ptr_eq(&last, &stored), "the last state is the stored object, not a copy");
     }
 
     #[test]

@@ -322,3 +322,24 @@ fn generated_names_paging_unknown_fields_and_collections_behave_as_kube_apiserve
         assert_eq!(left["items"], json!([]));
     });
 }
+
+#[test]
+fn a_watched_deletion_carries_the_resource_version_of_the_deletion() {
+    with_served_api(|client| async move {
+        let backups: Api<Backup> = Api::namespaced(client, "test1");
+        let made = backups.create(&PostParams::default(), &backup("short-lived")).await.unwrap();
+        let made_rv: u64 = made.metadata.resource_version.unwrap().parse().unwrap();
+        let mut events =
+            backups.watch(&WatchParams::default().timeout(60), &made_rv.to_string()).await.unwrap().boxed();
+        backups.delete("short-lived", &DeleteParams::default()).await.unwrap();
+        let after: u64 =
+            backups.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap().parse().unwrap();
+        match events.try_next().await.unwrap() {
+            Some(WatchEvent::Deleted(b)) => {
+                let rv: u64 = b.metadata.resource_version.unwrap().parse().unwrap();
+                assert!(rv > made_rv && rv <= after, "deleted at {rv}: after {made_rv}, by {after}");
+            }
+            other => panic!("expected short-lived DELETED, got {other:?}"),
+        }
+    });
+}

@@ -37,7 +37,9 @@ fn storage(f: &mut Fields, s: &StorageProvider) {
 }
 
 fn tidb_access(f: &mut Fields, field: &str, access: Option<&TidbAccessConfig>) {
-    f.note(access.is_some_and(|a| a.tls_client_secret_name.is_some()), &format!("{field}.tlsClientSecretName"));
+    if access.is_some_and(|a| a.tls_client_secret_name.is_some()) {
+        f.note(true, &format!("{field}.tlsClientSecretName"));
+    }
 }
 
 /// The unsupported fields of a Backup spec at `at` (`spec`, or `spec.backupTemplate` in a schedule).

@@ -20,7 +20,7 @@ pub mod own_writes;
 
 pub use error::{ClusterError, Verb};
 pub use event::{Event, EventType};
-pub use object::{Kind, Labels, Object, ObjectKey, labels_match};
+pub use object::{Kind, Labels, Object, ObjectKey, labels_match, pairs_match};
 pub use object_map::ObjectMap;
 
 use chrono::{DateTime, Utc};

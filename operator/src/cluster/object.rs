@@ -119,5 +119,13 @@ pub type Labels = BTreeMap<String, String>;
 
 /// True when `labels` carries every pair of `selector`.
 pub fn labels_match(labels: Option<&BTreeMap<String, String>>, selector: &Labels) -> bool {
-    selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+    pairs_match(labels, selector.iter())
+}
+
+/// Whether `labels` carry every one of `pairs` (a part of a selector).
+pub fn pairs_match<'a>(
+    labels: Option<&BTreeMap<String, String>>,
+    mut pairs: impl Iterator<Item = (&'a String, &'a String)>,
+) -> bool {
+    pairs.all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }

@@ -150,7 +150,12 @@ impl State {
 
 impl Outside for Watches {
     fn changed(&mut self, st: &mut State, change: &Change) {
-        self.publish(st, Res::Typed(change.obj.kind()), type_name(change.type_), Arc::new(to_json(&change.obj)));
+        let mut json = to_json(&change.obj);
+        // A deleted object is reported with the deletion's resourceVersion, as kube-apiserver does.
+        if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            meta.insert("resourceVersion".into(), change.rv.to_string().into());
+        }
+        self.publish(st, Res::Typed(change.obj.kind()), type_name(change.type_), Arc::new(json));
     }
 
     fn stall(&mut self, st: &mut State, kinds: &[Kind], starts: bool) {

@@ -9,12 +9,13 @@ use operator::api::validation;
 use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey, Verb};
 use operator::controllers::schedule::retention::Retention;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{Ctx, Family, Liveness, SpecEdits, created, creation_order, schedule_backups, schedule_owner_uid};
 use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
+use crate::lookup::Lookup;
 use crate::scenario::model::{FaultKind, InvariantId};
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -28,18 +29,18 @@ pub struct GcNotStarved {
     excused: Vec<(SimTime, Option<SimTime>)>,
     /// Backup uid -> when it finished (Complete or Failed). By uid: looked up for every Backup of a schedule after
     /// each of its reconciles, without building a key.
-    finished: BTreeMap<String, SimTime>,
+    finished: Lookup<String, SimTime>,
     /// A new retention rule starts its own clock.
     spec_changed: SpecEdits,
     /// Backups already reported (once each).
     reported: BTreeSet<ObjectKey>,
     /// Schedule uid -> whether its spec at this generation is one the operator accepts (validated once per spec).
-    valid: BTreeMap<String, (Option<i64>, bool)>,
+    valid: Lookup<String, (Option<i64>, bool)>,
     /// Schedule uid -> until when a check can find nothing new, as the last one left it: every Backup then overdue
     /// was reported or excused (for good: an excuse covers any later instant too), and the next falls due after
     /// this. Any change to the schedule or to one of its Backups forgets it. A schedule is checked after each of its
     /// reconciles (every half minute or so, each a pass over its Backups): most would find nothing.
-    quiet_until: BTreeMap<String, SimTime>,
+    quiet_until: Lookup<String, SimTime>,
 }
 
 impl GcNotStarved {
@@ -66,11 +67,11 @@ impl GcNotStarved {
             .collect();
         GcNotStarved {
             excused,
-            finished: BTreeMap::new(),
-            valid: BTreeMap::new(),
+            finished: Lookup::default(),
+            valid: Lookup::default(),
             spec_changed: SpecEdits::default(),
             reported: BTreeSet::new(),
-            quiet_until: BTreeMap::new(),
+            quiet_until: Lookup::default(),
         }
     }
 
@@ -214,7 +215,7 @@ impl Family for GcNotStarved {
             // the size of the world, not of its history).
             self.finished.remove(uid);
             self.reported.remove(&ObjectKey::of(&*b));
-        } else if b.is_finished() && !self.finished.contains_key(uid) {
+        } else if b.is_finished() && self.finished.get(uid).is_none() {
             self.finished.insert(uid.to_string(), change.time);
         }
         Vec::new()
