@@ -29,8 +29,8 @@ pub enum ChangeType {
 pub struct Change {
     pub time: SimTime,
     pub type_: ChangeType,
-    /// The object after the change (for `Deleted`, its last state, which still carries the resourceVersion it had
-    /// before the deletion: `rv` is the deletion's).
+    /// The object after the change (for `Deleted`, its last state, which may carry the resourceVersion it had before
+    /// the deletion: `rv` is the deletion's).
     pub obj: Obj,
     /// The object before the change, if it existed.
     pub old: Option<Obj>,

@@ -151,8 +151,11 @@ impl State {
 impl Outside for Watches {
     fn changed(&mut self, st: &mut State, change: &Change) {
         let mut json = to_json(&change.obj);
-        // A deleted object is reported with the deletion's resourceVersion, as kube-apiserver does.
-        if let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        // A deleted object is reported with the deletion's resourceVersion, as kube-apiserver does (the store keeps
+        // the last state as it was; every other change's object already carries its own).
+        if change.type_ == ChangeType::Deleted
+            && let Some(meta) = json.get_mut("metadata").and_then(|m| m.as_object_mut())
+        {
             meta.insert("resourceVersion".into(), change.rv.to_string().into());
         }
         self.publish(st, Res::Typed(change.obj.kind()), type_name(change.type_), Arc::new(json));
