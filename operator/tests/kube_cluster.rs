@@ -173,7 +173,7 @@ async fn create_posts_the_object_and_returns_the_servers_copy() {
     created.metadata.resource_version = Some("11".into());
     let body = value(&created);
     let api = MockApi::serve(move |_| json_reply(201, body.clone()));
-    let got = live(&api).create(&job).await.unwrap();
+    let got = live(&api).create(Arc::new(job.clone())).await.unwrap();
     assert_eq!(*got, created);
     let req = api.only();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/apis/batch/v1/namespaces/test1/jobs"));
@@ -189,7 +189,7 @@ async fn replace_puts_the_object_conditional_on_its_resource_version() {
     updated.metadata.resource_version = Some("8".into());
     let body = value(&updated);
     let api = MockApi::serve(move |_| json_reply(200, body.clone()));
-    assert_eq!(*live(&api).replace(&b).await.unwrap(), updated);
+    assert_eq!(*live(&api).replace(Arc::new(b.clone())).await.unwrap(), updated);
     let req = api.only();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("PUT", &*format!("{BACKUPS}/demo")));
     assert_eq!(req.body["metadata"]["resourceVersion"], "7");
@@ -201,7 +201,7 @@ async fn replace_status_puts_to_the_status_subresource() {
     let b = BackupBuilder::new("demo").complete(t(5)).build();
     let body = value(&b);
     let api = MockApi::serve(move |_| json_reply(200, body.clone()));
-    assert_eq!(*live(&api).replace_status(&b).await.unwrap(), b);
+    assert_eq!(*live(&api).replace_status(Arc::new(b.clone())).await.unwrap(), b);
     let req = api.only();
     assert_eq!((req.method.as_str(), req.path.as_str()), ("PUT", &*format!("{BACKUPS}/demo/status")));
     assert_eq!(req.body["status"]["phase"], "Complete");
@@ -214,7 +214,7 @@ async fn updates_without_a_resource_version_are_refused_before_any_request() {
     let mut b = backup();
     b.metadata.resource_version = None;
     let cluster = live(&api);
-    for result in [cluster.replace(&b).await, cluster.replace_status(&b).await] {
+    for result in [cluster.replace(Arc::new(b.clone())).await, cluster.replace_status(Arc::new(b.clone())).await] {
         assert!(matches!(result, Err(ClusterError::Invalid { kind: Kind::Backup, .. })), "{result:?}");
     }
     assert!(api.recorded().is_empty());
@@ -357,9 +357,9 @@ impl Method {
         match self {
             Method::Get => cluster.get::<Backup>(&key()).await.map(drop),
             Method::List => cluster.list::<Backup>(NS, &Labels::new()).await.map(drop),
-            Method::Create => cluster.create(&b).await.map(drop),
-            Method::Replace => cluster.replace(&b).await.map(drop),
-            Method::ReplaceStatus => cluster.replace_status(&b).await.map(drop),
+            Method::Create => cluster.create(Arc::new(b.clone())).await.map(drop),
+            Method::Replace => cluster.replace(Arc::new(b.clone())).await.map(drop),
+            Method::ReplaceStatus => cluster.replace_status(Arc::new(b.clone())).await.map(drop),
             Method::Delete => cluster.delete::<Backup>(&key(), &Precondition::default()).await.map(drop),
         }
     }
@@ -503,7 +503,7 @@ async fn every_method_maps_every_error_class() {
 #[tokio::test]
 async fn transient_errors_keep_the_cause_in_the_message() {
     let api = MockApi::serve(|_| status_reply(500, "InternalError", "etcdserver: leader changed"));
-    let err = live(&api).create(&backup()).await.unwrap_err();
+    let err = live(&api).create(Arc::new(backup())).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "create Backup test1/demo failed (it may or may not have applied): HTTP 500 InternalError: etcdserver: leader changed"
@@ -518,7 +518,7 @@ async fn transient_errors_keep_the_cause_in_the_message() {
 #[tokio::test]
 async fn a_conflict_keeps_the_api_servers_message() {
     let api = MockApi::serve(|_| status_reply(409, "Conflict", "the object has been modified"));
-    let err = live(&api).replace_status(&backup()).await.unwrap_err();
+    let err = live(&api).replace_status(Arc::new(backup())).await.unwrap_err();
     assert_eq!(
         err,
         ClusterError::Conflict { kind: Kind::Backup, key: key(), message: "the object has been modified".into() }

@@ -87,16 +87,20 @@ impl Cluster for Conflicting<'_> {
     async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         self.inner.list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         self.inner.create(obj).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         self.inner.replace(obj).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         if self.conflicts.get() > 0 {
             self.conflicts.set(self.conflicts.get() - 1);
-            return Err(ClusterError::Conflict { kind: K::KIND, key: ObjectKey::of(obj), message: "injected".into() });
+            return Err(ClusterError::Conflict {
+                kind: K::KIND,
+                key: ObjectKey::of(&*obj),
+                message: "injected".into(),
+            });
         }
         self.inner.replace_status(obj).await
     }

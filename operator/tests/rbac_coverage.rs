@@ -94,16 +94,16 @@ impl Cluster for Recording<'_> {
         self.note(K::KIND, Verb::List);
         self.inner.list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         self.note(K::KIND, Verb::Create);
-        self.created.borrow_mut().push(serde_json::to_value(obj).unwrap());
+        self.created.borrow_mut().push(serde_json::to_value(&*obj).unwrap());
         self.inner.create(obj).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         self.note(K::KIND, Verb::Update);
         self.inner.replace(obj).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         self.note(K::KIND, Verb::UpdateStatus);
         self.inner.replace_status(obj).await
     }
@@ -337,9 +337,9 @@ async fn replay_as<K: Object>(cluster: &KubeCluster, verb: Verb) {
     let result = match verb {
         Verb::Get => cluster.get::<K>(&key).await.map(drop),
         Verb::List => cluster.list::<K>(NS, &Labels::new()).await.map(drop),
-        Verb::Create => cluster.create(&obj).await.map(drop),
-        Verb::Update => cluster.replace(&obj).await.map(drop),
-        Verb::UpdateStatus => cluster.replace_status(&obj).await.map(drop),
+        Verb::Create => cluster.create(Arc::new(obj.clone())).await.map(drop),
+        Verb::Update => cluster.replace(Arc::new(obj.clone())).await.map(drop),
+        Verb::UpdateStatus => cluster.replace_status(Arc::new(obj.clone())).await.map(drop),
         Verb::Delete => cluster.delete::<K>(&key, &Precondition::default()).await.map(drop),
     };
     result.unwrap_or_else(|e| panic!("{} {verb}: {e}", K::KIND));

@@ -4,7 +4,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: simulator::allocator::Allocator = simulator::allocator::Allocator;
 use simulator::run::{RunOptions, run};
 use std::hint::black_box;
 

@@ -76,24 +76,24 @@ impl Cluster for SimClient {
         }
     }
 
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        match self.call(Request::Create(Obj::wrap(obj.clone()))).await {
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        match self.call(Request::Create(Obj::shared(obj))).await {
             Response::Written(o) => Ok(typed(&o).expect("same kind")),
             Response::Failed(e) => Err(e),
             r => Err(unexpected(r)),
         }
     }
 
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        match self.call(Request::Update(Obj::wrap(obj.clone()))).await {
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        match self.call(Request::Update(Obj::shared(obj))).await {
             Response::Written(o) => Ok(typed(&o).expect("same kind")),
             Response::Failed(e) => Err(e),
             r => Err(unexpected(r)),
         }
     }
 
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        match self.call(Request::UpdateStatus(Obj::wrap(obj.clone()))).await {
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        match self.call(Request::UpdateStatus(Obj::shared(obj))).await {
             Response::Written(o) => Ok(typed(&o).expect("same kind")),
             Response::Failed(e) => Err(e),
             r => Err(unexpected(r)),

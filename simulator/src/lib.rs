@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod agenda;
+pub mod allocator;
 pub mod api;
 pub mod apiserver;
 pub mod bus;

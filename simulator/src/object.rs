@@ -22,14 +22,19 @@ pub enum Obj {
 impl Obj {
     /// Wraps a typed object.
     pub fn wrap<K: Object>(obj: K) -> Obj {
-        let boxed: Box<dyn Any> = Box::new(obj);
+        Obj::shared(Arc::new(obj))
+    }
+
+    /// Wraps a shared typed object without copying it (the store takes it over when no one else holds it).
+    pub fn shared<K: Object>(obj: Arc<K>) -> Obj {
+        let any: Arc<dyn Any + Send + Sync> = obj;
         match K::KIND {
-            Kind::Backup => Obj::Backup(Arc::new(*boxed.downcast().expect("Backup"))),
-            Kind::Restore => Obj::Restore(Arc::new(*boxed.downcast().expect("Restore"))),
-            Kind::BackupSchedule => Obj::Schedule(Arc::new(*boxed.downcast().expect("BackupSchedule"))),
-            Kind::CompactBackup => Obj::Compact(Arc::new(*boxed.downcast().expect("CompactBackup"))),
-            Kind::Job => Obj::Job(Arc::new(*boxed.downcast().expect("Job"))),
-            Kind::Pod => Obj::Pod(Arc::new(*boxed.downcast().expect("Pod"))),
+            Kind::Backup => Obj::Backup(any.downcast().expect("Backup")),
+            Kind::Restore => Obj::Restore(any.downcast().expect("Restore")),
+            Kind::BackupSchedule => Obj::Schedule(any.downcast().expect("BackupSchedule")),
+            Kind::CompactBackup => Obj::Compact(any.downcast().expect("CompactBackup")),
+            Kind::Job => Obj::Job(any.downcast().expect("Job")),
+            Kind::Pod => Obj::Pod(any.downcast().expect("Pod")),
         }
     }
 

@@ -632,6 +632,21 @@ mod tests {
     }
 
     #[test]
+    fn a_created_object_handed_over_whole_is_stored_without_a_copy() {
+        // The operator's writes hand the store an `Arc` no one else holds: the store stamps it in place.
+        let mut w = World::new();
+        let sent = Arc::new(backup("a"));
+        let at = Arc::as_ptr(&sent);
+        let stored = w.create(Obj::shared(sent), T0).unwrap().get::<Backup>().unwrap();
+        assert!(std::ptr::eq(Arc::as_ptr(&stored), at), "the store copied the object it was handed");
+        assert!(stored.metadata.uid.is_some());
+        // One the writer still holds is copied: the writer's copy must not change under it.
+        let kept = Arc::new(backup("b"));
+        let stored = w.create(Obj::shared(kept.clone()), T0).unwrap().get::<Backup>().unwrap();
+        assert!(!Arc::ptr_eq(&stored, &kept) && kept.metadata.uid.is_none());
+    }
+
+    #[test]
     fn names_and_label_values_are_validated() {
         let mut w = World::new();
         assert!(matches!(w.create(Obj::wrap(backup("Upper")), T0), Err(ClusterError::Invalid { .. })));

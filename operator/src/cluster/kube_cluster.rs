@@ -279,30 +279,30 @@ impl Cluster for KubeCluster {
         Ok(items.into_iter().map(Arc::new).collect())
     }
 
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        let key = ObjectKey::of(obj);
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        let key = ObjectKey::of(&*obj);
         self.api::<K>(&key.namespace)
-            .create(&PostParams::default(), obj)
+            .create(&PostParams::default(), &*obj)
             .await
             .map(Arc::new)
             .map_err(|e| map_error(e, Verb::Create, K::KIND, &key))
     }
 
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        let key = ObjectKey::of(obj);
-        Self::require_resource_version(obj, &key)?;
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        let key = ObjectKey::of(&*obj);
+        Self::require_resource_version(&*obj, &key)?;
         self.api::<K>(&key.namespace)
-            .replace(&key.name, &PostParams::default(), obj)
+            .replace(&key.name, &PostParams::default(), &*obj)
             .await
             .map(Arc::new)
             .map_err(|e| map_error(e, Verb::Update, K::KIND, &key))
     }
 
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        let key = ObjectKey::of(obj);
-        Self::require_resource_version(obj, &key)?;
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        let key = ObjectKey::of(&*obj);
+        Self::require_resource_version(&*obj, &key)?;
         self.api::<K>(&key.namespace)
-            .replace_status(&key.name, &PostParams::default(), obj)
+            .replace_status(&key.name, &PostParams::default(), &*obj)
             .await
             .map(Arc::new)
             .map_err(|e| map_error(e, Verb::UpdateStatus, K::KIND, &key))

@@ -96,13 +96,13 @@ pub trait Cluster {
     async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError>;
 
     /// Creates `obj`; `AlreadyExists` when its name is taken.
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError>;
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError>;
 
     /// Replaces `obj`'s metadata and spec (status is ignored), conditional on its `resourceVersion`.
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError>;
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError>;
 
     /// Replaces `obj`'s status through the status subresource, conditional on its `resourceVersion`.
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError>;
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError>;
 
     /// Deletes the object (background propagation). Deleting an object that is already being deleted succeeds.
     async fn delete<K: Object>(
@@ -146,13 +146,13 @@ impl<C: Cluster> Cluster for &C {
     async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         (**self).list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         (**self).create(obj).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         (**self).replace(obj).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         (**self).replace_status(obj).await
     }
     async fn delete<K: Object>(

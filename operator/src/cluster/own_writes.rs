@@ -263,8 +263,8 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
     async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError> {
         self.inner.list(namespace, selector).await
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        let key = ObjectKey::of(obj);
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        let key = ObjectKey::of(&*obj);
         if let Some(refusal) = self.writes.refused(K::KIND, &key, self.inner.now()) {
             return Err(refusal);
         }
@@ -273,11 +273,11 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
         self.writes.answered(K::KIND, &key, result.as_ref().map(|_| ()), self.inner.now());
         self.remember(result)
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         let result = self.inner.replace(obj).await;
         self.remember(result)
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
         let result = self.inner.replace_status(obj).await;
         self.remember(result)
     }

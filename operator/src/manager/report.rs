@@ -106,7 +106,7 @@ pub(super) async fn update<C: Cluster, K: Object>(
     for _ in 0..WRITE_ATTEMPTS {
         let mut obj = Arc::unwrap_or_clone(read::<C, K>(cluster, key).await?);
         edit(&mut obj).map_err(|why| ManagerError::Superseded { kind, key: key.clone(), why })?;
-        match cluster.replace_status(&obj).await {
+        match cluster.replace_status(Arc::new(obj)).await {
             Ok(updated) => return Ok(updated),
             Err(e @ (ClusterError::Conflict { .. } | ClusterError::Transient { .. })) => last = Some(e),
             Err(source) => return Err(ManagerError::Write { kind, key: key.clone(), source }),

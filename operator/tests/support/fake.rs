@@ -123,13 +123,13 @@ impl Cluster for FakeCluster {
             .collect())
     }
 
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        let key = ObjectKey::of(obj);
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        let key = ObjectKey::of(&*obj);
         self.log(Verb::Create, K::KIND, &key);
         if self.api.borrow().contains_key(&(K::KIND, key.clone())) {
             return Err(ClusterError::AlreadyExists { kind: K::KIND, key });
         }
-        let mut obj = obj.clone();
+        let mut obj = Arc::unwrap_or_clone(obj);
         let meta = obj.meta_mut();
         meta.uid = Some(format!("uid-{}", key.name));
         meta.resource_version = Some(self.next_rv());
@@ -138,8 +138,8 @@ impl Cluster for FakeCluster {
         Ok(Arc::new(obj))
     }
 
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        self.write(Verb::Update, obj, |stored, new| {
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        self.write(Verb::Update, &*obj, |stored, new| {
             let status = stored.get("status").cloned();
             *stored = new;
             if let Some(s) = status {
@@ -150,8 +150,8 @@ impl Cluster for FakeCluster {
         })
     }
 
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        self.write(Verb::UpdateStatus, obj, |stored, new| {
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        self.write(Verb::UpdateStatus, &*obj, |stored, new| {
             stored["status"] = new.get("status").cloned().unwrap_or(serde_json::Value::Null);
         })
     }

@@ -4,7 +4,7 @@ use anyhow::Result;
 
 /// The simulator allocates and frees small objects at a high rate; mimalloc is markedly faster at it than glibc.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: simulator::allocator::Allocator = simulator::allocator::Allocator;
 use clap::{Parser, Subcommand};
 use simulator::cli;
 use std::path::PathBuf;

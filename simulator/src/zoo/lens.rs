@@ -34,10 +34,9 @@ impl<C: Cluster, H: Hooks> Lens<C, H> {
     async fn write<K: Object, F: std::future::Future<Output = Result<Arc<K>, ClusterError>>>(
         &self,
         verb: Verb,
-        obj: &K,
+        key: ObjectKey,
         send: impl FnOnce() -> F,
     ) -> Result<Arc<K>, ClusterError> {
-        let key = ObjectKey::of(obj);
         if let Some(e) = self.hooks.refuse(verb, K::KIND, &key) {
             return Err(e);
         }
@@ -78,14 +77,14 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
         let listed = self.inner.list::<K>(namespace, selector).await?;
         Ok(listed.into_iter().filter(|o| self.hooks.visible(&**o)).map(|o| self.hooks.seen(o)).collect())
     }
-    async fn create<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        self.write(Verb::Create, obj, || self.inner.create(obj)).await
+    async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        self.write(Verb::Create, ObjectKey::of(&*obj), || self.inner.create(obj)).await
     }
-    async fn replace<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        self.write(Verb::Update, obj, || self.inner.replace(obj)).await
+    async fn replace<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        self.write(Verb::Update, ObjectKey::of(&*obj), || self.inner.replace(obj)).await
     }
-    async fn replace_status<K: Object>(&self, obj: &K) -> Result<Arc<K>, ClusterError> {
-        self.write(Verb::UpdateStatus, obj, || self.inner.replace_status(obj)).await
+    async fn replace_status<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError> {
+        self.write(Verb::UpdateStatus, ObjectKey::of(&*obj), || self.inner.replace_status(obj)).await
     }
     async fn delete<K: Object>(
         &self,

@@ -20,7 +20,7 @@ pub async fn reconcile<C: Cluster>(client: C, settings: Settings, backup: Arc<Ba
     } else if !has_finalizer && finalizer_needed(&backup) && !validation::backup(&backup).is_empty() {
         let mut b = (*backup).clone();
         b.metadata.finalizers.get_or_insert_with(Vec::new).push(FINALIZER.to_string());
-        client.replace(&b).await.map_err(|e| e.to_string())?;
+        client.replace(Arc::new(b)).await.map_err(|e| e.to_string())?;
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
     operator::controllers::backup::reconcile(&client, &settings, backup).await.map_err(|e| super::chain(&e))

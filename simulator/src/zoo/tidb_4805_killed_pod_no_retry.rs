@@ -32,7 +32,7 @@ pub async fn reconcile<C: Cluster>(client: C, settings: Settings, backup: Arc<Ba
             &mut status.conditions,
             Condition::new("Failed", now, Some("PodKilled"), Some("the backup pod was killed")),
         );
-        client.replace_status(&b).await.map_err(|e| e.to_string())?;
+        client.replace_status(Arc::new(b)).await.map_err(|e| e.to_string())?;
         return Ok(Action::await_change());
     }
     operator::controllers::backup::reconcile(&client, &settings, backup).await.map_err(|e| super::chain(&e))

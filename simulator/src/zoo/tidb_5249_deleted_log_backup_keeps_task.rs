@@ -14,7 +14,7 @@ pub async fn reconcile<C: Cluster>(client: C, settings: Settings, backup: Arc<Ba
     if backup.metadata.deletion_timestamp.is_some() && has_finalizer && log_backup::is_log(&backup.spec) {
         let mut b = (*backup).clone();
         b.metadata.finalizers.get_or_insert_with(Vec::new).retain(|f| f != FINALIZER);
-        client.replace(&b).await.map_err(|e| e.to_string())?;
+        client.replace(Arc::new(b)).await.map_err(|e| e.to_string())?;
         return Ok(Action::await_change());
     }
     operator::controllers::backup::reconcile(&client, &settings, backup).await.map_err(|e| super::chain(&e))

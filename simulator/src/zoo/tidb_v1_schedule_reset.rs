@@ -79,7 +79,7 @@ async fn perform_next_backup<C: Cluster>(cluster: &C, bs: &mut BackupSchedule) -
     if let Some(a) = backup.metadata.annotations.as_mut() {
         a.remove(labels::SCHEDULED_TIME);
     }
-    let created = cluster.create(&backup).await.map_err(|e| e.to_string())?;
+    let created = cluster.create(Arc::new(backup)).await.map_err(|e| e.to_string())?;
     backup = Arc::unwrap_or_clone(created);
     let status = bs.status.get_or_insert_with(BackupScheduleStatus::default);
     status.last_backup = backup.metadata.name.clone();
@@ -139,7 +139,7 @@ async fn update_status<C: Cluster>(cluster: &C, bs: &BackupSchedule) -> Result<(
         };
         let mut live = Arc::unwrap_or_clone(live);
         live.status.clone_from(&bs.status);
-        match cluster.replace_status(&live).await {
+        match cluster.replace_status(Arc::new(live)).await {
             Ok(_) => return Ok(()),
             Err(ClusterError::Conflict { .. }) => continue,
             Err(e) => return Err(e.to_string()),

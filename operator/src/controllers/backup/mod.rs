@@ -274,7 +274,7 @@ async fn write_status<C: Cluster>(
 ) -> Result<Next, BackupError> {
     let mut b = (*state.backup).clone();
     edit(b.status.get_or_insert_with(Default::default));
-    match cluster.replace_status(&b).await {
+    match cluster.replace_status(Arc::new(b)).await {
         Ok(updated) => {
             state.backup = updated;
             state.backup_fresh = true;
@@ -291,7 +291,7 @@ async fn write_meta<C: Cluster>(
 ) -> Result<Arc<Backup>, BackupError> {
     let mut b = (*state.backup).clone();
     edit(&mut b);
-    cluster.replace(&b).await.map_err(|source| BackupError::Write { key: state.key.clone(), source })
+    cluster.replace(Arc::new(b)).await.map_err(|source| BackupError::Write { key: state.key.clone(), source })
 }
 
 async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason: &'static str, message: String) {
@@ -301,7 +301,7 @@ async fn event<C: Cluster>(cluster: &C, state: &State, type_: EventType, reason:
 /// Creates `job`, adopting an existing Job of the same name when it belongs to this Backup.
 async fn create_job<C: Cluster>(cluster: &C, state: &State, job: Job) -> Result<Option<Arc<Job>>, BackupError> {
     let name = job.metadata.name.clone().unwrap_or_default();
-    match cluster.create(&job).await {
+    match cluster.create(Arc::new(job)).await {
         Ok(created) => Ok(Some(created)),
         Err(ClusterError::AlreadyExists { .. }) => {
             let key = ObjectKey::new(&state.key.namespace, &name);

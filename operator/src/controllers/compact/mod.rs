@@ -140,7 +140,10 @@ async fn write_status<C: Cluster>(
     let mut c = state.compact.clone();
     edit(c.status.get_or_insert_with(Default::default));
     state.compact = Arc::unwrap_or_clone(
-        cluster.replace_status(&c).await.map_err(|source| CompactError::Write { key: state.key.clone(), source })?,
+        cluster
+            .replace_status(Arc::new(c))
+            .await
+            .map_err(|source| CompactError::Write { key: state.key.clone(), source })?,
     );
     state.fresh = true;
     Ok(())
@@ -222,7 +225,7 @@ async fn create_job<C: Cluster>(
 ) -> Result<Option<Action>, CompactError> {
     let job = job::job_for(&state.compact, settings);
     let name = job.metadata.name.clone().unwrap_or_default();
-    match cluster.create(&job).await {
+    match cluster.create(Arc::new(job)).await {
         Ok(created) => state.job = Some(Arc::unwrap_or_clone(created)),
         Err(ClusterError::AlreadyExists { .. }) => {
             let key = ObjectKey::new(&state.key.namespace, &name);

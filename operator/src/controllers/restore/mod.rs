@@ -154,7 +154,10 @@ async fn write_status<C: Cluster>(
     let mut r = state.restore.clone();
     edit(r.status.get_or_insert_with(Default::default));
     state.restore = Arc::unwrap_or_clone(
-        cluster.replace_status(&r).await.map_err(|source| RestoreError::Write { key: state.key.clone(), source })?,
+        cluster
+            .replace_status(Arc::new(r))
+            .await
+            .map_err(|source| RestoreError::Write { key: state.key.clone(), source })?,
     );
     state.fresh = true;
     Ok(())
@@ -209,7 +212,7 @@ async fn perform<C: Cluster>(
         Step::CreateJob => {
             let job = job::job_for(&state.restore, settings);
             let name = job.metadata.name.clone().unwrap_or_default();
-            match cluster.create(&job).await {
+            match cluster.create(Arc::new(job)).await {
                 Ok(created) => state.job = Some(Arc::unwrap_or_clone(created)),
                 Err(ClusterError::AlreadyExists { .. }) => {
                     let key = ObjectKey::new(&state.key.namespace, &name);

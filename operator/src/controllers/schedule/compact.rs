@@ -4,6 +4,7 @@
 use crate::api::CompactBackup;
 use crate::api::time::{rfc3339, to_k8s};
 use crate::cluster::{Cluster, ClusterError, EventType, ObjectKey, Precondition};
+use std::sync::Arc;
 
 use super::compaction::Range;
 use super::template::{belongs_to, compact_for, log_folder};
@@ -24,7 +25,7 @@ pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State, range: Ra
         return Ok(Next::Continue);
     };
     let key = ObjectKey::of(&compact);
-    let created = match cluster.create(&compact).await {
+    let created = match cluster.create(Arc::new(compact)).await {
         Ok(c) => c,
         Err(ClusterError::AlreadyExists { .. }) => {
             let found = cluster

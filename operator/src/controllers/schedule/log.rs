@@ -5,6 +5,7 @@ use crate::api::Backup;
 use crate::api::time::rfc3339;
 use crate::api::tso::Tso;
 use crate::cluster::{Cluster, ClusterError, EventType, ObjectKey};
+use std::sync::Arc;
 
 use super::template::{belongs_to, log_backup_for};
 use super::{Next, ScheduleError, State, event};
@@ -16,7 +17,7 @@ pub(super) async fn create<C: Cluster>(cluster: &C, state: &mut State) -> Result
         return Ok(Next::Continue);
     };
     let key = ObjectKey::of(&backup);
-    let created = match cluster.create(&backup).await {
+    let created = match cluster.create(Arc::new(backup)).await {
         Ok(b) => {
             let msg = format!("created log backup {}, kept running for point-in-time restores", key.name);
             event(cluster, state, EventType::Normal, "LogBackupCreated", msg).await;
@@ -67,7 +68,7 @@ pub(super) async fn truncate<C: Cluster>(
     };
     let mut log = (*state.backups[slot]).clone();
     log.spec.log_truncate_until = Some(until.0.to_string());
-    let updated = match cluster.replace(&log).await {
+    let updated = match cluster.replace(Arc::new(log)).await {
         Ok(updated) => updated,
         Err(ClusterError::NotFound { .. }) => {
             state.backups.remove(slot);

@@ -284,7 +284,7 @@ async fn write_status<C: Cluster>(
 ) -> Result<Next, ScheduleError> {
     let mut s = (*state.schedule).clone();
     edit(s.status.get_or_insert_with(Default::default));
-    match cluster.replace_status(&s).await {
+    match cluster.replace_status(Arc::new(s)).await {
         Ok(updated) => {
             state.schedule = updated;
             Ok(Next::Continue)
@@ -348,7 +348,7 @@ async fn perform<C: Cluster>(cluster: &C, state: &mut State, step: Step) -> Resu
             // Only a Backup this request created is known to be the newest: one it finds already there means this
             // process's memory missed a create, and the status is then written from a live list.
             let mut made_now = false;
-            let created = match cluster.create(&backup).await {
+            let created = match cluster.create(Arc::new(backup)).await {
                 Ok(b) => {
                     made_now = true;
                     Some(b)
