@@ -187,13 +187,13 @@ impl State {
 /// The name of a Backup's Job of role Backup: `backup-<name>`; for a log Backup, the Job of the command it asks
 /// for now (`backup-<name>-log-truncate`), and while it is deleted, its follower (`backup-<name>-log-start`).
 fn backup_job_name(backup: &Backup) -> String {
-    let name = backup.metadata.name.clone().unwrap_or_default();
+    let name = backup.metadata.name.as_deref().unwrap_or_default();
     if !log_backup::is_log(&backup.spec) {
-        return names::job_name(component::BACKUP, &name);
+        return names::job_name(component::BACKUP, name);
     }
     let command =
         if backup.metadata.deletion_timestamp.is_some() { LogCommand::Start } else { log_backup::command(backup) };
-    job::log_job_name(&name, command)
+    job::log_job_name(name, command)
 }
 
 /// What a write outcome means for the loop.
