@@ -43,7 +43,7 @@ fn unexpected(r: Response) -> ClusterError {
 
 impl Cluster for SimClient {
     fn now(&self) -> DateTime<Utc> {
-        self.shared.state.borrow().now.to_utc()
+        self.shared.state.borrow().now_utc()
     }
 
     fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {

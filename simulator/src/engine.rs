@@ -91,6 +91,8 @@ pub struct OperatorProcess {
 /// The whole simulated world and its machinery.
 pub struct State {
     pub now: SimTime,
+    /// `now` as a calendar time, converted once per instant (the operator's clients ask for it at every decision).
+    now_utc: std::cell::Cell<(SimTime, chrono::DateTime<chrono::Utc>)>,
     pub start: SimTime,
     pub end: SimTime,
     agenda: Agenda,
@@ -121,6 +123,17 @@ pub struct State {
 }
 
 impl State {
+    /// The simulated time as a calendar time (chrono's conversion runs once per instant, not once per question).
+    pub fn now_utc(&self) -> chrono::DateTime<chrono::Utc> {
+        let (at, utc) = self.now_utc.get();
+        if at == self.now {
+            return utc;
+        }
+        let utc = self.now.to_utc();
+        self.now_utc.set((self.now, utc));
+        utc
+    }
+
     pub fn new(scenario: Rc<Scenario>, seed: u64, trace: Trace, settings: Settings) -> State {
         let world_rng = WorldRng::new(seed);
         let start = SimTime::from_utc(scenario.start);
@@ -128,6 +141,7 @@ impl State {
         let faults = FaultPlan::resolve(&scenario, &world_rng);
         State {
             now: start,
+            now_utc: std::cell::Cell::new((start, start.to_utc())),
             start,
             end,
             agenda: Agenda::default(),

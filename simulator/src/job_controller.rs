@@ -47,7 +47,7 @@ impl State {
         if !succeeded && failed <= backoff_limit && active > 0 {
             return;
         }
-        let now = to_k8s(self.now.to_utc());
+        let now = to_k8s(self.now_utc());
         let original = job;
         let mut job = (*original).clone();
         let status = job.status.get_or_insert_with(JobStatus::default);
@@ -169,7 +169,7 @@ impl State {
             status: "True".into(),
             reason: Some("DeadlineExceeded".into()),
             message: Some("Job was active longer than specified deadline".into()),
-            last_transition_time: Some(to_k8s(self.now.to_utc())),
+            last_transition_time: Some(to_k8s(self.now_utc())),
             ..Default::default()
         });
         self.write_job(job);

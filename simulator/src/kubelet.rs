@@ -73,7 +73,7 @@ impl State {
             return;
         }
         let mut p = (*pod).clone();
-        let started = to_k8s(self.now.to_utc());
+        let started = to_k8s(self.now_utc());
         let status = p.status.get_or_insert_with(Default::default);
         status.phase = Some("Running".into());
         status.start_time = Some(started.clone());
@@ -143,7 +143,7 @@ impl State {
                     exit_code: code,
                     reason: Some(reason.into()),
                     message: Some(tail).filter(|m| !m.is_empty()),
-                    finished_at: Some(to_k8s(self.now.to_utc())),
+                    finished_at: Some(to_k8s(self.now_utc())),
                     ..Default::default()
                 }),
                 ..Default::default()

@@ -119,8 +119,7 @@ pub fn tick_of(backup: &Backup) -> Option<DateTime<Utc>> {
         .annotations
         .as_ref()
         .and_then(|a| a.get(labels::SCHEDULED_TIME))
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .and_then(|s| crate::api::time::parse_rfc3339(s))
         .or_else(|| backup.metadata.creation_timestamp.as_ref().map(from_k8s))
 }
 
