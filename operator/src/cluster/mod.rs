@@ -95,7 +95,8 @@ pub trait Cluster {
     /// A quorum list of the objects in `namespace` matching `selector`, sorted by name.
     async fn list<K: Object>(&self, namespace: &str, selector: &Labels) -> Result<Vec<Arc<K>>, ClusterError>;
 
-    /// Creates `obj`; `AlreadyExists` when its name is taken.
+    /// Creates `obj`; `AlreadyExists` when its name is taken. Writes take the object over as an `Arc`: a client
+    /// that keeps what it is sent (the simulator's store) keeps it without a copy, and the future stays small.
     async fn create<K: Object>(&self, obj: Arc<K>) -> Result<Arc<K>, ClusterError>;
 
     /// Replaces `obj`'s metadata and spec (status is ignored), conditional on its `resourceVersion`.
