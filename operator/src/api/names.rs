@@ -50,16 +50,14 @@ pub fn label_value_problem(value: &str) -> Option<String> {
 /// `name` if it fits in `max` characters, else a prefix of it plus `-` and a hash of the whole name, so distinct
 /// long names stay distinct and the same name always shortens the same way.
 pub fn shorten(name: &str, max: usize) -> String {
-    if name.len() <= max { name.to_string() } else { hashed(name, max) }
+    shorten_owned(name.to_string(), max)
 }
 
 /// [`shorten`] of a name already owned: one that fits is returned as it is, not copied.
 fn shorten_owned(name: String, max: usize) -> String {
-    if name.len() <= max { name } else { hashed(&name, max) }
-}
-
-/// The shortened form of a name longer than `max`: a prefix, `-` and a hash of the whole name.
-fn hashed(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name;
+    }
     let digest = Sha256::digest(name.as_bytes());
     let hash: String = digest
         .iter()
