@@ -178,7 +178,7 @@ impl Indexed {
     }
 
     /// The objects whose ownerReferences name `uid`, by namespace then name.
-    pub fn owned_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Obj> + 'a {
+    pub fn owned_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Obj> + use<'a> {
         self.by_owner.get(uid).into_iter().flatten().filter_map(|k| self.by_key.get(&**k))
     }
 }

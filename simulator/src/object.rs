@@ -40,6 +40,16 @@ impl Obj {
 
     /// The typed object, if `K` is this object's kind.
     pub fn get<K: Object>(&self) -> Option<Arc<K>> {
+        self.shared_ref::<K>().cloned()
+    }
+
+    /// The typed object, borrowed, if `K` is this object's kind (no reference count taken: what a reader that does
+    /// not keep the object uses).
+    pub fn view<K: Object>(&self) -> Option<&K> {
+        self.shared_ref::<K>().map(|a| &**a)
+    }
+
+    fn shared_ref<K: Object>(&self) -> Option<&Arc<K>> {
         let any: &dyn Any = match self {
             Obj::Backup(a) => a,
             Obj::Restore(a) => a,
@@ -48,7 +58,7 @@ impl Obj {
             Obj::Job(a) => a,
             Obj::Pod(a) => a,
         };
-        any.downcast_ref::<Arc<K>>().cloned()
+        any.downcast_ref::<Arc<K>>()
     }
 
     pub fn kind(&self) -> Kind {

@@ -244,8 +244,8 @@ impl World {
     }
 
     /// Objects of `kind` whose ownerReferences name `uid`, by namespace then name.
-    pub fn owned_by<'a>(&'a self, kind: Kind, uid: &'a str) -> impl Iterator<Item = &'a Obj> {
-        self.objects.get(&kind).into_iter().flat_map(move |i| i.owned_by(uid))
+    pub fn owned_by<'a>(&'a self, kind: Kind, uid: &str) -> impl Iterator<Item = &'a Obj> + use<'a> {
+        self.objects.get(&kind).map(|i| i.owned_by(uid)).into_iter().flatten()
     }
 
     /// Objects whose ownerReferences name `uid`, by kind, namespace and name.

@@ -57,21 +57,28 @@ impl Family for EventualProgress {
         if change.obj.kind() != Kind::Backup {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
         if log_backup::is_log(&b.spec) {
             return Vec::new();
         }
-        let Some(uid) = owner_uid(&b) else {
+        let Some(uid) = owner_uid(b) else {
             self.foreign.insert((
                 b.metadata.namespace.clone().unwrap_or_default(),
                 b.metadata.name.clone().unwrap_or_default(),
             ));
             return Vec::new();
         };
-        let name = b.metadata.name.clone().unwrap_or_default();
-        let runs = self.runs.entry(uid.to_string()).or_default();
-        let entry = runs.entry(name).or_insert((created(&b.metadata), None));
-        if entry.1.is_none() && (!unfinished(&b) || change.type_ == ChangeType::Deleted) {
+        let name = b.metadata.name.as_deref().unwrap_or_default();
+        // Most changes are to a Backup already recorded: found without building its keys.
+        let runs = match self.runs.get_mut(uid) {
+            Some(runs) => runs,
+            None => self.runs.entry(uid.to_string()).or_default(),
+        };
+        let entry = match runs.get_mut(name) {
+            Some(entry) => entry,
+            None => runs.entry(name.to_string()).or_insert((created(&b.metadata), None)),
+        };
+        if entry.1.is_none() && (!unfinished(b) || change.type_ == ChangeType::Deleted) {
             entry.1 = Some(change.time);
         }
         Vec::new()

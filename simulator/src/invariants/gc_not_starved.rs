@@ -76,8 +76,15 @@ impl GcNotStarved {
     }
 
     /// Forgets what the last check of the schedule that `change` is about (itself, or one of its Backups, before or
-    /// after the change) found.
+    /// after the change) found. A Backup's write that leaves alone all a check reads of it (its schedule, whether it
+    /// finished, completed or is being deleted) disturbs nothing: most are progress and condition writes.
     fn disturbed(&mut self, change: &Change) {
+        let old = change.old.as_ref().and_then(|o| o.view::<Backup>());
+        if let (ChangeType::Modified, Some(new), Some(old)) = (change.type_, change.obj.view::<Backup>(), old)
+            && same_for_collection(old, new)
+        {
+            return;
+        }
         let objects = std::iter::once(&change.obj).chain(change.old.as_ref());
         for o in objects {
             let uid = match o.kind() {
@@ -198,6 +205,15 @@ impl GcNotStarved {
     }
 }
 
+/// Whether two versions of a Backup look the same to a check: same schedule, and the same answers to whether it
+/// finished, completed and is being deleted (its uid, name and creation time never change).
+fn same_for_collection(old: &Backup, new: &Backup) -> bool {
+    schedule_owner_uid(&old.metadata) == schedule_owner_uid(&new.metadata)
+        && old.metadata.deletion_timestamp.is_some() == new.metadata.deletion_timestamp.is_some()
+        && old.is_finished() == new.is_finished()
+        && old.is_complete() == new.is_complete()
+}
+
 impl Family for GcNotStarved {
     fn id(&self) -> InvariantId {
         InvariantId::GcNotStarved
@@ -208,13 +224,13 @@ impl Family for GcNotStarved {
         if self.spec_changed.observe(change) {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
         let Some(uid) = b.metadata.uid.as_deref() else { return Vec::new() };
         if change.type_ == ChangeType::Deleted {
             // Gone for good: a Backup created later under the same name starts its own clock (and the maps stay
             // the size of the world, not of its history).
             self.finished.remove(uid);
-            self.reported.remove(&ObjectKey::of(&*b));
+            self.reported.remove(&ObjectKey::of(b));
         } else if b.is_finished() && self.finished.get(uid).is_none() {
             self.finished.insert(uid.to_string(), change.time);
         }
@@ -232,5 +248,42 @@ impl Family for GcNotStarved {
         let schedules: Vec<_> =
             ctx.world.iter_kind(Kind::BackupSchedule).filter_map(|o| o.get::<BackupSchedule>()).collect();
         schedules.iter().flat_map(|s| self.check(ctx, s)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::Obj;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+    use operator::api::{BackupPhase, BackupStatus};
+
+    fn backup(phase: Option<BackupPhase>, size: Option<&str>) -> Obj {
+        let owner = OwnerReference { kind: "BackupSchedule".into(), uid: "s-1".into(), ..Default::default() };
+        let mut b = Backup::new("demo-1", Default::default());
+        b.metadata = ObjectMeta {
+            name: Some("demo-1".into()),
+            namespace: Some("ns".into()),
+            uid: Some("b-1".into()),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        };
+        b.status = Some(BackupStatus { phase, backup_size_readable: size.map(Into::into), ..Default::default() });
+        Obj::wrap(b)
+    }
+
+    fn modified(old: Obj, obj: Obj) -> Change {
+        Change { time: SimTime(1), type_: ChangeType::Modified, obj, old: Some(old), rv: 2 }
+    }
+
+    #[test]
+    fn a_backup_write_that_changes_nothing_a_check_reads_keeps_the_schedules_quiet_time() {
+        let mut family = GcNotStarved::new(&FaultPlan::default());
+        family.quiet_until.insert("s-1".into(), SimTime(100));
+        let running = || backup(Some(BackupPhase::Running), None);
+        family.disturbed(&modified(running(), backup(Some(BackupPhase::Running), Some("1 MiB"))));
+        assert_eq!(family.quiet_until.get("s-1"), Some(&SimTime(100)), "a progress write is not a disturbance");
+        family.disturbed(&modified(running(), backup(Some(BackupPhase::Complete), Some("1 MiB"))));
+        assert_eq!(family.quiet_until.get("s-1"), None, "a completion changes what expires when");
     }
 }

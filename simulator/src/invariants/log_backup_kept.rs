@@ -30,7 +30,7 @@ impl Family for LogBackupKept {
             return Vec::new();
         }
         let Some(old) = change.old.as_ref().and_then(|o| o.get::<Backup>()) else { return Vec::new() };
-        let Some(new) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(new) = change.obj.view::<Backup>() else { return Vec::new() };
         let deletion_started = old.metadata.deletion_timestamp.is_none()
             && (change.type_ == ChangeType::Deleted || new.metadata.deletion_timestamp.is_some());
         if !deletion_started || !log_backup::is_log(&old.spec) || owner_uid(&old).is_none() {

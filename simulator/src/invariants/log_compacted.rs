@@ -93,7 +93,7 @@ impl LogCompacted {
         let uid = s.metadata.uid.as_deref()?;
         let log = schedule_log_backups(ctx.world, uid).into_iter().find(|b| b.metadata.deletion_timestamp.is_none())?;
         let url = log.status.as_ref()?.backup_path.clone()?;
-        let floor = floor(ctx, s, &log)?;
+        let floor = floor(ctx, s, log)?;
         if progress <= floor {
             return None;
         }
@@ -120,9 +120,9 @@ impl Family for LogCompacted {
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
-        if let Some(c) = change.obj.get::<CompactBackup>() {
+        if let Some(c) = change.obj.view::<CompactBackup>() {
             if change.type_ == ChangeType::Added {
-                return Self::one_at_a_time(ctx, &c).into_iter().collect();
+                return Self::one_at_a_time(ctx, c).into_iter().collect();
             }
             if c.state() == Some(operator::api::CompactState::Complete)
                 && let Some(uid) = schedule_owner_uid(&c.metadata)
@@ -133,7 +133,7 @@ impl Family for LogCompacted {
             }
             return Vec::new();
         }
-        let Some(s) = change.obj.get::<BackupSchedule>() else { return Vec::new() };
+        let Some(s) = change.obj.view::<BackupSchedule>() else { return Vec::new() };
         if s.compaction().is_none() || change.type_ == ChangeType::Deleted {
             return Vec::new();
         }
@@ -146,7 +146,7 @@ impl Family for LogCompacted {
             return Vec::new();
         }
         moves.push((change.time, p));
-        Self::progress_backed(ctx, &s, p).into_iter().collect()
+        Self::progress_backed(ctx, s, p).into_iter().collect()
     }
 
     fn at_end(&mut self, ctx: &Ctx, liveness: Option<Liveness>) -> Vec<String> {

@@ -22,14 +22,14 @@ impl Family for LogTaskStopped {
         if change.type_ != ChangeType::Deleted || change.obj.kind() != Kind::Backup {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
         let (Some(br), true) = (b.spec.br.as_deref(), log_backup::is_log(&b.spec)) else { return Vec::new() };
-        let key = ObjectKey::of(&*b);
+        let key = ObjectKey::of(b);
         if ctx.world.namespace_deleted(&key.namespace) {
             return Vec::new();
         }
         let pd = pd_address(br, &key.namespace);
-        let task = log_backup::task_name(&b);
+        let task = log_backup::task_name(b);
         match ctx.log_tasks.get(&pd, &task) {
             Some(_) => vec![format!(
                 "Backup {key} is gone, but its log backup task {task} still runs on {pd} (deleted by {})",

@@ -25,9 +25,9 @@ impl LogTruncated {
     /// The commitTs of the oldest retained snapshot of the schedule `uid` taken after its log task started.
     fn target(ctx: &Ctx, uid: &str) -> Option<(Tso, ObjectKey, Tso)> {
         let log = schedule_log_backups(ctx.world, uid).into_iter().find(|b| b.metadata.deletion_timestamp.is_none())?;
-        let task = task(ctx, &log)?;
+        let task = task(ctx, log)?;
         let oldest = retained(ctx, uid).into_iter().map(|(ts, _)| ts).filter(|ts| *ts > task.start).min()?;
-        Some((oldest, ObjectKey::of(&*log), task.truncated_until.unwrap_or(task.start)))
+        Some((oldest, ObjectKey::of(log), task.truncated_until.unwrap_or(task.start)))
     }
 }
 
@@ -40,8 +40,8 @@ impl Family for LogTruncated {
         if self.pitr.observe(change) {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let Some(uid) = owner_uid(&b).map(str::to_string).filter(|uid| self.pitr.contains(uid)) else {
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
+        let Some(uid) = owner_uid(b).map(str::to_string).filter(|uid| self.pitr.contains(uid)) else {
             return Vec::new();
         };
         if let Some((ts, _, _)) = Self::target(ctx, &uid) {

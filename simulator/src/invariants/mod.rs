@@ -247,7 +247,7 @@ pub struct SpecEdits(BTreeMap<String, SimTime>);
 impl SpecEdits {
     /// Notes a schedule change; true when `change` was about a schedule.
     pub fn observe(&mut self, change: &Change) -> bool {
-        let Some(s) = change.obj.get::<BackupSchedule>() else { return false };
+        let Some(s) = change.obj.view::<BackupSchedule>() else { return false };
         let old = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>());
         if old.is_none_or(|o| o.spec != s.spec) {
             self.0.insert(s.metadata.uid.clone().unwrap_or_default(), change.time);
@@ -269,7 +269,7 @@ pub struct PitrSchedules(std::collections::BTreeSet<String>);
 impl PitrSchedules {
     /// Notes a schedule change; true when `change` was about a schedule.
     pub fn observe(&mut self, change: &Change) -> bool {
-        let Some(s) = change.obj.get::<BackupSchedule>() else { return false };
+        let Some(s) = change.obj.view::<BackupSchedule>() else { return false };
         let uid = s.metadata.uid.clone().unwrap_or_default();
         if s.spec.log_backup_template.is_some() && change.type_ != crate::world::ChangeType::Deleted {
             self.0.insert(uid);
@@ -285,19 +285,19 @@ impl PitrSchedules {
 }
 
 /// The snapshot Backups owned by the schedule with `uid`, from the world (its log backup is not one of them).
-pub fn schedule_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
+pub fn schedule_backups<'a>(world: &'a World, uid: &str) -> Vec<&'a Backup> {
     world
         .owned_by(Kind::Backup, uid)
-        .filter_map(|o| o.get::<Backup>())
+        .filter_map(|o| o.view::<Backup>())
         .filter(|b| owner_uid(b) == Some(uid) && !log_backup::is_log(&b.spec))
         .collect()
 }
 
 /// The log backups owned by the schedule with `uid` (one, unless something went wrong), from the world.
-pub fn schedule_log_backups(world: &World, uid: &str) -> Vec<Arc<Backup>> {
+pub fn schedule_log_backups<'a>(world: &'a World, uid: &str) -> Vec<&'a Backup> {
     world
         .owned_by(Kind::Backup, uid)
-        .filter_map(|o| o.get::<Backup>())
+        .filter_map(|o| o.view::<Backup>())
         .filter(|b| owner_uid(b) == Some(uid) && log_backup::is_log(&b.spec))
         .collect()
 }

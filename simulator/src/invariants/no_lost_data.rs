@@ -28,13 +28,13 @@ impl NoLostData {
     /// holds a Backup exactly while its latest state keeps data, so a change that keeps none before or after (most:
     /// the status writes of a Backup at work) has nothing to do.
     fn track(&mut self, change: &Change) {
-        let Some(b) = change.obj.get::<Backup>() else { return };
+        let Some(b) = change.obj.view::<Backup>() else { return };
         let before = change.old.as_ref().and_then(|o| o.get::<Backup>()).and_then(|o| kept_dir(&o));
-        let after = if change.type_ == ChangeType::Deleted { None } else { kept_dir(&b) };
+        let after = if change.type_ == ChangeType::Deleted { None } else { kept_dir(b) };
         if before == after {
             return;
         }
-        let key = ObjectKey::of(&*b);
+        let key = ObjectKey::of(b);
         if let Some(dir) = before {
             self.kept.remove(&(dir, key.clone()));
         }
@@ -57,7 +57,7 @@ impl Family for NoLostData {
         if change.type_ != ChangeType::Modified {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
         let was_complete = change
             .old
             .as_ref()
@@ -66,7 +66,7 @@ impl Family for NoLostData {
         if b.phase() != Some(BackupPhase::Complete) || was_complete {
             return Vec::new();
         }
-        let Some(url) = data_url(&b) else { return Vec::new() };
+        let Some(url) = data_url(b) else { return Vec::new() };
         if ctx.storage.contains(&format!("{url}/backupmeta")) {
             Vec::new()
         } else {

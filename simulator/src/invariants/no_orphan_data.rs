@@ -37,12 +37,12 @@ impl Family for NoOrphanData {
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
         if change.obj.kind() == Kind::Backup
             && change.type_ == ChangeType::Deleted
-            && let Some(b) = change.obj.get::<Backup>()
-            && must_clean(&b)
+            && let Some(b) = change.obj.view::<Backup>()
+            && must_clean(b)
             // In a namespace being deleted the clean Job cannot be created: the data is retained by design, and
             // the operator reports where (CleanSkipped).
             && !ctx.world.namespace_deleted(&change.obj.key().namespace)
-            && let Some(url) = data_url(&b)
+            && let Some(url) = data_url(b)
         {
             self.doomed.insert(change.obj.key().to_string(), (url, change.time));
         }

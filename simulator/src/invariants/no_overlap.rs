@@ -23,11 +23,11 @@ impl Family for NoOverlap {
         if change.obj.kind() != Kind::Backup || change.type_ == ChangeType::Deleted {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        if !unfinished(&b) {
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
+        if !unfinished(b) {
             return Vec::new();
         }
-        let Some(uid) = owner_uid(&b) else { return Vec::new() };
+        let Some(uid) = owner_uid(b) else { return Vec::new() };
         let mut running: Vec<String> = schedule_backups(ctx.world, uid)
             .iter()
             .filter(|x| unfinished(x))

@@ -29,8 +29,8 @@ impl Family for OnePerTick {
         if change.obj.kind() != Kind::Backup || change.type_ != ChangeType::Added {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let Some(schedule) = schedule_of(ctx.world, &b) else { return Vec::new() };
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
+        let Some(schedule) = schedule_of(ctx.world, b) else { return Vec::new() };
         let Ok(cron) = CronSchedule::of(&schedule) else {
             return Vec::new();
         };

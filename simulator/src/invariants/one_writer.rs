@@ -47,12 +47,12 @@ impl Family for OneWriter {
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
-        let Some(pod) = change.obj.get::<Pod>() else { return Vec::new() };
-        let Some(backup) = writes_for(&pod).filter(|_| running(&pod)) else { return Vec::new() };
+        let Some(pod) = change.obj.view::<Pod>() else { return Vec::new() };
+        let Some(backup) = writes_for(pod).filter(|_| running(pod)) else { return Vec::new() };
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let key = ObjectKey::new(&namespace, &backup);
-        let is_log = runs_br_log(&pod);
-        let job = job_of(&pod);
+        let is_log = runs_br_log(pod);
+        let job = job_of(pod);
         let selector = Labels::from([(labels::BACKUP.to_string(), backup.clone())]);
         let writers: Vec<String> = ctx
             .world

@@ -30,10 +30,10 @@ impl Family for PauseRespected {
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
-        if let Some(s) = change.obj.get::<BackupSchedule>() {
+        if let Some(s) = change.obj.view::<BackupSchedule>() {
             let uid = s.metadata.uid.clone().unwrap_or_default();
             if s.paused() && change.type_ != ChangeType::Deleted {
-                self.paused.entry(uid).or_insert((ObjectKey::of(&*s), change.time));
+                self.paused.entry(uid).or_insert((ObjectKey::of(s), change.time));
             } else {
                 self.paused.remove(&uid);
             }
@@ -42,14 +42,14 @@ impl Family for PauseRespected {
         if change.obj.kind() != Kind::Backup || change.type_ != ChangeType::Added {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let Some((schedule, since)) = owner_uid(&b).and_then(|uid| self.paused.get(uid)) else { return Vec::new() };
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
+        let Some((schedule, since)) = owner_uid(b).and_then(|uid| self.paused.get(uid)) else { return Vec::new() };
         if change.time.since(*since) <= self.slack {
             return Vec::new();
         }
         vec![format!(
             "Backup {} was created at {} while BackupSchedule {schedule} was paused (since {since})",
-            ObjectKey::of(&*b),
+            ObjectKey::of(b),
             change.time
         )]
     }

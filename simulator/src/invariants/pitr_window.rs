@@ -27,11 +27,11 @@ pub fn commit_ts(b: &Backup) -> Option<Tso> {
 }
 
 /// The schedule's retained Complete snapshots (not being deleted) with their commitTs.
-pub fn retained(ctx: &Ctx, uid: &str) -> Vec<(Tso, std::sync::Arc<Backup>)> {
+pub fn retained<'a>(ctx: &Ctx<'a>, uid: &str) -> Vec<(Tso, &'a Backup)> {
     schedule_backups(ctx.world, uid)
         .into_iter()
         .filter(|b| b.phase() == Some(BackupPhase::Complete) && b.metadata.deletion_timestamp.is_none())
-        .filter_map(|b| commit_ts(&b).map(|ts| (ts, b)))
+        .filter_map(|b| commit_ts(b).map(|ts| (ts, b)))
         .collect()
 }
 
@@ -46,10 +46,10 @@ impl PitrWindow {
     fn check(&mut self, ctx: &Ctx, uid: &str) -> Vec<String> {
         let mut found = Vec::new();
         for log in schedule_log_backups(ctx.world, uid) {
-            let Some(task) = task(ctx, &log) else { continue };
+            let Some(task) = task(ctx, log) else { continue };
             let Some(truncated) = task.truncated_until else { continue };
             for (ts, snapshot) in retained(ctx, uid) {
-                let pair = (ObjectKey::of(&*log), ObjectKey::of(&*snapshot));
+                let pair = (ObjectKey::of(log), ObjectKey::of(snapshot));
                 if ts >= task.start && truncated > ts && self.reported.insert(pair.clone()) {
                     found.push(format!(
                         "log backup {} was truncated until {} ({}), past the commitTs {} of Backup {}, which is \
@@ -77,8 +77,8 @@ impl Family for PitrWindow {
         if self.pitr.observe(change) || change.obj.kind() != Kind::Backup {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        match owner_uid(&b).map(str::to_string).filter(|uid| self.pitr.contains(uid)) {
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
+        match owner_uid(b).map(str::to_string).filter(|uid| self.pitr.contains(uid)) {
             Some(uid) => self.check(ctx, &uid),
             None => Vec::new(),
         }

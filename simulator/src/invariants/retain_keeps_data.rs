@@ -26,10 +26,10 @@ impl Family for RetainKeepsData {
         if change.obj.kind() != Kind::Backup {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
-        let key = ObjectKey::of(&*b);
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
+        let key = ObjectKey::of(b);
         // The policy first: most Backups' data goes with them, and then the URL is not needed.
-        match if must_clean(&b) { None } else { data_url(&b) } {
+        match if must_clean(b) { None } else { data_url(b) } {
             Some(url) => self.kept.insert(key, url),
             None => self.kept.remove(&key),
         };

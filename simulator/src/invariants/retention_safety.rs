@@ -37,12 +37,12 @@ impl RetentionSafety {
     }
 
     fn observe_schedule(&mut self, change: &Change) {
-        let Some(new) = change.obj.get::<BackupSchedule>() else { return };
+        let Some(new) = change.obj.view::<BackupSchedule>() else { return };
         let Some(old) = change.old.as_ref().and_then(|o| o.get::<BackupSchedule>()) else { return };
         let uid = new.metadata.uid.clone().unwrap_or_default();
         if change.type_ == ChangeType::Deleted {
             self.replaced.remove(&uid);
-        } else if Retention::of(&old) != Retention::of(&new) {
+        } else if Retention::of(&old) != Retention::of(new) {
             self.replaced.insert(uid, (Retention::of(&old), change.time));
         }
     }
@@ -88,7 +88,7 @@ impl Family for RetentionSafety {
             return Vec::new();
         }
         let Some(old) = change.old.as_ref().and_then(|o| o.get::<Backup>()) else { return Vec::new() };
-        let Some(new) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(new) = change.obj.view::<Backup>() else { return Vec::new() };
         let deletion_started = old.metadata.deletion_timestamp.is_none()
             && (change.type_ == ChangeType::Deleted || new.metadata.deletion_timestamp.is_some());
         if !deletion_started {

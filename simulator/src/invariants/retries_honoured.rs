@@ -22,7 +22,7 @@ impl Family for RetriesHonoured {
         if change.obj.kind() != Kind::Backup {
             return Vec::new();
         }
-        let Some(b) = change.obj.get::<Backup>() else { return Vec::new() };
+        let Some(b) = change.obj.view::<Backup>() else { return Vec::new() };
         let was_failed =
             change.old.as_ref().and_then(|o| o.get::<Backup>()).is_some_and(|o| o.phase() == Some(BackupPhase::Failed));
         if b.phase() != Some(BackupPhase::Failed) || was_failed || b.metadata.deletion_timestamp.is_some() {
@@ -42,7 +42,7 @@ impl Family for RetriesHonoured {
         }
         vec![format!(
             "Backup {} failed after {used} of {} retries, {} into a retry timeout of {}",
-            ObjectKey::of(&*b),
+            ObjectKey::of(b),
             policy.max_retries,
             operator::api::duration::format_duration(elapsed),
             operator::api::duration::format_duration(policy.retry_timeout)

@@ -4,7 +4,7 @@
 //! Checked when a schedule reconcile ends and at the end of the run. A `lastBackup` naming a Backup that was
 //! deleted (by someone else) since is tolerated for the grace period: the controller may not have heard yet.
 
-use operator::api::{Backup, BackupSchedule};
+use operator::api::BackupSchedule;
 use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 
@@ -37,7 +37,7 @@ impl StatusTruth {
             }
             (Some(l), newest) => {
                 let key = ObjectKey::new(ns, l);
-                if backups.iter().any(|b: &std::sync::Arc<Backup>| b.metadata.name.as_deref() == Some(l)) {
+                if backups.iter().any(|b| b.metadata.name.as_deref() == Some(l)) {
                     return Some(format!(
                         "BackupSchedule {ns}/{name}: status.lastBackup names {l} but the newest Backup is {}",
                         newest.unwrap_or_default()
@@ -72,13 +72,12 @@ impl Family for StatusTruth {
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
         if change.obj.kind() == Kind::Backup {
-            let key = change.obj.key();
             match change.type_ {
                 ChangeType::Added => {
-                    self.seen.insert(key, (created(change.obj.meta()), None));
+                    self.seen.insert(change.obj.key(), (created(change.obj.meta()), None));
                 }
                 ChangeType::Deleted => {
-                    if let Some(entry) = self.seen.get_mut(&key) {
+                    if let Some(entry) = self.seen.get_mut(&change.obj.key()) {
                         entry.1 = Some(change.time);
                     }
                 }
