@@ -6,7 +6,7 @@ use operator::api::duration::format_duration;
 use operator::cluster::{Kind, ObjectKey, Verb};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{Ctx, Family};
+use super::{Ctx, Family, Hook};
 use crate::lookup::Lookup;
 use crate::scenario::model::{ApiBudget, InvariantId};
 use crate::time::SimTime;
@@ -51,6 +51,10 @@ impl BoundedApiCost {
 impl Family for BoundedApiCost {
     fn id(&self) -> InvariantId {
         InvariantId::BoundedApiCost
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Request]
     }
 
     fn on_request(&mut self, ctx: &Ctx, controller: &str, _verb: Verb, kind: Kind, key: &ObjectKey) -> Vec<String> {

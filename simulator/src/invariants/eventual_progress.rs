@@ -17,7 +17,7 @@ use operator::controllers::schedule::retention::Retention;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::{Ctx, Family, Liveness, SpecEdits, created, deleted_at, owner_uid, unfinished};
+use super::{Ctx, Family, Hook, Liveness, SpecEdits, created, deleted_at, owner_uid, unfinished};
 use crate::scenario::model::{InvariantId, Scenario};
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -48,6 +48,10 @@ impl EventualProgress {
 impl Family for EventualProgress {
     fn id(&self) -> InvariantId {
         InvariantId::EventualProgress
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {

@@ -12,10 +12,11 @@ use operator::controllers::schedule::retention::Retention;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{Ctx, Family, Liveness, SpecEdits, created, creation_order, schedule_backups, schedule_owner_uid};
+use super::{Ctx, Family, Hook, Liveness, SpecEdits, created, creation_order, schedule_backups, schedule_owner_uid};
 use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
 use crate::lookup::Lookup;
+use crate::object::Obj;
 use crate::scenario::model::{FaultKind, InvariantId};
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -76,12 +77,13 @@ impl GcNotStarved {
     }
 
     /// Forgets what the last check of the schedule that `change` is about (itself, or one of its Backups, before or
-    /// after the change) found. A Backup's write that leaves alone all a check reads of it (its schedule, whether it
-    /// finished, completed or is being deleted) disturbs nothing: most are progress and condition writes.
+    /// after the change) found. A write that leaves alone all a check reads disturbs nothing: of a Backup, its
+    /// schedule and whether it finished, completed or is being deleted (most are progress and condition writes); of
+    /// a schedule, its spec (the generation) and whether it is being deleted (its status writes are not).
     fn disturbed(&mut self, change: &Change) {
-        let old = change.old.as_ref().and_then(|o| o.view::<Backup>());
-        if let (ChangeType::Modified, Some(new), Some(old)) = (change.type_, change.obj.view::<Backup>(), old)
-            && same_for_collection(old, new)
+        if change.type_ == ChangeType::Modified
+            && let Some(old) = &change.old
+            && same_for_collection(old, &change.obj)
         {
             return;
         }
@@ -205,18 +207,35 @@ impl GcNotStarved {
     }
 }
 
-/// Whether two versions of a Backup look the same to a check: same schedule, and the same answers to whether it
-/// finished, completed and is being deleted (its uid, name and creation time never change).
-fn same_for_collection(old: &Backup, new: &Backup) -> bool {
-    schedule_owner_uid(&old.metadata) == schedule_owner_uid(&new.metadata)
-        && old.metadata.deletion_timestamp.is_some() == new.metadata.deletion_timestamp.is_some()
-        && old.is_finished() == new.is_finished()
-        && old.is_complete() == new.is_complete()
+/// Whether two versions of a Backup or a schedule look the same to a check (uids, names and creation times never
+/// change): a Backup with the same schedule and the same answers to whether it finished, completed and is being
+/// deleted; a schedule with the same generation and the same answer to whether it is being deleted.
+fn same_for_collection(old: &Obj, new: &Obj) -> bool {
+    let deleting = |o: &Obj| o.meta().deletion_timestamp.is_some();
+    if deleting(old) != deleting(new) {
+        return false;
+    }
+    match (old.view::<Backup>(), new.view::<Backup>()) {
+        (Some(old), Some(new)) => {
+            schedule_owner_uid(&old.metadata) == schedule_owner_uid(&new.metadata)
+                && old.is_finished() == new.is_finished()
+                && old.is_complete() == new.is_complete()
+        }
+        _ => {
+            old.kind() == Kind::BackupSchedule
+                && new.kind() == Kind::BackupSchedule
+                && old.meta().generation == new.meta().generation
+        }
+    }
 }
 
 impl Family for GcNotStarved {
     fn id(&self) -> InvariantId {
         InvariantId::GcNotStarved
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change, Hook::ScheduleAttempt]
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
@@ -254,7 +273,6 @@ impl Family for GcNotStarved {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::object::Obj;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
     use operator::api::{BackupPhase, BackupStatus};
 
@@ -285,5 +303,23 @@ mod tests {
         assert_eq!(family.quiet_until.get("s-1"), Some(&SimTime(100)), "a progress write is not a disturbance");
         family.disturbed(&modified(running(), backup(Some(BackupPhase::Complete), Some("1 MiB"))));
         assert_eq!(family.quiet_until.get("s-1"), None, "a completion changes what expires when");
+    }
+
+    #[test]
+    fn a_schedules_status_write_keeps_its_quiet_time_and_a_spec_change_does_not() {
+        let schedule = |generation: i64, last: Option<&str>| {
+            let mut s = BackupSchedule::new("demo", Default::default());
+            s.metadata.uid = Some("s-1".into());
+            s.metadata.generation = Some(generation);
+            s.status =
+                Some(operator::api::BackupScheduleStatus { last_backup: last.map(Into::into), ..Default::default() });
+            Obj::wrap(s)
+        };
+        let mut family = GcNotStarved::new(&FaultPlan::default());
+        family.quiet_until.insert("s-1".into(), SimTime(100));
+        family.disturbed(&modified(schedule(1, None), schedule(1, Some("demo-1"))));
+        assert_eq!(family.quiet_until.get("s-1"), Some(&SimTime(100)), "lastBackup is not read by the check");
+        family.disturbed(&modified(schedule(1, Some("demo-1")), schedule(2, Some("demo-1"))));
+        assert_eq!(family.quiet_until.get("s-1"), None, "a new spec may hold a new retention rule");
     }
 }

@@ -7,7 +7,7 @@ use operator::api::validation;
 use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey};
 
-use super::{Ctx, Family, Liveness, SpecEdits, owner_uid, schedule_log_backups};
+use super::{Ctx, Family, Hook, Liveness, SpecEdits, owner_uid, schedule_log_backups};
 use crate::controller_id::ControllerId;
 use crate::scenario::model::InvariantId;
 use crate::world::{Change, ChangeType};
@@ -20,6 +20,10 @@ pub struct LogBackupKept {
 impl Family for LogBackupKept {
     fn id(&self) -> InvariantId {
         InvariantId::LogBackupKept
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

@@ -11,7 +11,7 @@ use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 
-use super::{Ctx, Family, Liveness, schedule_log_backups, schedule_owner_uid};
+use super::{Ctx, Family, Hook, Liveness, schedule_log_backups, schedule_owner_uid};
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -117,6 +117,10 @@ impl LogCompacted {
 impl Family for LogCompacted {
     fn id(&self) -> InvariantId {
         InvariantId::LogCompacted
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

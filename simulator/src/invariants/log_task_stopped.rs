@@ -7,7 +7,7 @@ use operator::api::log_backup;
 use operator::cluster::{Kind, ObjectKey};
 use operator::manager::args::pd_address;
 
-use super::{Ctx, Family};
+use super::{Ctx, Family, Hook};
 use crate::scenario::model::InvariantId;
 use crate::world::{Change, ChangeType};
 
@@ -16,6 +16,10 @@ pub struct LogTaskStopped;
 impl Family for LogTaskStopped {
     fn id(&self) -> InvariantId {
         InvariantId::LogTaskStopped
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

@@ -9,7 +9,7 @@ use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 
 use super::pitr_window::{retained, task};
-use super::{Ctx, Family, Liveness, PitrSchedules, owner_uid, schedule_log_backups};
+use super::{Ctx, Family, Hook, Liveness, PitrSchedules, owner_uid, schedule_log_backups};
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::Change;
@@ -34,6 +34,10 @@ impl LogTruncated {
 impl Family for LogTruncated {
     fn id(&self) -> InvariantId {
         InvariantId::LogTruncated
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

@@ -65,9 +65,29 @@ pub struct Liveness {
     pub grace: Duration,
 }
 
+/// The hooks a family may answer (`at_end` is asked of every family).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    Change,
+    ScheduleReconcile,
+    ScheduleAttempt,
+    Request,
+    StorageDelete,
+}
+
+impl Hook {
+    pub const ALL: [Hook; 5] =
+        [Hook::Change, Hook::ScheduleReconcile, Hook::ScheduleAttempt, Hook::Request, Hook::StorageDelete];
+}
+
 /// One family of invariants. Each hook returns the violations it found.
 pub trait Family {
     fn id(&self) -> InvariantId;
+    /// The hooks it answers: the checker asks only these (each request and change would otherwise call every
+    /// family's empty default). A hook missing here is never called: each family's canary scenario would pass.
+    fn hooks(&self) -> &'static [Hook] {
+        &Hook::ALL
+    }
     fn on_change(&mut self, _ctx: &Ctx, _change: &Change) -> Vec<String> {
         Vec::new()
     }
@@ -94,6 +114,8 @@ pub trait Family {
 /// All families, and the violations found so far (every one, in order; the first is what a run reports).
 pub struct Checker {
     families: Vec<Box<dyn Family>>,
+    /// For each hook (by `Hook as usize`), the families that answer it, in the families' order.
+    answering: [Vec<usize>; Hook::ALL.len()],
     pub violations: Vec<Violation>,
     /// Violations per invariant (beyond the first few, only counted).
     pub counts: BTreeMap<InvariantId, u64>,
@@ -129,8 +151,11 @@ impl Checker {
             Box::new(log_truncated::LogTruncated::default()),
             Box::new(log_compacted::LogCompacted::default()),
         ];
+        let answering =
+            Hook::ALL.map(|hook| (0..families.len()).filter(|&i| families[i].hooks().contains(&hook)).collect());
         Checker {
             families,
+            answering,
             violations: Vec::new(),
             counts: BTreeMap::new(),
             heal,
@@ -150,8 +175,17 @@ impl Checker {
         }
     }
 
-    fn each(&mut self, now: SimTime, trace: &mut Trace, mut f: impl FnMut(&mut dyn Family) -> Vec<String>) {
-        for i in 0..self.families.len() {
+    /// Asks the families that answer `hook` (every family, for `None`: the end of the run).
+    fn each(
+        &mut self,
+        hook: Option<Hook>,
+        now: SimTime,
+        trace: &mut Trace,
+        mut f: impl FnMut(&mut dyn Family) -> Vec<String>,
+    ) {
+        let n = hook.map_or(self.families.len(), |h| self.answering[h as usize].len());
+        for j in 0..n {
+            let i = hook.map_or(j, |h| self.answering[h as usize][j]);
             let found = f(self.families[i].as_mut());
             if !found.is_empty() {
                 let id = self.families[i].id();
@@ -170,20 +204,20 @@ impl Checker {
     ) {
         let (storage, log_tasks) = stores;
         let ctx = Ctx { world, storage, log_tasks, now: change.time, actor };
-        self.each(change.time, trace, |f| f.on_change(&ctx, change));
+        self.each(Some(Hook::Change), change.time, trace, |f| f.on_change(&ctx, change));
     }
 
     pub fn after_schedule_reconcile(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
         let (storage, log_tasks) = (Storage::default(), LogTasks::default());
         let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor: ControllerId::Schedule.as_str() };
-        self.each(now, trace, |f| f.after_schedule_reconcile(&ctx, key));
+        self.each(Some(Hook::ScheduleReconcile), now, trace, |f| f.after_schedule_reconcile(&ctx, key));
     }
 
     /// After any schedule reconcile, successful or not.
     pub fn after_schedule_attempt(&mut self, world: &World, key: &ObjectKey, now: SimTime, trace: &mut Trace) {
         let (storage, log_tasks) = (Storage::default(), LogTasks::default());
         let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor: ControllerId::Schedule.as_str() };
-        self.each(now, trace, |f| f.after_schedule_attempt(&ctx, key));
+        self.each(Some(Hook::ScheduleAttempt), now, trace, |f| f.after_schedule_attempt(&ctx, key));
     }
 
     /// A request by one of the operator's controllers.
@@ -200,14 +234,14 @@ impl Checker {
     ) {
         let (storage, log_tasks) = (Storage::default(), LogTasks::default());
         let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor: controller };
-        self.each(now, trace, |f| f.on_request(&ctx, controller, verb, kind, key));
+        self.each(Some(Hook::Request), now, trace, |f| f.on_request(&ctx, controller, verb, kind, key));
     }
 
     /// `actor` deleted stored objects under `url` (`user` for a scenario's own wipe).
     pub fn on_storage_delete(&mut self, world: &World, actor: &str, url: &str, now: SimTime, trace: &mut Trace) {
         let (storage, log_tasks) = (Storage::default(), LogTasks::default());
         let ctx = Ctx { world, storage: &storage, log_tasks: &log_tasks, now, actor };
-        self.each(now, trace, |f| f.on_storage_delete(&ctx, url));
+        self.each(Some(Hook::StorageDelete), now, trace, |f| f.on_storage_delete(&ctx, url));
     }
 
     /// Final checks; liveness is judged only if every fault healed at least `grace` before `end`.
@@ -230,7 +264,7 @@ impl Checker {
             }
         };
         let ctx = Ctx { world, storage, log_tasks, now: end, actor: "checker" };
-        self.each(end, trace, |f| f.at_end(&ctx, liveness));
+        self.each(None, end, trace, |f| f.at_end(&ctx, liveness));
     }
 
     /// Whether `id` was violated.

@@ -4,7 +4,7 @@ use operator::api::{Backup, BackupPhase};
 use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeSet;
 
-use super::{Ctx, Family, data_url};
+use super::{Ctx, Family, Hook, data_url};
 use crate::scenario::model::InvariantId;
 use crate::world::{Change, ChangeType};
 
@@ -47,6 +47,10 @@ impl NoLostData {
 impl Family for NoLostData {
     fn id(&self) -> InvariantId {
         InvariantId::NoLostData
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change, Hook::StorageDelete]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

@@ -5,7 +5,7 @@ use operator::api::{Backup, BackupPhase, CleanPolicy};
 use operator::cluster::Kind;
 use std::collections::BTreeMap;
 
-use super::{Ctx, Family, Liveness, data_url};
+use super::{Ctx, Family, Hook, Liveness, data_url};
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -32,6 +32,10 @@ pub(super) fn must_clean(b: &Backup) -> bool {
 impl Family for NoOrphanData {
     fn id(&self) -> InvariantId {
         InvariantId::NoOrphanData
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

@@ -4,7 +4,7 @@ use operator::api::Backup;
 use operator::cluster::Kind;
 use std::collections::BTreeSet;
 
-use super::{Ctx, Family, owner_uid, schedule_backups, unfinished};
+use super::{Ctx, Family, Hook, owner_uid, schedule_backups, unfinished};
 use crate::scenario::model::InvariantId;
 use crate::world::{Change, ChangeType};
 
@@ -19,6 +19,10 @@ impl Family for NoOverlap {
         InvariantId::NoOverlap
     }
 
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
+    }
+
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {
         if change.obj.kind() != Kind::Backup || change.type_ == ChangeType::Deleted {
             return Vec::new();
@@ -28,17 +32,18 @@ impl Family for NoOverlap {
             return Vec::new();
         }
         let Some(uid) = owner_uid(b) else { return Vec::new() };
-        let mut running: Vec<String> = schedule_backups(ctx.world, uid)
-            .iter()
+        // One unfinished Backup (this one) is the rule kept: nothing is copied unless another runs beside it.
+        let mut running: Vec<&str> = schedule_backups(ctx.world, uid)
+            .into_iter()
             .filter(|x| unfinished(x))
-            .filter_map(|x| x.metadata.name.clone())
+            .filter_map(|x| x.metadata.name.as_deref())
             .collect();
-        running.sort();
         if running.len() < 2 {
             return Vec::new();
         }
-        let pair = (running[running.len() - 2].clone(), running[running.len() - 1].clone());
-        if !self.reported.insert(pair.clone()) {
+        running.sort_unstable();
+        let pair = (running[running.len() - 2].to_string(), running[running.len() - 1].to_string());
+        if !self.reported.insert(pair) {
             return Vec::new();
         }
         let ns = b.metadata.namespace.clone().unwrap_or_default();

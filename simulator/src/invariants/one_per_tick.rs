@@ -9,7 +9,7 @@ use operator::api::{Backup, labels};
 use operator::cluster::Kind;
 use std::collections::BTreeMap;
 
-use super::{Ctx, Family, created, schedule_of};
+use super::{Ctx, Family, Hook, created, schedule_of};
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -23,6 +23,10 @@ pub struct OnePerTick {
 impl Family for OnePerTick {
     fn id(&self) -> InvariantId {
         InvariantId::OneBackupPerTick
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

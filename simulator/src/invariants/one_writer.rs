@@ -8,7 +8,7 @@ use operator::api::labels;
 use operator::cluster::{Kind, Labels, ObjectKey};
 use std::collections::BTreeSet;
 
-use super::{Ctx, Family};
+use super::{Ctx, Family, Hook};
 use crate::scenario::model::InvariantId;
 use crate::world::Change;
 
@@ -44,6 +44,10 @@ fn job_of(p: &Pod) -> Option<String> {
 impl Family for OneWriter {
     fn id(&self) -> InvariantId {
         InvariantId::OneWriter
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

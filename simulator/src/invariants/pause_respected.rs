@@ -6,7 +6,7 @@ use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Ctx, Family, owner_uid};
+use super::{Ctx, Family, Hook, owner_uid};
 use crate::scenario::model::{InvariantId, Scenario};
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -27,6 +27,10 @@ impl PauseRespected {
 impl Family for PauseRespected {
     fn id(&self) -> InvariantId {
         InvariantId::PauseRespected
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {

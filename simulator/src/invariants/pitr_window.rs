@@ -10,7 +10,7 @@ use operator::cluster::{Kind, ObjectKey};
 use operator::manager::args::pd_address;
 use std::collections::BTreeSet;
 
-use super::{Ctx, Family, Liveness, PitrSchedules, owner_uid, schedule_backups, schedule_log_backups};
+use super::{Ctx, Family, Hook, Liveness, PitrSchedules, owner_uid, schedule_backups, schedule_log_backups};
 use crate::scenario::model::InvariantId;
 use crate::world::Change;
 
@@ -71,6 +71,10 @@ impl PitrWindow {
 impl Family for PitrWindow {
     fn id(&self) -> InvariantId {
         InvariantId::PitrWindow
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

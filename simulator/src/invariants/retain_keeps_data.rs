@@ -7,7 +7,7 @@ use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 
 use super::no_orphan_data::must_clean;
-use super::{Ctx, Family, data_url};
+use super::{Ctx, Family, Hook, data_url};
 use crate::scenario::model::InvariantId;
 use crate::world::Change;
 
@@ -20,6 +20,10 @@ pub struct RetainKeepsData {
 impl Family for RetainKeepsData {
     fn id(&self) -> InvariantId {
         InvariantId::RetainKeepsData
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change, Hook::StorageDelete]
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {

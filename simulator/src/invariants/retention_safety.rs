@@ -13,7 +13,7 @@ use operator::controllers::schedule::retention::Retention;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Ctx, Family, created, owner_uid, schedule_backups, schedule_of, unfinished};
+use super::{Ctx, Family, Hook, created, owner_uid, schedule_backups, schedule_of, unfinished};
 use crate::controller_id::ControllerId;
 use crate::scenario::model::{InvariantId, Scenario};
 use crate::time::SimTime;
@@ -76,6 +76,10 @@ fn against(rule: Retention, name: &str, age: Duration, remaining: usize) -> [Opt
 impl Family for RetentionSafety {
     fn id(&self) -> InvariantId {
         InvariantId::RetentionSafety
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, ctx: &Ctx, change: &Change) -> Vec<String> {

@@ -6,7 +6,7 @@ use operator::api::time::opt_from_k8s;
 use operator::api::{Backup, BackupPhase};
 use operator::cluster::{Kind, ObjectKey};
 
-use super::{Ctx, Family};
+use super::{Ctx, Family, Hook};
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::Change;
@@ -16,6 +16,10 @@ pub struct RetriesHonoured;
 impl Family for RetriesHonoured {
     fn id(&self) -> InvariantId {
         InvariantId::RetriesHonoured
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change]
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {

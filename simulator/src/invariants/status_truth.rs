@@ -8,7 +8,7 @@ use operator::api::BackupSchedule;
 use operator::cluster::{Kind, ObjectKey};
 use std::collections::BTreeMap;
 
-use super::{Ctx, Family, Liveness, created, schedule_backups};
+use super::{Ctx, Family, Hook, Liveness, created, schedule_backups};
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
@@ -68,6 +68,10 @@ impl StatusTruth {
 impl Family for StatusTruth {
     fn id(&self) -> InvariantId {
         InvariantId::ScheduleStatusTruth
+    }
+
+    fn hooks(&self) -> &'static [Hook] {
+        &[Hook::Change, Hook::ScheduleReconcile]
     }
 
     fn on_change(&mut self, _ctx: &Ctx, change: &Change) -> Vec<String> {
