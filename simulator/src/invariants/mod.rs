@@ -84,7 +84,8 @@ impl Hook {
 pub trait Family {
     fn id(&self) -> InvariantId;
     /// The hooks it answers: the checker asks only these (each request and change would otherwise call every
-    /// family's empty default). A hook missing here is never called: each family's canary scenario would pass.
+    /// family's empty default). A hook left out here is never called, and the family's canary or zoo story stops
+    /// breaking it (`simulator/tests/teeth.rs` fails).
     fn hooks(&self) -> &'static [Hook] {
         &Hook::ALL
     }
