@@ -263,7 +263,9 @@ impl State {
 /// The state plus the task futures (kept apart so a task can borrow the state while it is polled).
 pub struct Shared {
     pub state: RefCell<State>,
-    futures: RefCell<BTreeMap<TaskId, TaskFuture>>,
+    /// Each live task's future; `None` while it is being polled (taken out and put back in place, so a poll does
+    /// not remove and re-insert its entry).
+    futures: RefCell<BTreeMap<TaskId, Option<TaskFuture>>>,
 }
 
 /// Builds a spawned task's future (given by the run, which knows the reconcilers and the manager).
@@ -346,7 +348,7 @@ impl Engine {
             let mut to_poll = Vec::with_capacity(work.spawned.len() + work.woken.len());
             for s in work.spawned {
                 let (id, fut) = (self.build)(&self.shared, s);
-                self.shared.futures.borrow_mut().insert(id, fut);
+                self.shared.futures.borrow_mut().insert(id, Some(fut));
                 to_poll.push(id);
             }
             to_poll.extend(work.woken);
@@ -357,7 +359,7 @@ impl Engine {
     }
 
     fn poll(&self, id: TaskId) {
-        let Some(mut fut) = self.shared.futures.borrow_mut().remove(&id) else { return };
+        let Some(mut fut) = self.shared.futures.borrow_mut().get_mut(&id).and_then(Option::take) else { return };
         self.shared.state.borrow_mut().tasks.set_polling(Some(id));
         let result = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
         let mut st = self.shared.state.borrow_mut();
@@ -365,9 +367,10 @@ impl Engine {
         match result {
             Poll::Pending => {
                 drop(st);
-                self.shared.futures.borrow_mut().insert(id, fut);
+                self.shared.futures.borrow_mut().insert(id, Some(fut));
             }
             Poll::Ready(out) => {
+                self.shared.futures.borrow_mut().remove(&id);
                 st.task_done(id, out);
                 drop(st);
                 drop(fut);

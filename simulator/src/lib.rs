@@ -38,6 +38,7 @@ pub mod request;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod schedule_backups;
 pub mod shard;
 pub mod shrink;
 pub mod stats;

@@ -17,6 +17,15 @@ impl<K, V> Default for Lookup<K, V> {
     }
 }
 
+/// Equal when both hold the same keys with equal values (whatever the hash order).
+impl<K: Hash + Eq, V: PartialEq> PartialEq for Lookup<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map
+    }
+}
+
+impl<K: Hash + Eq, V: Eq> Eq for Lookup<K, V> {}
+
 impl<K: Hash + Eq, V> Lookup<K, V> {
     pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
     where

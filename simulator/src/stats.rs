@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::controller_id::ControllerId;
+use crate::lookup::Lookup;
 use crate::object::Obj;
 use crate::world::{Change, ChangeType};
 
@@ -50,6 +51,14 @@ pub struct Life {
     pub gone: bool,
 }
 
+/// The writes of the Backup lives seen whole: how many, and their writes by stage and by writer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Whole {
+    pub lives: u64,
+    pub writes: [u64; 3],
+    pub by: [u64; 3],
+}
+
 /// The verbs of live reads (quorum reads from the API server, not the cache).
 pub const LIVE_READS: [Verb; 2] = [Verb::Get, Verb::List];
 /// The verbs of writes.
@@ -64,8 +73,11 @@ pub struct Stats {
     pub errors: BTreeMap<(String, &'static str), u64>,
     pub reconciles: BTreeMap<String, u64>,
     pub reconcile_errors: BTreeMap<String, u64>,
-    /// Backup name -> writes to it and its Jobs and pods, by any actor, by stage.
-    pub lives: BTreeMap<String, Life>,
+    /// Backup name -> writes to it and its Jobs and pods, by any actor, by stage (hashed: a long run of a big world
+    /// sees a hundred thousand Backups, and every write to one, its Jobs or pods looks its life up).
+    pub lives: Lookup<String, Life>,
+    /// The writes of the lives seen whole (created and gone), summed as they come.
+    pub whole: Whole,
     pub backups_created: u64,
     pub backups_completed: u64,
     pub backups_gone: u64,
@@ -125,8 +137,12 @@ impl Stats {
             }
             _ => return,
         };
-        let life = slot(&mut self.lives, name);
-        life.writes[life.stage as usize] += 1;
+        if self.lives.get(name).is_none() {
+            self.lives.insert(name.to_string(), Life::default());
+        }
+        let life = self.lives.get_mut(name).expect("inserted above");
+        let (stage, was_gone) = (life.stage as usize, life.gone);
+        life.writes[stage] += 1;
         life.by[writer as usize] += 1;
         if let Obj::Backup(b) = obj {
             if b.metadata.deletion_timestamp.is_some() || change.type_ == ChangeType::Deleted {
@@ -136,19 +152,23 @@ impl Stats {
             }
             life.gone |= change.type_ == ChangeType::Deleted;
         }
+        if was_gone {
+            // A write after the Backup is gone (its Jobs' and pods' deletions) still belongs to its life.
+            self.whole.writes[stage] += 1;
+            self.whole.by[writer as usize] += 1;
+        } else if life.gone {
+            self.whole.lives += 1;
+            for i in 0..3 {
+                self.whole.writes[i] += life.writes[i];
+                self.whole.by[i] += life.by[i];
+            }
+        }
     }
 
     /// Average writes per stage over the Backups whose whole life was seen (created and gone), and their count.
     pub fn writes_per_life(&self) -> ([f64; 3], usize) {
-        let full: Vec<&Life> = self.lives.values().filter(|l| l.gone).collect();
-        let n = full.len().max(1) as f64;
-        let mut avg = [0.0; 3];
-        for l in &full {
-            for (a, w) in avg.iter_mut().zip(l.writes) {
-                *a += w as f64 / n;
-            }
-        }
-        (avg, full.len())
+        let n = self.whole.lives.max(1) as f64;
+        (self.whole.writes.map(|w| w as f64 / n), self.whole.lives as usize)
     }
 
     /// The operator's requests with one of `verbs`, per Backup created.
@@ -209,8 +229,7 @@ impl Stats {
             self.operator_requests_per_backup(&WRITES)
         );
         let ([running, kept, deleting], n) = self.writes_per_life();
-        let full: Vec<&Life> = self.lives.values().filter(|l| l.gone).collect();
-        let by = |w: Writer| full.iter().map(|l| l.by[w as usize]).sum::<u64>() as f64 / full.len().max(1) as f64;
+        let by = |w: Writer| self.whole.by[w as usize] as f64 / self.whole.lives.max(1) as f64;
         let _ = writeln!(
             s,
             "Writes per Backup life (to the Backup, its Jobs and pods; {n} whole lives): tick->finished {running:.1}, finished->expired {kept:.1}, expired->gone {deleting:.1}, total {:.1} (operator {:.1}, backup-manager {:.1}, cluster {:.1})",
@@ -220,5 +239,47 @@ impl Stats {
             by(Writer::Cluster)
         );
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SimTime;
+    use k8s_openapi::api::batch::v1::Job;
+    use operator::api::{BackupPhase, BackupStatus};
+
+    fn backup(phase: Option<BackupPhase>) -> Obj {
+        let mut b = Backup::new("demo-1", Default::default());
+        b.metadata.namespace = Some("ns".into());
+        b.status = Some(BackupStatus { phase, ..Default::default() });
+        Obj::wrap(b)
+    }
+
+    fn job_of_demo() -> Obj {
+        let mut job = Job::default();
+        job.metadata.name = Some("backup-demo-1".into());
+        job.metadata.annotations = Some(
+            [(labels::OWNER_KIND.to_string(), "Backup".to_string()), (labels::OWNER_NAME.to_string(), "demo-1".into())]
+                .into(),
+        );
+        Obj::wrap(job)
+    }
+
+    fn change(type_: ChangeType, obj: Obj) -> Change {
+        Change { time: SimTime(0), type_, obj, old: None, rv: 1 }
+    }
+
+    #[test]
+    fn a_life_counts_once_whole_with_the_writes_that_follow_its_backup_being_gone() {
+        let mut stats = Stats::default();
+        stats.observe(&change(ChangeType::Added, backup(None)), Writer::Operator);
+        stats.observe(&change(ChangeType::Added, job_of_demo()), Writer::Operator);
+        stats.observe(&change(ChangeType::Modified, backup(Some(BackupPhase::Complete))), Writer::Manager);
+        assert_eq!(stats.writes_per_life(), ([0.0; 3], 0), "not whole while the Backup exists");
+        stats.observe(&change(ChangeType::Deleted, backup(Some(BackupPhase::Complete))), Writer::Operator);
+        stats.observe(&change(ChangeType::Deleted, job_of_demo()), Writer::Cluster);
+        assert_eq!(stats.writes_per_life(), ([3.0, 1.0, 1.0], 1), "the Job's deletion after the Backup's is counted");
+        assert_eq!(stats.whole.by, [3, 1, 1]);
     }
 }

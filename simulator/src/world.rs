@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::dyn_kind::DynKind;
 use crate::index::Indexed;
 use crate::object::Obj;
+use crate::schedule_backups::ScheduleBackups;
 use crate::time::SimTime;
 
 /// What happened to an object.
@@ -95,6 +96,8 @@ parts!(Pod, false);
 #[derive(Default)]
 pub struct World {
     objects: BTreeMap<Kind, Indexed>,
+    /// The Backups again, by the schedule that owns them (what the invariants read after every schedule reconcile).
+    by_schedule: ScheduleBackups,
     /// Objects no reconciler reads (the leader Lease, Events), kept as JSON under the same metadata rules.
     dynamic: BTreeMap<(DynKind, ObjectKey), Arc<Value>>,
     rv: u64,
@@ -224,8 +227,33 @@ impl World {
         self.objects.get(&kind)?.get(key)
     }
 
-    fn of_kind(&mut self, kind: Kind) -> &mut Indexed {
-        self.objects.entry(kind).or_default()
+    /// Stores `obj` under `key`, replacing what was there (every write to the store goes through here or `take`).
+    fn put(&mut self, key: ObjectKey, obj: Obj) -> Option<Obj> {
+        let kind = obj.kind();
+        if kind == Kind::Backup {
+            let old = self.objects.get(&kind).and_then(|i| i.get(&key));
+            self.by_schedule.stored(&key, old, Some(&obj));
+        }
+        self.objects.entry(kind).or_default().insert(key, obj)
+    }
+
+    /// Takes the object of `kind` under `key` out of the store.
+    fn take(&mut self, kind: Kind, key: &ObjectKey) -> Option<Obj> {
+        let old = self.objects.get_mut(&kind)?.remove(key)?;
+        if kind == Kind::Backup {
+            self.by_schedule.stored(key, Some(&old), None);
+        }
+        Some(old)
+    }
+
+    /// The snapshot Backups owned by the schedule with `uid` (its first BackupSchedule ownerReference), by key.
+    pub fn schedule_backups<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Backup> + use<'a> {
+        self.by_schedule.snapshots(uid)
+    }
+
+    /// The log backups owned by the schedule with `uid`, by key.
+    pub fn schedule_log_backups<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Backup> + use<'a> {
+        self.by_schedule.logs(uid)
     }
 
     /// Every object of `kind`, by namespace then name.
@@ -301,7 +329,7 @@ impl World {
             }
             other => other,
         };
-        self.of_kind(kind).insert(key, created.clone());
+        self.put(key, created.clone());
         self.record(now, ChangeType::Added, created.clone(), None);
         Ok(created)
     }
@@ -352,10 +380,10 @@ impl World {
         let gone = updated.meta().deletion_timestamp.is_some()
             && updated.meta().finalizers.as_ref().is_none_or(|f| f.is_empty());
         if gone && kind != Kind::Pod {
-            self.of_kind(kind).remove(&key);
+            self.take(kind, &key);
             self.record(now, ChangeType::Deleted, updated.clone(), Some(old));
         } else {
-            self.of_kind(kind).insert(key, updated.clone());
+            self.put(key, updated.clone());
             self.record(now, ChangeType::Modified, updated.clone(), Some(old));
         }
         Ok(updated)
@@ -395,7 +423,7 @@ impl World {
                 m.resource_version = Some(rv.clone());
                 m.generation = m.generation.map(|g| g + 1);
             });
-            self.of_kind(kind).insert(key.clone(), marked.clone());
+            self.put(key.clone(), marked.clone());
             self.record(now, ChangeType::Modified, marked.clone(), Some(old));
             return Ok(Deletion::Pending(marked));
         }
@@ -405,7 +433,7 @@ impl World {
 
     /// Removes an object for good (the end of a pod's graceful termination, or a deletion without finalizers).
     pub fn remove(&mut self, kind: Kind, key: &ObjectKey, now: SimTime) -> Option<Obj> {
-        let old = self.of_kind(kind).remove(key)?;
+        let old = self.take(kind, key)?;
         // The change carries the deletion's resourceVersion: the object is not copied to stamp it.
         self.next_rv();
         self.record(now, ChangeType::Deleted, old.clone(), Some(old.clone()));
@@ -418,7 +446,7 @@ impl World {
         let old = self.get(kind, &key).cloned();
         let rv = self.next_rv();
         let stored = obj.into_with_meta(|m| m.resource_version = Some(rv));
-        self.of_kind(kind).insert(key, stored.clone());
+        self.put(key, stored.clone());
         self.record(now, if old.is_some() { ChangeType::Modified } else { ChangeType::Added }, stored.clone(), old);
         stored
     }

@@ -4,7 +4,7 @@
 
 use operator::api::duration::format_duration;
 use operator::cluster::{Kind, ObjectKey, Verb};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use super::{Ctx, Family, Hook};
 use crate::lookup::Lookup;
@@ -16,10 +16,11 @@ type Subject = (String, Kind, ObjectKey);
 
 pub struct BoundedApiCost {
     budget: ApiBudget,
-    /// Controller -> (kind, object) -> times of its requests within the window, oldest first. Objects no request
-    /// was about for a window are dropped now and then, so the map follows the live world, not its history. The
-    /// objects are hashed: a world holds thousands, and every request looks one up.
-    recent: BTreeMap<String, BTreeMap<Kind, Lookup<ObjectKey, VecDeque<SimTime>>>>,
+    /// Object -> (controller, kind, times of its requests within the window, oldest first) for each controller and
+    /// kind that sent requests about it (one or two). Objects no request was about for a window are dropped now and
+    /// then, so the map follows the live world, not its history. Hashed by object: a world holds thousands, and
+    /// every request looks one up.
+    recent: Lookup<ObjectKey, Vec<(String, Kind, VecDeque<SimTime>)>>,
     reported: BTreeSet<Subject>,
     /// When `recent` was last swept.
     swept: SimTime,
@@ -27,7 +28,7 @@ pub struct BoundedApiCost {
 
 impl BoundedApiCost {
     pub fn new(budget: ApiBudget) -> Self {
-        BoundedApiCost { budget, recent: BTreeMap::new(), reported: BTreeSet::new(), swept: SimTime::default() }
+        BoundedApiCost { budget, recent: Lookup::default(), reported: BTreeSet::new(), swept: SimTime::default() }
     }
 
     fn window_ms(&self) -> i64 {
@@ -35,16 +36,33 @@ impl BoundedApiCost {
     }
 
     /// Forgets the objects with no request within the window, at most once per window (their times would be
-    /// dropped at their next request anyway).
+    /// dropped at their next request anyway). Each entry is judged on its own, so the hash order does not matter.
     fn sweep(&mut self, now: SimTime) {
         let window = self.window_ms();
         if now.0 - self.swept.0 < window {
             return;
         }
         self.swept = now;
-        for objects in self.recent.values_mut().flat_map(|kinds| kinds.values_mut()) {
-            objects.retain(|_, times| times.back().is_some_and(|t| now.0 - t.0 < window));
+        self.recent.retain(|_, senders| {
+            senders.retain(|(_, _, times)| times.back().is_some_and(|t| now.0 - t.0 < window));
+            !senders.is_empty()
+        });
+    }
+
+    /// The times of `controller`'s recent requests about `kind` `key`, an empty list if there are none.
+    fn times(&mut self, controller: &str, kind: Kind, key: &ObjectKey) -> &mut VecDeque<SimTime> {
+        if self.recent.get(key).is_none() {
+            self.recent.insert(key.clone(), Vec::new());
         }
+        let senders = self.recent.get_mut(key).expect("inserted above");
+        let at = match senders.iter().position(|(c, k, _)| *k == kind && c == controller) {
+            Some(at) => at,
+            None => {
+                senders.push((controller.to_string(), kind, VecDeque::new()));
+                senders.len() - 1
+            }
+        };
+        &mut senders[at].2
     }
 }
 
@@ -60,14 +78,7 @@ impl Family for BoundedApiCost {
     fn on_request(&mut self, ctx: &Ctx, controller: &str, _verb: Verb, kind: Kind, key: &ObjectKey) -> Vec<String> {
         self.sweep(ctx.now);
         let window = self.window_ms();
-        if !self.recent.contains_key(controller) {
-            self.recent.insert(controller.to_string(), BTreeMap::new());
-        }
-        let objects = self.recent.get_mut(controller).expect("inserted above").entry(kind).or_default();
-        if objects.get(key).is_none() {
-            objects.insert(key.clone(), VecDeque::new());
-        }
-        let times = objects.get_mut(key).expect("inserted above");
+        let times = self.times(controller, kind, key);
         while times.front().is_some_and(|t| ctx.now.0 - t.0 >= window) {
             times.pop_front();
         }
@@ -110,7 +121,7 @@ mod tests {
         assert!(found[0].contains("sent 3 requests about Backup ns/a"), "{}", found[0]);
         assert!(ask(&mut f, &world, 3, "a").is_empty(), "reported once");
         assert!(ask(&mut f, &world, 100, "b").is_empty(), "another object has its own count");
-        let tracked: usize = f.recent.values().flat_map(|k| k.values()).map(|o| o.len()).sum();
-        assert_eq!(tracked, 1, "a, idle for a window, is no longer tracked");
+        assert_eq!(f.recent.len(), 1, "a, idle for a window, is no longer tracked");
+        assert!(f.recent.get(&ObjectKey::new("ns", "a")).is_none());
     }
 }

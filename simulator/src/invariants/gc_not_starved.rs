@@ -12,7 +12,7 @@ use operator::controllers::schedule::retention::Retention;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{Ctx, Family, Hook, Liveness, SpecEdits, created, creation_order, schedule_backups, schedule_owner_uid};
+use super::{Ctx, Family, Hook, Liveness, SpecEdits, created, creation_order, schedule_owner_uid};
 use crate::controller_id::ControllerId;
 use crate::faults::FaultPlan;
 use crate::lookup::Lookup;
@@ -157,8 +157,9 @@ impl GcNotStarved {
         if schedule.metadata.deletion_timestamp.is_some() || !self.accepted(uid, schedule) {
             return Vec::new();
         }
-        let mut backups = schedule_backups(ctx.world, uid);
-        backups.sort_by(|a, b| creation_order(&a.metadata).cmp(&creation_order(&b.metadata)));
+        // Each Backup's place in creation order read once, not at every comparison.
+        let mut ordered: Vec<_> = ctx.world.schedule_backups(uid).map(|b| (creation_order(&b.metadata), b)).collect();
+        ordered.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = Vec::new();
         // Newest first, keeping the finish times of the Complete Backups seen so far (the newer ones) sorted: one
         // pass, not one per Backup. The messages are reversed at the end, oldest Backup first.
@@ -166,7 +167,7 @@ impl GcNotStarved {
         let mut newer_base: Option<SimTime> = None;
         let rule = Retention::of(schedule);
         let mut quiet = SimTime(i64::MAX);
-        for b in backups.iter().rev() {
+        for (_, b) in ordered.iter().rev() {
             let due = match b.metadata.deletion_timestamp {
                 None => self.expired_at(schedule, b, (&newer_complete, newer_base), rule),
                 Some(_) => None,

@@ -20,6 +20,7 @@ mod retention_safety;
 mod retries_honoured;
 mod status_truth;
 
+pub use crate::schedule_backups::schedule_owner_uid;
 use operator::api::log_backup;
 use operator::api::{Backup, BackupSchedule};
 use operator::cluster::{Kind, ObjectKey, Verb};
@@ -319,32 +320,19 @@ impl PitrSchedules {
     }
 }
 
-/// The snapshot Backups owned by the schedule with `uid`, from the world (its log backup is not one of them).
+/// The snapshot Backups owned by the schedule with `uid`, from the world, by key (its log backup is not one of them).
 pub fn schedule_backups<'a>(world: &'a World, uid: &str) -> Vec<&'a Backup> {
-    world
-        .owned_by(Kind::Backup, uid)
-        .filter_map(|o| o.view::<Backup>())
-        .filter(|b| owner_uid(b) == Some(uid) && !log_backup::is_log(&b.spec))
-        .collect()
+    world.schedule_backups(uid).collect()
 }
 
-/// The log backups owned by the schedule with `uid` (one, unless something went wrong), from the world.
+/// The log backups owned by the schedule with `uid` (one, unless something went wrong), from the world, by key.
 pub fn schedule_log_backups<'a>(world: &'a World, uid: &str) -> Vec<&'a Backup> {
-    world
-        .owned_by(Kind::Backup, uid)
-        .filter_map(|o| o.view::<Backup>())
-        .filter(|b| owner_uid(b) == Some(uid) && log_backup::is_log(&b.spec))
-        .collect()
+    world.schedule_log_backups(uid).collect()
 }
 
 /// The uid of a Backup's controlling BackupSchedule, if any.
 pub fn owner_uid(b: &Backup) -> Option<&str> {
     schedule_owner_uid(&b.metadata)
-}
-
-/// The uid of the BackupSchedule that owns the object with metadata `meta` (a Backup, a CompactBackup), if any.
-pub fn schedule_owner_uid(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<&str> {
-    meta.owner_references.as_ref()?.iter().find(|r| r.kind == "BackupSchedule").map(|r| r.uid.as_str())
 }
 
 /// The schedule owning the snapshot Backup `b`, from the world (`None` for a log backup).

@@ -25,8 +25,7 @@ impl StatusTruth {
         let ns = schedule.metadata.namespace.as_deref().unwrap_or_default();
         let name = schedule.metadata.name.as_deref().unwrap_or_default();
         let backups = schedule_backups(ctx.world, uid);
-        let newest =
-            backups.iter().max_by(|a, b| super::creation_order(&a.metadata).cmp(&super::creation_order(&b.metadata)));
+        let newest = backups.iter().max_by_key(|b| super::creation_order(&b.metadata));
         let last = schedule.status.as_ref().and_then(|s| s.last_backup.as_deref()).filter(|s| !s.is_empty());
         let newest_name = newest.and_then(|b| b.metadata.name.as_deref());
         match (last, newest_name) {
