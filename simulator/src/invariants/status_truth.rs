@@ -6,17 +6,18 @@
 
 use operator::api::BackupSchedule;
 use operator::cluster::{Kind, ObjectKey};
-use std::collections::BTreeMap;
 
 use super::{Ctx, Family, Hook, Liveness, created, schedule_backups};
+use crate::lookup::Lookup;
 use crate::scenario::model::InvariantId;
 use crate::time::SimTime;
 use crate::world::{Change, ChangeType};
 
 #[derive(Default)]
 pub struct StatusTruth {
-    /// Every Backup ever seen: name -> (created, removed at).
-    seen: BTreeMap<ObjectKey, (SimTime, Option<SimTime>)>,
+    /// Every Backup ever seen: key -> (created, removed at). Hashed: a long run of a big world sees a hundred
+    /// thousand, and each one created adds to it.
+    seen: Lookup<ObjectKey, (SimTime, Option<SimTime>)>,
 }
 
 impl StatusTruth {
