@@ -73,9 +73,9 @@ pub struct Stats {
     pub errors: BTreeMap<(String, &'static str), u64>,
     pub reconciles: BTreeMap<String, u64>,
     pub reconcile_errors: BTreeMap<String, u64>,
-    /// Backup name -> writes to it and its Jobs and pods, by any actor, by stage (hashed: a long run of a big world
-    /// sees a hundred thousand Backups, and every write to one, its Jobs or pods looks its life up).
-    pub lives: Lookup<String, Life>,
+    /// Namespace -> Backup name -> writes to it and its Jobs and pods, by any actor, by stage (hashed: a long run of
+    /// a big world sees a hundred thousand Backups, and every write to one, its Jobs or pods looks its life up).
+    pub lives: Lookup<String, Lookup<String, Life>>,
     /// The writes of the lives seen whole (created and gone), summed as they come.
     pub whole: Whole,
     pub backups_created: u64,
@@ -137,10 +137,16 @@ impl Stats {
             }
             _ => return,
         };
-        if self.lives.get(name).is_none() {
-            self.lives.insert(name.to_string(), Life::default());
+        // A Backup's Jobs and pods are in its namespace (an owner is never in another one).
+        let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
+        if self.lives.get(namespace).is_none() {
+            self.lives.insert(namespace.to_string(), Lookup::default());
         }
-        let life = self.lives.get_mut(name).expect("inserted above");
+        let in_namespace = self.lives.get_mut(namespace).expect("inserted above");
+        if in_namespace.get(name).is_none() {
+            in_namespace.insert(name.to_string(), Life::default());
+        }
+        let life = in_namespace.get_mut(name).expect("inserted above");
         let (stage, was_gone) = (life.stage as usize, life.gone);
         life.writes[stage] += 1;
         life.by[writer as usize] += 1;
@@ -250,8 +256,12 @@ mod tests {
     use operator::api::{BackupPhase, BackupStatus};
 
     fn backup(phase: Option<BackupPhase>) -> Obj {
+        backup_in("ns", phase)
+    }
+
+    fn backup_in(namespace: &str, phase: Option<BackupPhase>) -> Obj {
         let mut b = Backup::new("demo-1", Default::default());
-        b.metadata.namespace = Some("ns".into());
+        b.metadata.namespace = Some(namespace.into());
         b.status = Some(BackupStatus { phase, ..Default::default() });
         Obj::wrap(b)
     }
@@ -259,6 +269,7 @@ mod tests {
     fn job_of_demo() -> Obj {
         let mut job = Job::default();
         job.metadata.name = Some("backup-demo-1".into());
+        job.metadata.namespace = Some("ns".into());
         job.metadata.annotations = Some(
             [(labels::OWNER_KIND.to_string(), "Backup".to_string()), (labels::OWNER_NAME.to_string(), "demo-1".into())]
                 .into(),
@@ -281,5 +292,17 @@ mod tests {
         stats.observe(&change(ChangeType::Deleted, job_of_demo()), Writer::Cluster);
         assert_eq!(stats.writes_per_life(), ([3.0, 1.0, 1.0], 1), "the Job's deletion after the Backup's is counted");
         assert_eq!(stats.whole.by, [3, 1, 1]);
+    }
+
+    #[test]
+    fn backups_of_one_name_in_two_namespaces_live_two_lives() {
+        let mut stats = Stats::default();
+        for ns in ["a", "b"] {
+            stats.observe(&change(ChangeType::Added, backup_in(ns, None)), Writer::Operator);
+        }
+        for ns in ["a", "b"] {
+            stats.observe(&change(ChangeType::Deleted, backup_in(ns, None)), Writer::Operator);
+        }
+        assert_eq!(stats.writes_per_life(), ([2.0, 0.0, 0.0], 2), "each its own create and delete");
     }
 }
