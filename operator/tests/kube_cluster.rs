@@ -13,7 +13,7 @@ use kube::runtime::watcher;
 use operator::api::Backup;
 use operator::cluster::kube_cluster::{KubeCluster, Stores};
 use operator::cluster::{
-    Cluster, ClusterError, Deletion, Event, EventType, Kind, Labels, ObjectKey, Precondition, Verb,
+    Cluster, ClusterError, Deletion, Event, EventType, KeyRef, Kind, Labels, ObjectKey, Precondition, Verb,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -141,16 +141,16 @@ async fn cache_reads_come_from_the_stores_only_by_namespace_and_selector_sorted(
     let cluster =
         KubeCluster::new(api.client.clone(), Stores { jobs: Some(jobs), pods: Some(pods), ..Stores::default() }, None);
 
-    let cached: Option<Arc<Job>> = cluster.cached(&ObjectKey::new(NS, "backup-demo"));
+    let cached: Option<Arc<Job>> = cluster.cached(KeyRef::new(NS, "backup-demo"));
     assert_eq!(cached.as_deref(), Some(&job));
-    assert_eq!(cluster.cached::<Job>(&ObjectKey::new(NS, "clean-demo")), None, "another namespace");
+    assert_eq!(cluster.cached::<Job>(KeyRef::new(NS, "clean-demo")), None, "another namespace");
     let selector = Labels::from([("app.kubernetes.io/component".into(), "backup".into())]);
     let names: Vec<_> =
         cluster.cached_list::<Pod>(NS, &selector).iter().map(|p| p.metadata.name.clone().unwrap()).collect();
     assert_eq!(names, ["p1", "p2"]);
     let none = Labels::from([("app.kubernetes.io/component".into(), "clean".into())]);
     assert!(cluster.cached_list::<Pod>(NS, &none).is_empty());
-    assert_eq!(cluster.cached::<Backup>(&key()), None, "no Backup store: the cache is empty");
+    assert_eq!(cluster.cached::<Backup>(key().as_ref()), None, "no Backup store: the cache is empty");
     assert!(cluster.cached_list::<Backup>(NS, &Labels::new()).is_empty());
     assert!(api.recorded().is_empty());
 }

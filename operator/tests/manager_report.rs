@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use operator::api::condition::find_condition;
 use operator::api::log_backup::LogCommand;
 use operator::api::{Backup, BackupPhase, Restore, RestorePhase};
-use operator::cluster::{Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition};
+use operator::cluster::{Cluster, ClusterError, Deletion, Event, KeyRef, Labels, Object, ObjectKey, Precondition};
 use operator::manager::credentials::{AWS_SECRET_ACCESS_KEY, Credentials, TIDB_PASSWORD};
 use operator::manager::process::{ProcessTool, StopHandle, stop_signal};
 use operator::manager::tool::{ProgressSink, Tool, ToolError, ToolJob, ToolReport};
@@ -75,7 +75,7 @@ impl Cluster for Conflicting<'_> {
     fn now(&self) -> DateTime<Utc> {
         self.inner.now()
     }
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
         self.inner.cached(key)
     }
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {

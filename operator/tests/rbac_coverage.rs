@@ -26,7 +26,7 @@ use operator::api::tools::BrConfig;
 use operator::api::{Backup, BackupPhase, BackupSchedule, CleanPolicy, CompactBackup};
 use operator::cluster::kube_cluster::{KubeCluster, Stores};
 use operator::cluster::{
-    Cluster, ClusterError, Deletion, Event, EventType, Kind, Labels, Object, ObjectKey, Precondition, Verb,
+    Cluster, ClusterError, Deletion, Event, EventType, KeyRef, Kind, Labels, Object, ObjectKey, Precondition, Verb,
 };
 use operator::controllers::{Settings, backup, compact, restore, schedule};
 use operator::manager::store::{BackupStore, StoreError};
@@ -80,7 +80,7 @@ impl Cluster for Recording<'_> {
     fn now(&self) -> DateTime<Utc> {
         self.inner.now()
     }
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
         self.inner.cached(key)
     }
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {

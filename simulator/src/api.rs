@@ -58,15 +58,25 @@ impl State {
         self.stats.request(&class, verb, kind);
         if let Actor::Controller(c) = actor {
             // A list is about the objects its selector picks (one Backup's pods, one schedule's Backups).
+            let listed;
             let subject = match &req {
                 Request::List(_, ns, selector) => {
-                    let picked: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    ObjectKey::new(ns, format!("[{}]", picked.join(",")))
+                    // `[k=v,k=v]`, joined by hand (no string per pair): every list a controller sends is named so.
+                    let mut picked = String::from("[");
+                    for (i, (k, v)) in selector.iter().enumerate() {
+                        if i > 0 {
+                            picked.push(',');
+                        }
+                        picked.extend([k.as_str(), "=", v.as_str()]);
+                    }
+                    picked.push(']');
+                    listed = ObjectKey::new(ns, picked);
+                    &listed
                 }
-                _ => key.clone(),
+                _ => &key,
             };
             let name = self.controllers[c].id.as_str();
-            self.checker.on_request(&self.world, name, verb, kind, &subject, self.now, &mut self.trace);
+            self.checker.on_request(&self.world, name, verb, kind, subject, self.now, &mut self.trace);
         }
         let manager = matches!(actor, Actor::Manager(_));
         let injected = self.faults.api_error(manager, verb, kind, self.now, &mut self.rngs.api);

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use operator::api::log_backup::LogCommand;
 use operator::api::tso::Tso;
-use operator::cluster::{Cluster, ClusterError, Deletion, Event, Labels, Object, ObjectKey, Precondition};
+use operator::cluster::{Cluster, ClusterError, Deletion, Event, KeyRef, Labels, Object, ObjectKey, Precondition};
 use operator::manager::store::{BackupStore, StoreError};
 use operator::manager::tool::{LogTask, Operation, ProgressSink, Tool, ToolError, ToolJob, ToolReport};
 use std::rc::Rc;
@@ -46,11 +46,11 @@ impl Cluster for SimClient {
         self.shared.state.borrow().now_utc()
     }
 
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
         let st = self.shared.state.borrow();
         let Actor::Controller(c) = self.actor else { return None };
         let informer = st.controllers[c].informer_for(K::KIND)?;
-        st.informers[informer].cache.get(key).and_then(|o| o.get::<K>())
+        st.informers[informer].cache.get(&key).and_then(|o| o.get::<K>())
     }
 
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {

@@ -34,7 +34,7 @@ impl State {
         if !self.operator.up {
             return;
         }
-        if let Some(token) = self.controllers[c].queue.request(key.clone(), at, self.now) {
+        if let Some(token) = self.controllers[c].queue.request(&key, at, self.now) {
             self.at(at, Event::Reconcile { controller: c, key, token });
         }
     }

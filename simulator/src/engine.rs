@@ -26,7 +26,7 @@ use crate::rng::{Stream, WorldRng};
 use crate::scenario::model::{Scenario, Timing};
 use crate::stats::Stats;
 use crate::storage::Storage;
-use crate::tasks::Tasks;
+use crate::tasks::{Tasks, Work};
 use crate::time::SimTime;
 use crate::trace::Trace;
 use crate::world::{Change, World};
@@ -275,11 +275,14 @@ pub type Builder = Box<dyn Fn(&Rc<Shared>, Spawn) -> (TaskId, TaskFuture)>;
 pub struct Engine {
     pub shared: Rc<Shared>,
     build: Builder,
+    /// The buffers `drain` takes work into and polls from, kept between instants (see `Tasks::swap_work`).
+    spare: RefCell<(Work, Vec<TaskId>)>,
 }
 
 impl Engine {
     pub fn new(state: State, build: Builder) -> Engine {
-        Engine { shared: Rc::new(Shared { state: RefCell::new(state), futures: RefCell::new(BTreeMap::new()) }), build }
+        let shared = Rc::new(Shared { state: RefCell::new(state), futures: RefCell::new(BTreeMap::new()) });
+        Engine { shared, build, spare: RefCell::default() }
     }
 
     /// Processes events until the queue is empty or the end time is reached.
@@ -334,28 +337,29 @@ impl Engine {
 
     /// Starts spawned tasks and polls ready ones until nothing is left to do at this instant.
     fn drain(&self) {
+        let (mut work, mut to_poll) = std::mem::take(&mut *self.spare.borrow_mut());
         loop {
-            let work = self.shared.state.borrow_mut().tasks.take_work();
+            self.shared.state.borrow_mut().tasks.swap_work(&mut work);
             if work.is_empty() {
-                return;
+                break;
             }
             {
                 let mut futures = self.shared.futures.borrow_mut();
-                for k in work.killed {
+                for k in work.killed.drain(..) {
                     futures.remove(&k);
                 }
             }
-            let mut to_poll = Vec::with_capacity(work.spawned.len() + work.woken.len());
-            for s in work.spawned {
+            for s in work.spawned.drain(..) {
                 let (id, fut) = (self.build)(&self.shared, s);
                 self.shared.futures.borrow_mut().insert(id, Some(fut));
                 to_poll.push(id);
             }
-            to_poll.extend(work.woken);
-            for id in to_poll {
+            to_poll.append(&mut work.woken);
+            for id in to_poll.drain(..) {
                 self.poll(id);
             }
         }
+        *self.spare.borrow_mut() = (work, to_poll);
     }
 
     fn poll(&self, id: TaskId) {

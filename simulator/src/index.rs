@@ -3,7 +3,8 @@
 //! cache).
 
 use operator::api::labels::NAMING;
-use operator::cluster::{Labels, ObjectKey, labels_match, pairs_match};
+use operator::cluster::{AsKey, Labels, ObjectKey, labels_match, pairs_match};
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -12,8 +13,28 @@ use crate::object::Obj;
 
 /// An object's key, allocated when the object is stored with new labels or owners (a write that keeps them keeps the
 /// entries) and shared by every index entry of it: an entry is a pointer, not two strings per label pair. A lookup
-/// borrows a plain `&ObjectKey`.
-type Key = Rc<ObjectKey>;
+/// borrows a plain `&ObjectKey`, or a key borrowed from an object's metadata (`&dyn AsKey`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key(Rc<ObjectKey>);
+
+impl std::ops::Deref for Key {
+    type Target = ObjectKey;
+    fn deref(&self) -> &ObjectKey {
+        &self.0
+    }
+}
+
+impl Borrow<ObjectKey> for Key {
+    fn borrow(&self) -> &ObjectKey {
+        &self.0
+    }
+}
+
+impl<'a> Borrow<dyn AsKey + 'a> for Key {
+    fn borrow(&self) -> &(dyn AsKey + 'a) {
+        &*self.0
+    }
+}
 
 /// namespace -> label key -> label value -> keys (in order) of the objects carrying that pair. Nested, so that a
 /// lookup borrows its strings instead of building an owned key. Only the naming keys (`labels::NAMING`: a value
@@ -45,8 +66,16 @@ fn owners(obj: &Obj) -> impl Iterator<Item = &str> {
     obj.meta().owner_references.iter().flatten().map(|r| r.uid.as_str())
 }
 
+/// Whether `new` has the index entries `old` has: most writes (status, finalizers) leave labels and owners alone,
+/// and then the indexes already hold the key. Only the indexed pairs are compared (a pod's other labels are long
+/// and many).
+fn same_entries(old: &Obj, new: &Obj) -> bool {
+    pairs(old).eq(pairs(new)) && owners(old).eq(owners(new))
+}
+
 impl Indexed {
-    pub fn get(&self, key: &ObjectKey) -> Option<&Obj> {
+    /// The object of a key, owned (`&ObjectKey`) or borrowed (`&KeyRef`).
+    pub fn get(&self, key: &dyn AsKey) -> Option<&Obj> {
         self.by_key.get(key)
     }
 
@@ -68,17 +97,31 @@ impl Indexed {
         self.order.iter().map(|k| self.stored(k))
     }
 
-    /// Stores `obj` under `key`, replacing (and unindexing) what was there.
-    pub fn insert(&mut self, key: ObjectKey, obj: Obj) -> Option<Obj> {
-        // Most writes (status, finalizers) leave labels and owners alone: then the indexes already hold the key.
-        if let Some(slot) = self.by_key.get_mut(&key)
-            && (slot.meta().labels == obj.meta().labels || pairs(slot).eq(pairs(&obj)))
-            && owners(slot).eq(owners(&obj))
+    /// Stores `obj` under its own key, replacing (and unindexing) what was there; an owned key is made only when the
+    /// indexes change.
+    pub fn put(&mut self, obj: Obj) -> Option<Obj> {
+        let key = obj.key_ref();
+        if let Some(slot) = self.by_key.get_mut(&key as &dyn AsKey)
+            && same_entries(slot, &obj)
         {
             return Some(std::mem::replace(slot, obj));
         }
+        self.reindex(obj.key(), obj)
+    }
+
+    /// Stores `obj` under `key`, replacing (and unindexing) what was there.
+    pub fn insert(&mut self, key: ObjectKey, obj: Obj) -> Option<Obj> {
+        if let Some(slot) = self.by_key.get_mut(&key)
+            && same_entries(slot, &obj)
+        {
+            return Some(std::mem::replace(slot, obj));
+        }
+        self.reindex(key, obj)
+    }
+
+    fn reindex(&mut self, key: ObjectKey, obj: Obj) -> Option<Obj> {
         let old = self.remove(&key);
-        let key = Rc::new(key);
+        let key = Key(Rc::new(key));
         if pairs(&obj).next().is_some() {
             let in_ns = match self.by_label.get_mut(&key.namespace) {
                 Some(m) => m,
@@ -93,7 +136,7 @@ impl Indexed {
                     Some(n) => n,
                     None => values.or_default(v.clone()),
                 };
-                names.insert(Rc::clone(&key));
+                names.insert(key.clone());
             }
         }
         for uid in owners(&obj) {
@@ -101,9 +144,9 @@ impl Indexed {
                 Some(keys) => keys,
                 None => self.by_owner.or_default(uid.to_string()),
             };
-            keys.insert(Rc::clone(&key));
+            keys.insert(key.clone());
         }
-        self.order.insert(Rc::clone(&key));
+        self.order.insert(key.clone());
         self.by_key.insert(key, obj);
         old
     }
@@ -224,11 +267,12 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever is inserted, replaced and removed, a selector (on a naming key, another key, both or none) or
-        /// an owner lookup answers exactly what a scan of every object would, in the same order.
+        /// Whatever is inserted (under a given key or its own), replaced and removed, a selector (on a naming key,
+        /// another key, both or none) or an owner lookup answers exactly what a scan of every object would, in the
+        /// same order.
         #[test]
         fn lookups_answer_what_a_full_scan_answers(
-            ops in proptest::collection::vec((0u8..3, 0u8..2, 0u8..6, (0u8..3, 0u8..3), 0u8..3), 0..60)
+            ops in proptest::collection::vec((0u8..4, 0u8..2, 0u8..6, (0u8..3, 0u8..3), 0u8..3), 0..60)
         ) {
             let mut index = Indexed::default();
             let value = |i: u8| ["a", "b", ""].get(i as usize).filter(|l| !l.is_empty()).copied();
@@ -239,7 +283,11 @@ mod tests {
                     index.remove(&ObjectKey::new(&ns, &name));
                 } else {
                     let o = backup(&ns, &name, (value(named), value(other)), owner);
-                    index.insert(o.key(), o);
+                    if op == 1 {
+                        index.insert(o.key(), o);
+                    } else {
+                        index.put(o);
+                    }
                 }
             }
             let pair = |k: &str, v: &str| (k.to_string(), v.to_string());

@@ -121,7 +121,7 @@ impl Informer {
                     applied.triggered.push(obj);
                 }
                 Delivery::Change(_, obj) => {
-                    self.cache.insert(obj.key(), obj.clone());
+                    self.cache.put(obj.clone());
                     applied.triggered.push(obj);
                 }
                 Delivery::Relist(objs) => {

@@ -4,7 +4,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use operator::api::{Backup, BackupSchedule, CompactBackup, Restore};
-use operator::cluster::{Kind, Object, ObjectKey};
+use operator::cluster::{KeyRef, Kind, Object, ObjectKey};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -84,8 +84,13 @@ impl Obj {
     }
 
     pub fn key(&self) -> ObjectKey {
+        self.key_ref().to_owned()
+    }
+
+    /// The key, borrowed from the metadata.
+    pub fn key_ref(&self) -> KeyRef<'_> {
         let m = self.meta();
-        ObjectKey::new(m.namespace.clone().unwrap_or_default(), m.name.clone().unwrap_or_default())
+        KeyRef::new(m.namespace.as_deref().unwrap_or_default(), m.name.as_deref().unwrap_or_default())
     }
 
     pub fn resource_version(&self) -> u64 {

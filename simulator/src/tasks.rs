@@ -101,6 +101,13 @@ impl Tasks {
     pub fn take_work(&mut self) -> Work {
         std::mem::take(&mut self.work)
     }
+
+    /// Takes the work to do into `spare` (which must be empty) and keeps `spare`'s buffers for the next: the
+    /// executor hands the same few vectors back and forth instead of growing new ones at every instant.
+    pub fn swap_work(&mut self, spare: &mut Work) {
+        debug_assert!(spare.is_empty(), "the executor did all the work it took");
+        std::mem::swap(&mut self.work, spare);
+    }
 }
 
 #[cfg(test)]

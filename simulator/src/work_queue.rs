@@ -44,16 +44,24 @@ impl WorkQueue {
     /// Asks for `key` to be reconciled at `at` (the earlier request wins). Returns the token of the event to plan at
     /// `at`, or `None` when nothing is to be planned: a reconcile of the key is due earlier, or one is running and
     /// the request is for now (the key is then run again when it ends).
-    pub fn request(&mut self, key: ObjectKey, at: SimTime, now: SimTime) -> Option<u64> {
-        if at <= now && self.running.contains_key(&key) {
-            self.dirty.insert(key);
+    /// The key is copied only when the queue keeps a new entry for it.
+    pub fn request(&mut self, key: &ObjectKey, at: SimTime, now: SimTime) -> Option<u64> {
+        if at <= now && self.running.contains_key(key) {
+            if !self.dirty.contains(key) {
+                self.dirty.insert(key.clone());
+            }
             return None;
         }
-        if self.scheduled.get(&key).is_some_and(|(t, _)| *t <= at) {
+        if self.scheduled.get(key).is_some_and(|(t, _)| *t <= at) {
             return None;
         }
         self.token += 1;
-        self.scheduled.insert(key, (at, self.token));
+        match self.scheduled.get_mut(key) {
+            Some(planned) => *planned = (at, self.token),
+            None => {
+                self.scheduled.insert(key.clone(), (at, self.token));
+            }
+        }
         Some(self.token)
     }
 
@@ -120,9 +128,9 @@ mod tests {
     #[test]
     fn the_earlier_request_wins_and_a_replaced_event_starts_nothing() {
         let mut q = WorkQueue::default();
-        let late = q.request(key(), t(10), t(0)).expect("planned");
-        let early = q.request(key(), t(5), t(0)).expect("an earlier request plans again");
-        assert_eq!(q.request(key(), t(7), t(0)), None, "a later request than the planned one is dropped");
+        let late = q.request(&key(), t(10), t(0)).expect("planned");
+        let early = q.request(&key(), t(5), t(0)).expect("an earlier request plans again");
+        assert_eq!(q.request(&key(), t(7), t(0)), None, "a later request than the planned one is dropped");
         assert!(!q.due(&key(), late), "the replaced event is stale");
         assert!(q.due(&key(), early));
         assert!(!q.due(&key(), early), "an event starts its reconcile once");
@@ -131,10 +139,10 @@ mod tests {
     #[test]
     fn a_trigger_during_a_reconcile_runs_it_again_when_it_ends() {
         let mut q = WorkQueue::default();
-        let token = q.request(key(), t(0), t(0)).expect("planned");
+        let token = q.request(&key(), t(0), t(0)).expect("planned");
         assert!(q.due(&key(), token));
         q.started(key(), 7);
-        assert_eq!(q.request(key(), t(1), t(1)), None, "running: marked dirty, nothing planned");
+        assert_eq!(q.request(&key(), t(1), t(1)), None, "running: marked dirty, nothing planned");
         assert_eq!(q.finished(&key(), 7, true), Finished { dirty: true, failures: 0 });
         assert_eq!(q.finished(&key(), 7, true), Finished { dirty: false, failures: 0 }, "dirty is spent");
     }
@@ -155,12 +163,12 @@ mod tests {
     #[test]
     fn a_crash_forgets_everything_and_returns_the_running_reconciles() {
         let mut q = WorkQueue::default();
-        let token = q.request(key(), t(0), t(0)).expect("planned");
+        let token = q.request(&key(), t(0), t(0)).expect("planned");
         assert!(q.due(&key(), token));
         q.started(key(), 9);
-        let _ = q.request(ObjectKey::new("ns", "b"), t(5), t(0));
+        let _ = q.request(&ObjectKey::new("ns", "b"), t(5), t(0));
         assert_eq!(q.forget(), vec![9]);
         assert_eq!(q.finished(&key(), 9, false).failures, 1, "no failures remembered");
-        assert!(q.request(ObjectKey::new("ns", "b"), t(6), t(1)).is_some(), "no schedule remembered");
+        assert!(q.request(&ObjectKey::new("ns", "b"), t(6), t(1)).is_some(), "no schedule remembered");
     }
 }

@@ -178,21 +178,29 @@ fn split_path(path: &str) -> (String, String) {
 
 impl StorageProvider {
     /// The providers that are set, in a fixed order.
-    pub fn kinds(&self) -> Vec<ProviderKind> {
-        let mut kinds = Vec::new();
-        if self.s3.is_some() {
-            kinds.push(ProviderKind::S3);
+    pub fn kinds(&self) -> impl Iterator<Item = ProviderKind> + use<> {
+        [
+            (self.s3.is_some(), ProviderKind::S3),
+            (self.gcs.is_some(), ProviderKind::Gcs),
+            (self.azblob.is_some(), ProviderKind::Azblob),
+            (self.local.is_some(), ProviderKind::Local),
+        ]
+        .into_iter()
+        .filter_map(|(set, kind)| set.then_some(kind))
+    }
+
+    /// Whether [`location`](Self::location) finds one, without building it (validation asks at every reconcile).
+    pub fn has_location(&self) -> bool {
+        if let Some(s3) = &self.s3 {
+            return s3.bucket.is_some() || s3.path.is_some();
         }
-        if self.gcs.is_some() {
-            kinds.push(ProviderKind::Gcs);
+        if let Some(gcs) = &self.gcs {
+            return gcs.bucket.is_some() || gcs.path.is_some();
         }
-        if self.azblob.is_some() {
-            kinds.push(ProviderKind::Azblob);
+        if let Some(az) = &self.azblob {
+            return az.container.is_some() || az.path.is_some();
         }
-        if self.local.is_some() {
-            kinds.push(ProviderKind::Local);
-        }
-        kinds
+        self.local.is_some()
     }
 
     /// Where the data goes, or `None` when no provider (or no bucket) is configured.
@@ -262,6 +270,39 @@ impl StorageProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_location_answers_as_location_does_for_every_provider_and_field() {
+        let opt = |set: bool, v: &str| set.then(|| v.to_string());
+        for bits in 0u32..(1 << 10) {
+            let on = |i: u32| bits & (1 << i) != 0;
+            let p = StorageProvider {
+                s3: on(0).then(|| {
+                    Box::new(S3StorageProvider {
+                        bucket: opt(on(1), "b"),
+                        path: opt(on(2), "b/p"),
+                        ..Default::default()
+                    })
+                }),
+                gcs: on(3).then(|| {
+                    Box::new(GcsStorageProvider {
+                        bucket: opt(on(4), "b"),
+                        path: opt(on(5), "b/p"),
+                        ..Default::default()
+                    })
+                }),
+                azblob: on(6).then(|| {
+                    Box::new(AzblobStorageProvider {
+                        container: opt(on(7), "c"),
+                        path: opt(on(8), "c/p"),
+                        ..Default::default()
+                    })
+                }),
+                local: on(9).then(|| Box::new(LocalStorageProvider::default())),
+            };
+            assert_eq!(p.has_location(), p.location().is_some(), "{p:?}");
+        }
+    }
 
     fn s3(bucket: &str, prefix: &str) -> StorageProvider {
         StorageProvider {

@@ -50,18 +50,17 @@ impl Problems {
 }
 
 fn storage(p: &mut Problems, at: &str, s: &StorageProvider) {
-    let kinds = s.kinds();
-    match kinds.as_slice() {
-        [] => p.push(at, "no storage provider: set one of s3, gcs, azblob or local"),
-        [_] => {
-            if s.location().is_none() {
-                let kind = kinds[0];
+    let mut kinds = s.kinds();
+    match (kinds.next(), kinds.next()) {
+        (None, _) => p.push(at, "no storage provider: set one of s3, gcs, azblob or local"),
+        (Some(kind), None) => {
+            if !s.has_location() {
                 let field = if kind == super::storage::ProviderKind::Azblob { "container" } else { "bucket" };
                 p.push(format!("{at}.{kind}.{field}"), format!("must be set (or the legacy {at}.{kind}.path)"));
             }
         }
-        many => {
-            let names: Vec<String> = many.iter().map(ToString::to_string).collect();
+        (Some(first), Some(second)) => {
+            let names: Vec<String> = [first, second].into_iter().chain(kinds).map(|k| k.to_string()).collect();
             p.push(at, format!("only one storage provider may be set, found {}", names.join(" and ")));
         }
     }

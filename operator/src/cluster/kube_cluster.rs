@@ -30,7 +30,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::{
-    Cluster, ClusterError, Deletion, Event, EventType, Kind, Labels, Object, ObjectKey, Precondition, Verb,
+    Cluster, ClusterError, Deletion, Event, EventType, KeyRef, Kind, Labels, Object, ObjectKey, Precondition, Verb,
     labels_match,
 };
 
@@ -198,9 +198,9 @@ impl KubeCluster {
         Api::namespaced(self.client.clone(), namespace)
     }
 
-    fn store_get<K: Object, T: Object>(store: &Option<Store<T>>, key: &ObjectKey) -> Option<Arc<K>> {
+    fn store_get<K: Object, T: Object>(store: &Option<Store<T>>, key: KeyRef<'_>) -> Option<Arc<K>> {
         let store = store.as_ref()?;
-        let obj = store.get(&ObjectRef::<T>::new(&key.name).within(&key.namespace))?;
+        let obj = store.get(&ObjectRef::<T>::new(key.name).within(key.namespace))?;
         cast::<K, T>(obj)
     }
 
@@ -235,7 +235,7 @@ impl Cluster for KubeCluster {
         (self.clock)()
     }
 
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
         match K::KIND {
             Kind::Backup => Self::store_get::<K, Backup>(&self.stores.backups, key),
             Kind::Restore => Self::store_get::<K, Restore>(&self.stores.restores, key),

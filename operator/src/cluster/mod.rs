@@ -20,7 +20,7 @@ pub mod own_writes;
 
 pub use error::{ClusterError, Verb};
 pub use event::{Event, EventType};
-pub use object::{Kind, Labels, Object, ObjectKey, labels_match, pairs_match};
+pub use object::{AsKey, KeyRef, Kind, Labels, Object, ObjectKey, labels_match, pairs_match};
 pub use object_map::ObjectMap;
 
 use chrono::{DateTime, Utc};
@@ -54,14 +54,14 @@ pub trait Cluster {
     fn now(&self) -> DateTime<Utc>;
 
     /// The object as this controller's informer last saw it (may be stale or missing).
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>>;
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>>;
 
     /// The objects in `namespace` matching `selector` that this controller's informer has seen, sorted by name.
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>>;
 
     /// Until when a reconcile should wait for its cache: set when this controller wrote `key` moments ago and its
     /// cache does not show that write yet (see [`own_writes`]). None: the cache is as new as our own writes.
-    fn awaiting_own_write<K: Object>(&self, _key: &ObjectKey) -> Option<DateTime<Utc>> {
+    fn awaiting_own_write<K: Object>(&self, _key: KeyRef<'_>) -> Option<DateTime<Utc>> {
         None
     }
 
@@ -83,7 +83,7 @@ pub trait Cluster {
 
     /// True when this client remembers every create it sent since `since` and none of them was of `key`: no object
     /// `key` was created by this controller since then. False when it cannot tell (the default: no memory).
-    fn sent_no_create_since<K: Object>(&self, _key: &ObjectKey, _since: DateTime<Utc>) -> bool {
+    fn sent_no_create_since<K: Object>(&self, _key: KeyRef<'_>, _since: DateTime<Utc>) -> bool {
         false
     }
 
@@ -120,13 +120,13 @@ impl<C: Cluster> Cluster for &C {
     fn now(&self) -> DateTime<Utc> {
         (**self).now()
     }
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
         (**self).cached(key)
     }
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
         (**self).cached_list(namespace, selector)
     }
-    fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+    fn awaiting_own_write<K: Object>(&self, key: KeyRef<'_>) -> Option<DateTime<Utc>> {
         (**self).awaiting_own_write::<K>(key)
     }
     fn confirm<K: Object>(&self, key: &ObjectKey, marker: Option<DateTime<Utc>>) {
@@ -138,7 +138,7 @@ impl<C: Cluster> Cluster for &C {
     fn refused_creates<K: Object>(&self, namespace: &str) -> Vec<(String, DateTime<Utc>)> {
         (**self).refused_creates::<K>(namespace)
     }
-    fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
+    fn sent_no_create_since<K: Object>(&self, key: KeyRef<'_>, since: DateTime<Utc>) -> bool {
         (**self).sent_no_create_since::<K>(key, since)
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {

@@ -108,6 +108,78 @@ impl ObjectKey {
     }
 }
 
+/// An object's key borrowed from wherever its parts already live (an object's metadata, a key held elsewhere): a
+/// lookup in a map of [`ObjectKey`]s (see [`ObjectMap`](super::ObjectMap)) without allocating one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyRef<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> KeyRef<'a> {
+    pub fn new(namespace: &'a str, name: &'a str) -> Self {
+        KeyRef { namespace, name }
+    }
+
+    /// The key of `obj` (empty parts when metadata lacks them), borrowed from its metadata.
+    pub fn of<K: kube::Resource>(obj: &'a K) -> Self {
+        let meta = obj.meta();
+        KeyRef {
+            namespace: meta.namespace.as_deref().unwrap_or_default(),
+            name: meta.name.as_deref().unwrap_or_default(),
+        }
+    }
+
+    pub fn to_owned(self) -> ObjectKey {
+        ObjectKey::new(self.namespace, self.name)
+    }
+}
+
+impl ObjectKey {
+    pub fn as_ref(&self) -> KeyRef<'_> {
+        KeyRef { namespace: &self.namespace, name: &self.name }
+    }
+}
+
+/// What a map of [`ObjectKey`]s can be searched by: an owned key or a borrowed one, hashed and compared alike (the
+/// name alone is hashed, as [`ObjectKey`]'s `Hash` does), so `HashMap<ObjectKey, _>::get(&key_ref as &dyn AsKey)`
+/// finds what `get(&object_key)` would.
+pub trait AsKey {
+    fn key_ref(&self) -> KeyRef<'_>;
+}
+
+impl AsKey for ObjectKey {
+    fn key_ref(&self) -> KeyRef<'_> {
+        self.as_ref()
+    }
+}
+
+impl AsKey for KeyRef<'_> {
+    fn key_ref(&self) -> KeyRef<'_> {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn AsKey + 'a> for ObjectKey {
+    fn borrow(&self) -> &(dyn AsKey + 'a) {
+        self
+    }
+}
+
+impl std::hash::Hash for dyn AsKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key_ref().name.hash(state);
+    }
+}
+
+impl PartialEq for dyn AsKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.key_ref() == other.key_ref()
+    }
+}
+
+impl Eq for dyn AsKey + '_ {}
+
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Kind, ObjectKey};
+use super::{AsKey, Kind, ObjectKey};
 
 /// After a sweep, the next waits for at least this many entries.
 const SWEEP_FLOOR: usize = 64;
@@ -29,7 +29,8 @@ impl<V> Default for ObjectMap<V> {
 }
 
 impl<V> ObjectMap<V> {
-    pub fn get(&self, kind: Kind, key: &ObjectKey) -> Option<&V> {
+    /// The value for the object, found by an owned key or a borrowed one ([`KeyRef`](super::KeyRef)).
+    pub fn get(&self, kind: Kind, key: &dyn AsKey) -> Option<&V> {
         self.by_kind.get(&kind)?.get(key)
     }
 
@@ -65,7 +66,7 @@ impl<V> ObjectMap<V> {
         }
     }
 
-    pub fn remove(&mut self, kind: Kind, key: &ObjectKey) -> Option<V> {
+    pub fn remove(&mut self, kind: Kind, key: &dyn AsKey) -> Option<V> {
         let old = self.by_kind.get_mut(&kind)?.remove(key)?;
         self.len -= 1;
         Some(old)
@@ -82,7 +83,19 @@ impl<V> ObjectMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::KeyRef;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_borrowed_key_finds_the_entry_of_its_namespace_and_name_only() {
+        let mut map = ObjectMap::default();
+        map.insert(Kind::Backup, &ObjectKey::new("a", "daily"), 1);
+        map.insert(Kind::Backup, &ObjectKey::new("b", "daily"), 2);
+        assert_eq!(map.get(Kind::Backup, &KeyRef::new("a", "daily")), Some(&1));
+        assert_eq!(map.get(Kind::Backup, &KeyRef::new("b", "daily")), Some(&2));
+        assert_eq!(map.get(Kind::Backup, &KeyRef::new("c", "daily")), None);
+        assert_eq!(map.get(Kind::Job, &KeyRef::new("a", "daily")), None);
+    }
 
     proptest! {
         /// Whatever is inserted and removed, every entry not stale answers as a plain map's would, nothing removed
@@ -110,6 +123,7 @@ mod tests {
                 for ((k, key), at) in &plain {
                     if live(at) {
                         prop_assert_eq!(map.get(*k, key), Some(at));
+                        prop_assert_eq!(map.get(*k, &key.as_ref()), Some(at), "a borrowed key finds it too");
                     }
                 }
                 for k in [Kind::Backup, Kind::Job] {

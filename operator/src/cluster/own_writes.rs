@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, ObjectMap, Precondition};
+use super::{Cluster, ClusterError, Deletion, Event, KeyRef, Kind, Labels, Object, ObjectKey, ObjectMap, Precondition};
 
 /// How long a reconcile may wait for its cache to show its own write before it reads live instead.
 pub const OWN_WRITE_WAIT: Duration = Duration::from_secs(30);
@@ -100,14 +100,14 @@ impl OwnWrites {
 
     /// True when this memory proves that no create of `key` was sent at or after `since`: it began before `since`
     /// and still holds everything sent since. False when it cannot tell.
-    pub fn sent_no_create_since(&self, kind: Kind, key: &ObjectKey, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    pub fn sent_no_create_since(&self, kind: Kind, key: KeyRef<'_>, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         let horizon = now - chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
         if self.started >= since || horizon >= since {
             return false;
         }
         let map = self.sent_creates.lock().unwrap_or_else(|p| p.into_inner());
         // An entry older than the horizon (not swept yet) is older than `since` too.
-        map.get(kind, key).is_none_or(|at| *at < since)
+        map.get(kind, &key).is_none_or(|at| *at < since)
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, Written> {
@@ -127,8 +127,8 @@ impl OwnWrites {
 
     /// Whether a write of `key` is remembered (the wait may be over): without one there is nothing to await, and
     /// the cache need not be read.
-    pub fn wrote(&self, kind: Kind, key: &ObjectKey) -> bool {
-        self.map().get(kind, key).is_some()
+    pub fn wrote(&self, kind: Kind, key: KeyRef<'_>) -> bool {
+        self.map().get(kind, &key).is_some()
     }
 
     /// Notes that a live read confirmed something about `key`, identified by `marker`; `None` forgets it. Markers
@@ -189,15 +189,15 @@ impl OwnWrites {
     /// (or missing although it wrote it). None once the cache has caught up or the wait is over.
     pub fn awaiting<K: Object>(
         &self,
-        key: &ObjectKey,
+        key: KeyRef<'_>,
         cached: Option<&K>,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         let mut map = self.map();
-        let (rv, at) = *map.get(K::KIND, key)?;
+        let (rv, at) = *map.get(K::KIND, &key)?;
         let until = at + chrono::Duration::from_std(OWN_WRITE_WAIT).unwrap_or_default();
         if cached.and_then(rv_of).is_some_and(|seen| seen >= rv) || now >= until {
-            map.remove(K::KIND, key);
+            map.remove(K::KIND, &key);
             return None;
         }
         Some(until)
@@ -232,13 +232,14 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
     fn now(&self) -> DateTime<Utc> {
         self.inner.now()
     }
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
         self.inner.cached(key)
     }
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {
         self.inner.cached_list(namespace, selector)
     }
-    fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+    fn awaiting_own_write<K: Object>(&self, key: KeyRef<'_>) -> Option<DateTime<Utc>> {
+        // Most objects a reconcile looks at were not written lately: that answer costs no owned key.
         if !self.writes.wrote(K::KIND, key) {
             return None;
         }
@@ -254,7 +255,7 @@ impl<C: Cluster> Cluster for ReadYourWrites<C> {
     fn refused_creates<K: Object>(&self, namespace: &str) -> Vec<(String, DateTime<Utc>)> {
         self.writes.refusals(K::KIND, namespace, self.inner.now())
     }
-    fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
+    fn sent_no_create_since<K: Object>(&self, key: KeyRef<'_>, since: DateTime<Utc>) -> bool {
         self.writes.sent_no_create_since(K::KIND, key, since, self.inner.now())
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {
@@ -318,15 +319,15 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let w = OwnWrites::new(t0);
         let key = ObjectKey::new("ns", "backup-x");
-        assert_eq!(w.awaiting::<Job>(&key, None, t0), None, "nothing written");
+        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, t0), None, "nothing written");
         w.record(&job("65"), t0);
         let until = t0 + chrono::Duration::seconds(30);
-        assert_eq!(w.awaiting::<Job>(&key, None, t0), Some(until), "written, not yet seen");
-        assert_eq!(w.awaiting(&key, Some(&job("64")), t0), Some(until), "an older version is not enough");
-        assert_eq!(w.awaiting(&key, Some(&job("70")), t0), None, "caught up");
-        assert_eq!(w.awaiting::<Job>(&key, None, t0), None, "and forgotten");
+        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, t0), Some(until), "written, not yet seen");
+        assert_eq!(w.awaiting(key.as_ref(), Some(&job("64")), t0), Some(until), "an older version is not enough");
+        assert_eq!(w.awaiting(key.as_ref(), Some(&job("70")), t0), None, "caught up");
+        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, t0), None, "and forgotten");
         w.record(&job("80"), t0);
-        assert_eq!(w.awaiting::<Job>(&key, None, until), None, "the wait is bounded");
+        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, until), None, "the wait is bounded");
     }
 
     /// The proof the backup controller starts a first Job on: memory began before the birth, still reaches back to
@@ -337,13 +338,16 @@ mod tests {
         let s = |n: i64| t0 + chrono::Duration::seconds(n);
         let w = OwnWrites::new(t0);
         let key = ObjectKey::new("ns", "backup-x");
-        assert!(w.sent_no_create_since(Kind::Job, &key, s(1), s(2)), "born after the start, nothing sent");
-        assert!(!w.sent_no_create_since(Kind::Job, &key, t0, s(2)), "born when memory began: cannot tell");
-        assert!(!w.sent_no_create_since(Kind::Job, &key, s(1), s(31)), "born longer ago than memory reaches");
+        assert!(w.sent_no_create_since(Kind::Job, key.as_ref(), s(1), s(2)), "born after the start, nothing sent");
+        assert!(!w.sent_no_create_since(Kind::Job, key.as_ref(), t0, s(2)), "born when memory began: cannot tell");
+        assert!(!w.sent_no_create_since(Kind::Job, key.as_ref(), s(1), s(31)), "born longer ago than memory reaches");
         w.sending_create(Kind::Job, &key, s(3));
-        assert!(!w.sent_no_create_since(Kind::Job, &key, s(1), s(4)), "a create was sent since");
-        assert!(w.sent_no_create_since(Kind::Job, &key, s(5), s(6)), "an earlier object of that name does not count");
-        assert!(w.sent_no_create_since(Kind::Pod, &key, s(1), s(4)), "another kind");
+        assert!(!w.sent_no_create_since(Kind::Job, key.as_ref(), s(1), s(4)), "a create was sent since");
+        assert!(
+            w.sent_no_create_since(Kind::Job, key.as_ref(), s(5), s(6)),
+            "an earlier object of that name does not count"
+        );
+        assert!(w.sent_no_create_since(Kind::Pod, key.as_ref(), s(1), s(4)), "another kind");
     }
 
     #[test]
@@ -351,7 +355,7 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let w = OwnWrites::new(t0);
         w.record(&job("abc"), t0);
-        assert_eq!(w.awaiting::<Job>(&ObjectKey::new("ns", "backup-x"), None, t0), None);
+        assert_eq!(w.awaiting::<Job>(KeyRef::new("ns", "backup-x"), None, t0), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use operator::api::time::to_k8s;
 use operator::cluster::{
-    Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, Precondition, Verb, labels_match,
+    Cluster, ClusterError, Deletion, Event, KeyRef, Kind, Labels, Object, ObjectKey, Precondition, Verb, labels_match,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -92,8 +92,8 @@ impl Cluster for FakeCluster {
         self.now.get()
     }
 
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
-        self.cache.borrow().get(&(K::KIND, key.clone())).map(|v| Arc::new(from_value(v)))
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
+        self.cache.borrow().get(&(K::KIND, key.to_owned())).map(|v| Arc::new(from_value(v)))
     }
 
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {

@@ -3,7 +3,9 @@
 //! exactly the bug of its report and nothing else.
 
 use chrono::{DateTime, Utc};
-use operator::cluster::{Cluster, ClusterError, Deletion, Event, Kind, Labels, Object, ObjectKey, Precondition, Verb};
+use operator::cluster::{
+    Cluster, ClusterError, Deletion, Event, KeyRef, Kind, Labels, Object, ObjectKey, Precondition, Verb,
+};
 use std::sync::Arc;
 
 /// What a zoo entry changes. Every method defaults to "as it is".
@@ -50,7 +52,7 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
     fn now(&self) -> DateTime<Utc> {
         self.inner.now()
     }
-    fn cached<K: Object>(&self, key: &ObjectKey) -> Option<Arc<K>> {
+    fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
         let found = self.inner.cached::<K>(key).filter(|o| self.hooks.visible(&**o));
         found.map(|o| self.hooks.seen(o))
     }
@@ -58,7 +60,7 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
         let listed = self.inner.cached_list::<K>(namespace, selector);
         listed.into_iter().filter(|o| self.hooks.visible(&**o)).map(|o| self.hooks.seen(o)).collect()
     }
-    fn awaiting_own_write<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
+    fn awaiting_own_write<K: Object>(&self, key: KeyRef<'_>) -> Option<DateTime<Utc>> {
         self.inner.awaiting_own_write::<K>(key)
     }
     fn confirm<K: Object>(&self, key: &ObjectKey, marker: Option<DateTime<Utc>>) {
@@ -67,7 +69,7 @@ impl<C: Cluster, H: Hooks> Cluster for Lens<C, H> {
     fn confirmed<K: Object>(&self, key: &ObjectKey) -> Option<DateTime<Utc>> {
         self.inner.confirmed::<K>(key)
     }
-    fn sent_no_create_since<K: Object>(&self, key: &ObjectKey, since: DateTime<Utc>) -> bool {
+    fn sent_no_create_since<K: Object>(&self, key: KeyRef<'_>, since: DateTime<Utc>) -> bool {
         self.inner.sent_no_create_since::<K>(key, since)
     }
     async fn get<K: Object>(&self, key: &ObjectKey) -> Result<Option<Arc<K>>, ClusterError> {

@@ -17,7 +17,7 @@ use operator::api::labels;
 use operator::api::names::label_value;
 use operator::api::time::{opt_from_k8s, to_k8s};
 use operator::api::{Backup, BackupPhase, BackupSchedule, BackupScheduleStatus};
-use operator::cluster::{Cluster, ClusterError, Labels, ObjectKey, Precondition};
+use operator::cluster::{Cluster, ClusterError, KeyRef, Labels, ObjectKey, Precondition};
 use operator::controllers::Action;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +52,7 @@ async fn perform_next_backup<C: Cluster>(cluster: &C, bs: &mut BackupSchedule) -
     let status = bs.status.get_or_insert_with(BackupScheduleStatus::default);
     // canPerformNextBackup: a Get of "" is NotFound, and NotFound means go ahead. The Get reads the lister.
     let last = status.last_backup.clone().unwrap_or_default();
-    if let Some(b) = cluster.cached::<Backup>(&ObjectKey::new(&ns, &last))
+    if let Some(b) = cluster.cached::<Backup>(KeyRef::new(&ns, &last))
         && !matches!(b.phase(), Some(BackupPhase::Complete | BackupPhase::Failed))
     {
         return Err(format!("backup schedule {ns}/{name}, the last backup {last} is still running"));

@@ -21,7 +21,7 @@ use crate::api::labels::{self, FINALIZER, component};
 use crate::api::log_backup::{self, LOG_COMMANDS, LogCommand};
 use crate::api::time::to_k8s;
 use crate::api::{names, unsupported};
-use crate::cluster::{Cluster, ClusterError, Event, EventType, Labels, ObjectKey, Precondition};
+use crate::cluster::{Cluster, ClusterError, Event, EventType, KeyRef, Labels, ObjectKey, Precondition};
 use crate::controllers::jobs::owned_by;
 use crate::controllers::{Action, MAX_STEPS, Settings};
 
@@ -66,10 +66,19 @@ pub enum BackupError {
 
 /// The selector of the pods of one role's Job of a Backup.
 pub fn pod_selector(backup_name: &str, role: &str) -> Labels {
-    Labels::from([
-        (labels::BACKUP.to_string(), names::label_value(backup_name)),
-        (labels::COMPONENT.to_string(), role.to_string()),
-    ])
+    let mut selector = pods_selector(backup_name);
+    selector.insert(labels::COMPONENT.to_string(), role.to_string());
+    selector
+}
+
+/// The selector of the pods of every Job of a Backup (whatever their role).
+fn pods_selector(backup_name: &str) -> Labels {
+    Labels::from([(labels::BACKUP.to_string(), names::label_value(backup_name))])
+}
+
+/// Whether `pod` belongs to the Job of `role` (its component label, as [`pod_selector`] selects).
+fn has_role(pod: &Pod, role: &str) -> bool {
+    pod.metadata.labels.as_ref().and_then(|l| l.get(labels::COMPONENT)).is_some_and(|c| c == role)
 }
 
 /// What this reconcile has seen so far, refreshed by live reads and write responses.
@@ -99,30 +108,29 @@ fn owned_job(job: Option<Arc<Job>>, backup: &Backup) -> Option<Arc<Job>> {
 }
 
 impl State {
-    fn from_cache<C: Cluster>(cluster: &C, backup: Arc<Backup>) -> State {
+    fn from_cache<C: Cluster>(cluster: &C, backup: Arc<Backup>, jobs: JobNames) -> State {
         let key = ObjectKey::of(&*backup);
-        let name = key.name.clone();
-        let job_for = backup_job_name(&backup);
-        let job_key = ObjectKey::new(&key.namespace, &job_for);
-        let clean_key = ObjectKey::new(&key.namespace, names::job_name(component::CLEAN, &name));
-        let job = owned_job(cluster.cached::<Job>(&job_key), &backup);
-        let clean_job = owned_job(cluster.cached::<Job>(&clean_key), &backup);
+        let name = &key.name;
+        let JobNames { backup: job_for, clean: clean_name } = jobs;
+        let job = owned_job(cluster.cached::<Job>(KeyRef::new(&key.namespace, &job_for)), &backup);
+        let clean_job = owned_job(cluster.cached::<Job>(KeyRef::new(&key.namespace, &clean_name)), &backup);
+        // The pods of both roles in one read of the cache, told apart by their component label.
+        let of_backup = cluster.cached_list::<Pod>(&key.namespace, &pods_selector(name));
         let pods_of = |role: &str, job: &Option<Arc<Job>>| -> Vec<Arc<Pod>> {
-            cluster
-                .cached_list::<Pod>(&key.namespace, &pod_selector(&name, role))
-                .into_iter()
-                .filter(|p| job.as_ref().is_none_or(|j| owned_by(p, j)))
-                .collect()
+            let mine = |p: &&Arc<Pod>| has_role(p, role) && job.as_ref().is_none_or(|j| owned_by(p, j));
+            of_backup.iter().filter(mine).cloned().collect()
         };
         let pods = pods_of(component::BACKUP, &job);
         let clean_pods = pods_of(component::CLEAN, &clean_job);
         let stop_job = log_backup::is_log(&backup.spec)
             .then(|| {
-                owned_job(cluster.cached::<Job>(&ObjectKey::new(&key.namespace, job::stop_job_name(&name))), &backup)
+                let stop_name = job::stop_job_name(name);
+                owned_job(cluster.cached::<Job>(KeyRef::new(&key.namespace, &stop_name)), &backup)
             })
             .flatten();
         let born = backup.metadata.creation_timestamp.as_ref().map(crate::api::time::from_k8s);
-        let never_had_job = born.is_some_and(|born| cluster.sent_no_create_since::<Job>(&job_key, born));
+        let never_had_job =
+            born.is_some_and(|born| cluster.sent_no_create_since::<Job>(KeyRef::new(&key.namespace, &job_for), born));
         State {
             key,
             backup,
@@ -149,7 +157,7 @@ impl State {
         if name == self.job_for {
             return;
         }
-        self.job = owned_job(cluster.cached::<Job>(&ObjectKey::new(&self.key.namespace, &name)), &self.backup);
+        self.job = owned_job(cluster.cached::<Job>(KeyRef::new(&self.key.namespace, &name)), &self.backup);
         self.pods = cluster
             .cached_list::<Pod>(&self.key.namespace, &pod_selector(&self.key.name, component::BACKUP))
             .into_iter()
@@ -208,10 +216,11 @@ pub async fn reconcile<C: Cluster>(
     settings: &Settings,
     backup: Arc<Backup>,
 ) -> Result<Action, BackupError> {
-    if let Some(wait) = awaiting_own_writes(cluster, &backup) {
+    let jobs = JobNames::of(&backup);
+    if let Some(wait) = awaiting_own_writes(cluster, &backup, &jobs) {
         return Ok(Action::await_own_write(wait));
     }
-    let mut state = State::from_cache(cluster, backup);
+    let mut state = State::from_cache(cluster, backup, jobs);
     let mut conflicts = 0;
     for _ in 0..MAX_STEPS {
         state.follow_log_command(cluster);
@@ -238,21 +247,33 @@ pub async fn reconcile<C: Cluster>(
 /// How long to wait when the cache does not show this controller's own latest write of the Backup or one of its
 /// Jobs yet: whatever it would decide now, it would decide on the past (and pay live reads to find that out).
 /// The write's watch event triggers the next reconcile; the requeue only bounds the wait.
-fn awaiting_own_writes<C: Cluster>(cluster: &C, backup: &Backup) -> Option<std::time::Duration> {
-    let key = ObjectKey::of(backup);
-    let job = |role| ObjectKey::new(&key.namespace, names::job_name(role, &key.name));
-    let mut jobs = vec![job(component::BACKUP), job(component::CLEAN)];
+fn awaiting_own_writes<C: Cluster>(cluster: &C, backup: &Backup, jobs: &JobNames) -> Option<std::time::Duration> {
+    let key = KeyRef::of(backup);
+    let job = |name: &str| cluster.awaiting_own_write::<Job>(KeyRef::new(key.namespace, name));
+    let firsts = [cluster.awaiting_own_write::<Backup>(key), job(&jobs.backup), job(&jobs.clean)];
+    let mut until = firsts.into_iter().flatten().max();
     // A log Backup's command Jobs keep their names from one run to the next (a truncation to a later point deletes
     // the last one and creates it anew): a cache still showing the deleted run must not be judged as this one.
     if log_backup::is_log(&backup.spec) {
-        let command_jobs = LOG_COMMANDS.iter().map(|c| job::log_job_name(&key.name, *c));
-        jobs.extend(command_jobs.chain([job::stop_job_name(&key.name)]).map(|n| ObjectKey::new(&key.namespace, n)));
+        let command_jobs = LOG_COMMANDS.iter().map(|c| job::log_job_name(key.name, *c));
+        let others = [names::job_name(component::BACKUP, key.name)].into_iter().chain(command_jobs);
+        until = until.max(others.chain([job::stop_job_name(key.name)]).filter_map(|n| job(&n)).max());
     }
-    let until = std::iter::once(cluster.awaiting_own_write::<Backup>(&key))
-        .chain(jobs.iter().map(|j| cluster.awaiting_own_write::<Job>(j)))
-        .flatten()
-        .max()?;
-    Some(crate::controllers::attempt::until(until, cluster.now()))
+    Some(crate::controllers::attempt::until(until?, cluster.now()))
+}
+
+/// The names of a Backup's Jobs a reconcile looks at first, made once: the Job of role Backup (for a log Backup, of
+/// the command it asks for now: see [`backup_job_name`]) and the clean Job.
+struct JobNames {
+    backup: String,
+    clean: String,
+}
+
+impl JobNames {
+    fn of(backup: &Backup) -> JobNames {
+        let name = backup.metadata.name.as_deref().unwrap_or_default();
+        JobNames { backup: backup_job_name(backup), clean: names::job_name(component::CLEAN, name) }
+    }
 }
 
 async fn refresh<C: Cluster>(cluster: &C, state: &mut State) -> Result<Next, BackupError> {

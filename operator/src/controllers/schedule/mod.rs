@@ -17,7 +17,7 @@ use crate::api::log_backup::is_log;
 use crate::api::names::schedule_log_backup_name;
 use crate::api::time::{rfc3339, to_k8s};
 use crate::api::{Backup, BackupSchedule, CompactBackup, unsupported};
-use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, ObjectKey, Precondition};
+use crate::cluster::{Cluster, ClusterError, Deletion, Event, EventType, KeyRef, ObjectKey, Precondition};
 use crate::controllers::{Action, MAX_STEPS, Settings};
 
 use plan::{Failed, Observed, Step, plan, sync_point};
@@ -142,10 +142,10 @@ pub async fn reconcile<C: Cluster>(
         deferred: None,
     };
     let mut conflicts = 0;
+    let log_name = schedule_log_backup_name(&state.key.name);
     for _ in 0..MAX_STEPS {
         let now = cluster.now();
         let step = {
-            let log_name = schedule_log_backup_name(&state.key.name);
             let mut observed = Observed {
                 schedule: &state.schedule,
                 backups: state.backups.iter().filter(|b| !is_log(&b.spec)).map(|b| &**b).collect(),
@@ -215,16 +215,14 @@ fn awaiting_own_write<C: Cluster>(
     schedule: &BackupSchedule,
     backups: &[Arc<Backup>],
 ) -> Option<std::time::Duration> {
-    let key = ObjectKey::of(schedule);
-    let last = schedule.last_backup().map(|name| ObjectKey::new(&key.namespace, name));
-    let until = [
-        cluster.awaiting_own_write::<BackupSchedule>(&key),
-        last.and_then(|k| cluster.awaiting_own_write::<Backup>(&k)),
-    ]
-    .into_iter()
-    .chain(backups.iter().map(|b| cluster.awaiting_own_write::<Backup>(&ObjectKey::of(&**b))))
-    .flatten()
-    .max()?;
+    let key = KeyRef::of(schedule);
+    let last = schedule.last_backup().map(|name| KeyRef::new(key.namespace, name));
+    let until =
+        [cluster.awaiting_own_write::<BackupSchedule>(key), last.and_then(|k| cluster.awaiting_own_write::<Backup>(k))]
+            .into_iter()
+            .chain(backups.iter().map(|b| cluster.awaiting_own_write::<Backup>(KeyRef::of(&**b))))
+            .flatten()
+            .max()?;
     Some(crate::controllers::attempt::until(until, cluster.now()))
 }
 

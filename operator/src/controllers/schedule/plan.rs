@@ -171,11 +171,11 @@ pub fn newest<'a>(backups: &[&'a Backup]) -> Option<&'a Backup> {
     backups.iter().copied().max_by_key(|b| order_key(b))
 }
 
-fn infos(backups: &[&Backup]) -> Vec<BackupInfo> {
+fn infos<'a>(backups: &[&'a Backup]) -> Vec<BackupInfo<'a>> {
     backups
         .iter()
         .map(|b| BackupInfo {
-            name: b.metadata.name.clone().unwrap_or_default(),
+            name: b.metadata.name.as_deref().unwrap_or_default(),
             created: b.metadata.creation_timestamp.as_ref().map(from_k8s).unwrap_or(DateTime::<Utc>::MIN_UTC),
             lifecycle: lifecycle(b),
         })

@@ -17,10 +17,10 @@ pub enum Lifecycle {
     Deleting,
 }
 
-/// One Backup as retention sees it.
+/// One Backup as retention sees it (its name borrowed from the Backup).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackupInfo {
-    pub name: String,
+pub struct BackupInfo<'a> {
+    pub name: &'a str,
     /// Creation time (TiDB Operator measures age from it).
     pub created: DateTime<Utc>,
     pub lifecycle: Lifecycle,
@@ -55,7 +55,7 @@ impl Retention {
     }
 }
 
-fn newest_first(backups: &[BackupInfo]) -> Vec<&BackupInfo> {
+fn newest_first<'i, 'a>(backups: &'i [BackupInfo<'a>]) -> Vec<&'i BackupInfo<'a>> {
     let mut live: Vec<&BackupInfo> = backups.iter().filter(|b| b.lifecycle != Lifecycle::Deleting).collect();
     live.sort_by(|a, b| (b.created, &b.name).cmp(&(a.created, &a.name)));
     live
@@ -67,9 +67,9 @@ fn newest_first(backups: &[BackupInfo]) -> Vec<&BackupInfo> {
 /// a restore to a point just inside the reserved time starts from it and replays the log.
 pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>, keep_base: bool) -> Vec<String> {
     let live = newest_first(backups);
-    let newest_complete = live.iter().find(|b| b.lifecycle == Lifecycle::Complete).map(|b| b.name.clone());
+    let newest_complete = live.iter().find(|b| b.lifecycle == Lifecycle::Complete).map(|b| b.name);
     let deletable = |b: &&BackupInfo| {
-        matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed) && Some(&b.name) != newest_complete.as_ref()
+        matches!(b.lifecycle, Lifecycle::Complete | Lifecycle::Failed) && Some(b.name) != newest_complete
     };
     let mut out: Vec<String> = match retention {
         Retention::KeepAll => Vec::new(),
@@ -77,17 +77,17 @@ pub fn expired(backups: &[BackupInfo], retention: Retention, now: DateTime<Utc>,
             let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
             let old = |b: &&BackupInfo| now - b.created >= age;
             let base = live.iter().copied().filter(|b| keep_base && b.lifecycle == Lifecycle::Complete).find(old);
-            let base = base.map(|b| b.name.as_str());
+            let base = base.map(|b| b.name);
             live.iter()
                 .copied()
                 .filter(deletable)
                 .filter(old)
-                .filter(|b| Some(b.name.as_str()) != base)
-                .map(|b| b.name.clone())
+                .filter(|b| Some(b.name) != base)
+                .map(|b| b.name.to_string())
                 .collect()
         }
         Retention::Count(n) => {
-            live.iter().copied().skip(n as usize).filter(deletable).map(|b| b.name.clone()).collect()
+            live.iter().copied().skip(n as usize).filter(deletable).map(|b| b.name.to_string()).collect()
         }
     };
     out.reverse();
@@ -125,8 +125,8 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(m)
     }
 
-    fn b(name: &str, m: i64, lifecycle: Lifecycle) -> BackupInfo {
-        BackupInfo { name: name.into(), created: t(m), lifecycle }
+    fn b(name: &str, m: i64, lifecycle: Lifecycle) -> BackupInfo<'_> {
+        BackupInfo { name, created: t(m), lifecycle }
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
@@ -215,7 +215,8 @@ mod tests {
             keep_base in any::<bool>(),
             now_min in 0i64..2000,
         ) {
-            let full: Vec<BackupInfo> = all.iter().enumerate().map(|(i, (m, l))| b(&format!("b{i:02}"), *m, *l)).collect();
+            let names: Vec<String> = (0..all.len()).map(|i| format!("b{i:02}")).collect();
+            let full: Vec<BackupInfo> = all.iter().zip(&names).map(|((m, l), name)| b(name, *m, *l)).collect();
             let rule = Retention::Age(Duration::from_secs(age_min as u64 * 60));
             let now = t(now_min);
             if expired(&full, rule, now, keep_base).is_empty() {
@@ -239,22 +240,23 @@ mod tests {
             keep_base in any::<bool>(),
             now_min in 0i64..2000,
         ) {
-            let full: Vec<BackupInfo> = all.iter().enumerate().map(|(i, (m, l))| b(&format!("b{i:02}"), *m, *l)).collect();
+            let names: Vec<String> = (0..all.len()).map(|i| format!("b{i:02}")).collect();
+            let full: Vec<BackupInfo> = all.iter().zip(&names).map(|((m, l), name)| b(name, *m, *l)).collect();
             let cache: Vec<BackupInfo> = full.iter().zip(&in_cache).filter(|(_, keep)| **keep).map(|(x, _)| x.clone()).collect();
             let retention = if use_age { Retention::Age(Duration::from_secs(age_min as u64 * 60)) } else { Retention::Count(count) };
             let now = t(now_min);
             let doomed = expired(&cache, retention, now, keep_base);
-            let true_newest_complete = newest_first(&full).into_iter().find(|x| x.lifecycle == Lifecycle::Complete).map(|x| x.name.clone());
+            let true_newest_complete = newest_first(&full).into_iter().find(|x| x.lifecycle == Lifecycle::Complete).map(|x| x.name);
             for name in &doomed {
-                let x = full.iter().find(|x| &x.name == name).unwrap();
+                let x = full.iter().find(|x| x.name == name).unwrap();
                 prop_assert!(matches!(x.lifecycle, Lifecycle::Complete | Lifecycle::Failed), "{} is {:?}", name, x.lifecycle);
-                prop_assert!(Some(name) != true_newest_complete.as_ref(), "deleted the newest Complete {}", name);
+                prop_assert!(Some(name.as_str()) != true_newest_complete, "deleted the newest Complete {}", name);
                 if let Retention::Age(age) = retention {
                     let age = chrono::Duration::from_std(age).unwrap();
                     prop_assert!(now - x.created >= age, "{} is too young", name);
                     // The base a point-in-time restore starts from: the newest Complete Backup old enough to expire.
                     let base = newest_first(&full).into_iter().find(|x| x.lifecycle == Lifecycle::Complete && now - x.created >= age);
-                    prop_assert!(!keep_base || base.is_none_or(|b| &b.name != name), "deleted the base {}", name);
+                    prop_assert!(!keep_base || base.is_none_or(|b| b.name != name), "deleted the base {}", name);
                 }
             }
             if let Retention::Count(n) = retention {
