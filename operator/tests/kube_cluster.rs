@@ -150,7 +150,7 @@ async fn cache_reads_come_from_the_stores_only_by_namespace_and_selector_sorted(
     assert_eq!(names, ["p1", "p2"]);
     let none = Labels::from([("app.kubernetes.io/component".into(), "clean".into())]);
     assert!(cluster.cached_list::<Pod>(NS, &none).is_empty());
-    assert_eq!(cluster.cached::<Backup>(key().as_ref()), None, "no Backup store: the cache is empty");
+    assert_eq!(cluster.cached::<Backup>(key().borrowed()), None, "no Backup store: the cache is empty");
     assert!(cluster.cached_list::<Backup>(NS, &Labels::new()).is_empty());
     assert!(api.recorded().is_empty());
 }

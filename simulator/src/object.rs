@@ -84,7 +84,7 @@ impl Obj {
     }
 
     pub fn key(&self) -> ObjectKey {
-        self.key_ref().to_owned()
+        self.key_ref().owned()
     }
 
     /// The key, borrowed from the metadata.

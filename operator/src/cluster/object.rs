@@ -130,13 +130,15 @@ impl<'a> KeyRef<'a> {
         }
     }
 
-    pub fn to_owned(self) -> ObjectKey {
+    /// The owned key.
+    pub fn owned(self) -> ObjectKey {
         ObjectKey::new(self.namespace, self.name)
     }
 }
 
 impl ObjectKey {
-    pub fn as_ref(&self) -> KeyRef<'_> {
+    /// This key, borrowed.
+    pub fn borrowed(&self) -> KeyRef<'_> {
         KeyRef { namespace: &self.namespace, name: &self.name }
     }
 }
@@ -150,7 +152,7 @@ pub trait AsKey {
 
 impl AsKey for ObjectKey {
     fn key_ref(&self) -> KeyRef<'_> {
-        self.as_ref()
+        self.borrowed()
     }
 }
 

@@ -123,7 +123,7 @@ mod tests {
                 for ((k, key), at) in &plain {
                     if live(at) {
                         prop_assert_eq!(map.get(*k, key), Some(at));
-                        prop_assert_eq!(map.get(*k, &key.as_ref()), Some(at), "a borrowed key finds it too");
+                        prop_assert_eq!(map.get(*k, &key.borrowed()), Some(at), "a borrowed key finds it too");
                     }
                 }
                 for k in [Kind::Backup, Kind::Job] {

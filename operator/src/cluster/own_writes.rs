@@ -319,15 +319,15 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let w = OwnWrites::new(t0);
         let key = ObjectKey::new("ns", "backup-x");
-        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, t0), None, "nothing written");
+        assert_eq!(w.awaiting::<Job>(key.borrowed(), None, t0), None, "nothing written");
         w.record(&job("65"), t0);
         let until = t0 + chrono::Duration::seconds(30);
-        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, t0), Some(until), "written, not yet seen");
-        assert_eq!(w.awaiting(key.as_ref(), Some(&job("64")), t0), Some(until), "an older version is not enough");
-        assert_eq!(w.awaiting(key.as_ref(), Some(&job("70")), t0), None, "caught up");
-        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, t0), None, "and forgotten");
+        assert_eq!(w.awaiting::<Job>(key.borrowed(), None, t0), Some(until), "written, not yet seen");
+        assert_eq!(w.awaiting(key.borrowed(), Some(&job("64")), t0), Some(until), "an older version is not enough");
+        assert_eq!(w.awaiting(key.borrowed(), Some(&job("70")), t0), None, "caught up");
+        assert_eq!(w.awaiting::<Job>(key.borrowed(), None, t0), None, "and forgotten");
         w.record(&job("80"), t0);
-        assert_eq!(w.awaiting::<Job>(key.as_ref(), None, until), None, "the wait is bounded");
+        assert_eq!(w.awaiting::<Job>(key.borrowed(), None, until), None, "the wait is bounded");
     }
 
     /// The proof the backup controller starts a first Job on: memory began before the birth, still reaches back to
@@ -338,16 +338,16 @@ mod tests {
         let s = |n: i64| t0 + chrono::Duration::seconds(n);
         let w = OwnWrites::new(t0);
         let key = ObjectKey::new("ns", "backup-x");
-        assert!(w.sent_no_create_since(Kind::Job, key.as_ref(), s(1), s(2)), "born after the start, nothing sent");
-        assert!(!w.sent_no_create_since(Kind::Job, key.as_ref(), t0, s(2)), "born when memory began: cannot tell");
-        assert!(!w.sent_no_create_since(Kind::Job, key.as_ref(), s(1), s(31)), "born longer ago than memory reaches");
+        assert!(w.sent_no_create_since(Kind::Job, key.borrowed(), s(1), s(2)), "born after the start, nothing sent");
+        assert!(!w.sent_no_create_since(Kind::Job, key.borrowed(), t0, s(2)), "born when memory began: cannot tell");
+        assert!(!w.sent_no_create_since(Kind::Job, key.borrowed(), s(1), s(31)), "born longer ago than memory reaches");
         w.sending_create(Kind::Job, &key, s(3));
-        assert!(!w.sent_no_create_since(Kind::Job, key.as_ref(), s(1), s(4)), "a create was sent since");
+        assert!(!w.sent_no_create_since(Kind::Job, key.borrowed(), s(1), s(4)), "a create was sent since");
         assert!(
-            w.sent_no_create_since(Kind::Job, key.as_ref(), s(5), s(6)),
+            w.sent_no_create_since(Kind::Job, key.borrowed(), s(5), s(6)),
             "an earlier object of that name does not count"
         );
-        assert!(w.sent_no_create_since(Kind::Pod, key.as_ref(), s(1), s(4)), "another kind");
+        assert!(w.sent_no_create_since(Kind::Pod, key.borrowed(), s(1), s(4)), "another kind");
     }
 
     #[test]

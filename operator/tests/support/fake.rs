@@ -93,7 +93,7 @@ impl Cluster for FakeCluster {
     }
 
     fn cached<K: Object>(&self, key: KeyRef<'_>) -> Option<Arc<K>> {
-        self.cache.borrow().get(&(K::KIND, key.to_owned())).map(|v| Arc::new(from_value(v)))
+        self.cache.borrow().get(&(K::KIND, key.owned())).map(|v| Arc::new(from_value(v)))
     }
 
     fn cached_list<K: Object>(&self, namespace: &str, selector: &Labels) -> Vec<Arc<K>> {

@@ -81,13 +81,13 @@ pub async fn reconcile<C: Cluster>(
     let job_key = ObjectKey::new(&key.namespace, names::job_name(component::COMPACT, &key.name));
     // A cache that does not show this controller's own latest write (the status, the Job) would plan on the past.
     let own = [
-        cluster.awaiting_own_write::<CompactBackup>(key.as_ref()),
-        cluster.awaiting_own_write::<Job>(job_key.as_ref()),
+        cluster.awaiting_own_write::<CompactBackup>(key.borrowed()),
+        cluster.awaiting_own_write::<Job>(job_key.borrowed()),
     ];
     if let Some(until) = own.into_iter().flatten().max() {
         return Ok(Action::await_own_write(crate::controllers::attempt::until(until, cluster.now())));
     }
-    let job = cluster.cached::<Job>(job_key.as_ref()).map(|j| (*j).clone());
+    let job = cluster.cached::<Job>(job_key.borrowed()).map(|j| (*j).clone());
     let pods = cluster
         .cached_list::<Pod>(&key.namespace, &pod_selector(&key.name))
         .into_iter()

@@ -85,7 +85,7 @@ pub async fn reconcile<C: Cluster>(
 ) -> Result<Action, RestoreError> {
     let key = ObjectKey::of(&*restore);
     let job_key = ObjectKey::new(&key.namespace, names::job_name(component::RESTORE, &key.name));
-    let job = cluster.cached::<Job>(job_key.as_ref()).map(|j| (*j).clone());
+    let job = cluster.cached::<Job>(job_key.borrowed()).map(|j| (*j).clone());
     let pods = cluster
         .cached_list::<Pod>(&key.namespace, &pod_selector(&key.name))
         .into_iter()
