@@ -97,11 +97,6 @@ impl Tasks {
         self.owners.remove(&id)
     }
 
-    /// What the executor has to do now, handed over.
-    pub fn take_work(&mut self) -> Work {
-        std::mem::take(&mut self.work)
-    }
-
     /// Takes the work to do into `spare` (which must be empty) and keeps `spare`'s buffers for the next: the
     /// executor hands the same few vectors back and forth instead of growing new ones at every instant.
     pub fn swap_work(&mut self, spare: &mut Work) {
@@ -113,6 +108,13 @@ impl Tasks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the executor has to do now, as `Engine::drain` takes it.
+    fn take_work(t: &mut Tasks) -> Work {
+        let mut work = Work::default();
+        t.swap_work(&mut work);
+        work
+    }
 
     fn pod(task: TaskId) -> (TaskOwner, Spawn) {
         let key = ObjectKey::new("ns", "p");
@@ -127,13 +129,13 @@ mod tests {
         let mut t = Tasks::default();
         let (owner, spawn) = pod(1);
         t.spawn(1, owner, spawn);
-        assert_eq!(t.take_work().spawned.len(), 1);
+        assert_eq!(take_work(&mut t).spawned.len(), 1);
         t.kill(1);
         assert!(!t.wake(1));
-        let work = t.take_work();
+        let work = take_work(&mut t);
         assert_eq!((work.killed, work.woken), (vec![1], vec![]));
         assert!(t.finish(1).is_none());
-        assert!(t.take_work().is_empty());
+        assert!(take_work(&mut t).is_empty());
     }
 
     #[test]
@@ -141,10 +143,30 @@ mod tests {
         let mut t = Tasks::default();
         let (owner, spawn) = pod(7);
         t.spawn(7, owner, spawn);
-        t.take_work();
+        take_work(&mut t);
         assert!(t.wake(7));
-        assert_eq!(t.take_work().woken, vec![7]);
+        assert_eq!(take_work(&mut t).woken, vec![7]);
         assert!(matches!(t.finish(7), Some(TaskOwner::Pod { .. })));
         assert!(!t.is_alive(7));
+    }
+
+    #[test]
+    fn work_is_handed_over_once_and_the_spare_buffers_come_back_for_the_next() {
+        let mut t = Tasks::default();
+        let mut spare = Work { woken: Vec::with_capacity(64), ..Work::default() };
+        let buffer = spare.woken.as_ptr();
+        t.swap_work(&mut spare);
+        assert!(spare.is_empty(), "nothing to do yet");
+        let (owner, spawn) = pod(3);
+        t.spawn(3, owner, spawn);
+        assert!(t.wake(3));
+        let mut taken = Work::default();
+        t.swap_work(&mut taken);
+        assert_eq!((taken.spawned.len(), taken.woken.clone()), (1, vec![3]));
+        assert_eq!(taken.woken.as_ptr(), buffer, "the woken tasks land in the buffer handed back");
+        taken.spawned.clear();
+        taken.woken.clear();
+        t.swap_work(&mut taken);
+        assert!(taken.is_empty(), "work comes only once");
     }
 }
