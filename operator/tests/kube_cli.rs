@@ -5,25 +5,37 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn operator() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-operator"));
-    for var in ["KUBECONFIG", "RUST_LOG", "WATCH_NAMESPACE", "POD_NAMESPACE", "POD_NAME", "KUBERNETES_SERVICE_HOST"] {
-        cmd.env_remove(var);
+/// A test's own folder, its HOME and where it writes kubeconfigs: removed when the test ends, passed or failed.
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch(tempfile::Builder::new().prefix("backup-operator-cli-").tempdir().unwrap())
     }
-    cmd.env("HOME", scratch("home"));
-    cmd
-}
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("backup-operator-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+    fn operator(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup-operator"));
+        for var in ["KUBECONFIG", "RUST_LOG", "WATCH_NAMESPACE", "POD_NAMESPACE", "POD_NAME", "KUBERNETES_SERVICE_HOST"]
+        {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", self.0.path());
+        cmd
+    }
 
-fn write(name: &str, text: &str) -> PathBuf {
-    let path = scratch("files").join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `run` with `args` (metrics on an ephemeral port) and returns its output and how long it took.
+    fn run(&self, args: &[&str]) -> (Output, Duration) {
+        let started = Instant::now();
+        let out =
+            self.operator().arg("run").arg("--metrics-addr=127.0.0.1:0").args(args).output().expect("the binary runs");
+        (out, started.elapsed())
+    }
 }
 
 fn kubeconfig(server: &str) -> String {
@@ -31,13 +43,6 @@ fn kubeconfig(server: &str) -> String {
         "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: test\n  cluster:\n    server: {server}\n\
          contexts:\n- name: test\n  context:\n    cluster: test\n    user: test\nusers:\n- name: test\n  user:\n    token: abc\n"
     )
-}
-
-/// Runs `run` with `args` (metrics on an ephemeral port) and returns its output and how long it took.
-fn run(args: &[&str]) -> (Output, Duration) {
-    let started = Instant::now();
-    let out = operator().arg("run").arg("--metrics-addr=127.0.0.1:0").args(args).output().expect("the binary runs");
-    (out, started.elapsed())
 }
 
 /// The one line on stderr (asserting there is exactly one) and the exit.
@@ -55,13 +60,14 @@ fn one_line_failure(out: &Output, took: Duration) -> String {
 
 #[test]
 fn help_documents_the_subcommands_and_the_flags() {
-    let out = operator().arg("--help").output().unwrap();
+    let s = Scratch::new();
+    let out = s.operator().arg("--help").output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success());
     for word in ["run", "crd", "--version", "--namespace", "--metrics-addr", "--log-format", "--leader-elect"] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
-    let out = operator().args(["run", "--help"]).output().unwrap();
+    let out = s.operator().args(["run", "--help"]).output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     for flag in [
         "--kubeconfig",
@@ -93,52 +99,58 @@ fn help_documents_the_subcommands_and_the_flags() {
 
 #[test]
 fn version_and_crd_print_and_exit_zero() {
-    let out = operator().arg("--version").output().unwrap();
+    let s = Scratch::new();
+    let out = s.operator().arg("--version").output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("backup-operator {}", env!("CARGO_PKG_VERSION")));
-    let out = operator().arg("crd").output().unwrap();
+    let out = s.operator().arg("crd").output().unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), operator::api::crd::crds_yaml());
 }
 
 #[test]
 fn a_missing_kubeconfig_fails_in_one_line_naming_the_file() {
-    let (out, took) = run(&["--kubeconfig", "/nonexistent/kubeconfig"]);
+    let s = Scratch::new();
+    let (out, took) = s.run(&["--kubeconfig", "/nonexistent/kubeconfig"]);
     let line = one_line_failure(&out, took);
     assert!(line.contains("/nonexistent/kubeconfig") && line.contains("No such file"), "{line}");
 }
 
 #[test]
 fn a_malformed_kubeconfig_fails_in_one_line() {
-    let path = write("garbage.yaml", "apiVersion: v1\nkind: Config\nclusters: [this is: not, a list of clusters\n");
-    let (out, took) = run(&["--kubeconfig", path.to_str().unwrap()]);
+    let s = Scratch::new();
+    let path = s.write("garbage.yaml", "apiVersion: v1\nkind: Config\nclusters: [this is: not, a list of clusters\n");
+    let (out, took) = s.run(&["--kubeconfig", path.to_str().unwrap()]);
     let line = one_line_failure(&out, took);
     assert!(line.contains("kubeconfig"), "{line}");
 }
 
 #[test]
 fn an_unknown_context_fails_in_one_line() {
-    let path = write("ctx.yaml", &kubeconfig("https://127.0.0.1:1"));
-    let (out, took) = run(&["--kubeconfig", path.to_str().unwrap(), "--context", "nope"]);
+    let s = Scratch::new();
+    let path = s.write("ctx.yaml", &kubeconfig("https://127.0.0.1:1"));
+    let (out, took) = s.run(&["--kubeconfig", path.to_str().unwrap(), "--context", "nope"]);
     let line = one_line_failure(&out, took);
     assert!(line.contains("nope"), "{line}");
 }
 
 #[test]
 fn an_unreachable_api_server_fails_in_one_line_within_the_connect_timeout() {
-    let path = write("refused.yaml", &kubeconfig("https://127.0.0.1:1"));
-    let (out, took) = run(&["--kubeconfig", path.to_str().unwrap(), "--connect-timeout=2s"]);
+    let s = Scratch::new();
+    let path = s.write("refused.yaml", &kubeconfig("https://127.0.0.1:1"));
+    let (out, took) = s.run(&["--kubeconfig", path.to_str().unwrap(), "--connect-timeout=2s"]);
     let line = one_line_failure(&out, took);
     assert!(line.contains("https://127.0.0.1:1"), "{line}");
 }
 
 #[test]
 fn an_api_server_that_never_answers_fails_at_the_connect_timeout() {
+    let s = Scratch::new();
     // A listener that accepts and never replies.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let path = write("silent.yaml", &kubeconfig(&format!("http://{addr}")));
-    let (out, took) = run(&["--kubeconfig", path.to_str().unwrap(), "--connect-timeout=1s"]);
+    let path = s.write("silent.yaml", &kubeconfig(&format!("http://{addr}")));
+    let (out, took) = s.run(&["--kubeconfig", path.to_str().unwrap(), "--connect-timeout=1s"]);
     let line = one_line_failure(&out, took);
     assert!(line.contains("within 1s"), "{line}");
     drop(listener);
@@ -146,17 +158,19 @@ fn an_api_server_that_never_answers_fails_at_the_connect_timeout() {
 
 #[test]
 fn bad_flags_fail_before_connecting() {
-    let (out, took) = run(&["--lease-duration=1s"]);
+    let s = Scratch::new();
+    let (out, took) = s.run(&["--lease-duration=1s"]);
     let line = one_line_failure(&out, took);
     assert!(line.contains("--lease-duration"), "{line}");
-    let out = operator().args(["run", "--log-format=xml"]).output().unwrap();
+    let out = s.operator().args(["run", "--log-format=xml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }
 
 #[test]
 fn the_top_level_help_summarises_every_flag_of_run() {
+    let s = Scratch::new();
     use clap::Args;
-    let help = String::from_utf8(operator().arg("--help").output().unwrap().stdout).unwrap();
+    let help = String::from_utf8(s.operator().arg("--help").output().unwrap().stdout).unwrap();
     let run = operator::runtime::RunArgs::augment_args(clap::Command::new("run"));
     for arg in run.get_arguments() {
         if let Some(long) = arg.get_long() {

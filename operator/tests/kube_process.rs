@@ -102,10 +102,11 @@ async fn fake_api() -> (Fake, SocketAddr) {
 const PROCESS_BOUND: Duration = Duration::from_secs(120);
 
 /// The operator process and the file its stderr goes to (a file, not a pipe: a pipe nobody reads fills up and
-/// blocks the child's logging, and so its exit).
+/// blocks the child's logging, and so its exit), in a folder removed with the `Operator`.
 struct Operator {
     child: Child,
     stderr: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 /// Starts the operator with its metrics server on a port the kernel picks (`--metrics-addr=127.0.0.1:0`): a port
@@ -113,8 +114,8 @@ struct Operator {
 /// test reads another process's `/readyz` (seen: "ready" with no watches, or never ready). [`metrics_addr`] reads
 /// the bound address from the child's log.
 fn start(api: SocketAddr, identity: &str) -> Operator {
-    let dir = std::env::temp_dir().join(format!("backup-operator-process-{}-{}", std::process::id(), api.port()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("backup-operator-process-").tempdir().unwrap();
+    let dir = scratch.path().to_path_buf();
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -137,7 +138,7 @@ fn start(api: SocketAddr, identity: &str) -> Operator {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
         .spawn()
-        .map(|child| Operator { child, stderr: dir.join("stderr.log") })
+        .map(|child| Operator { child, stderr: dir.join("stderr.log"), _dir: scratch })
         .unwrap()
 }
 
