@@ -47,11 +47,11 @@ type ByLabel = BTreeMap<String, BTreeMap<String, Lookup<String, BTreeSet<Key>>>>
 
 #[derive(Clone, Debug, Default)]
 pub struct Indexed {
-    /// The objects by key, for lookups (it cannot be iterated): a lookup hashes the key once, where an ordered map
-    /// compares it with some twenty keys sharing a long prefix in a world of thousands (most writes only look up).
+    /// The objects by key: a lookup hashes the key once, where an ordered map compares it with some twenty keys
+    /// sharing a long prefix in a world of thousands (most writes only look up). Iteration and namespace scans, which
+    /// are rare (checks at the end of a run, relists, lists without a naming label), sort what they read: an ordered
+    /// set of the keys beside the map cost such a search at every create and delete, in the store and in every cache.
     by_key: Lookup<Key, Obj>,
-    /// The same keys in order (namespace, then name): what iteration and namespace scans read.
-    order: BTreeSet<Key>,
     by_label: ByLabel,
     /// Keys of the objects whose ownerReferences name a uid (found by exact uid only, so hashed).
     by_owner: Lookup<String, BTreeSet<Key>>,
@@ -79,11 +79,6 @@ impl Indexed {
         self.by_key.get(key)
     }
 
-    /// The object of a key in `order` (always stored: the two change together).
-    fn stored(&self, key: &ObjectKey) -> &Obj {
-        self.by_key.get(key).expect("every ordered key has its object")
-    }
-
     pub fn len(&self) -> usize {
         self.by_key.len()
     }
@@ -94,7 +89,7 @@ impl Indexed {
 
     /// Every object, by namespace then name.
     pub fn values(&self) -> impl Iterator<Item = &Obj> {
-        self.order.iter().map(|k| self.stored(k))
+        self.by_key.sorted(|_| true).into_iter().map(|(_, o)| o)
     }
 
     /// Stores `obj` under its own key, replacing (and unindexing) what was there; an owned key is made only when the
@@ -146,14 +141,12 @@ impl Indexed {
             };
             keys.insert(key.clone());
         }
-        self.order.insert(key.clone());
         self.by_key.insert(key, obj);
         old
     }
 
     pub fn remove(&mut self, key: &ObjectKey) -> Option<Obj> {
         let old = self.by_key.remove(key)?;
-        self.order.remove(key);
         if let Some(in_ns) = self.by_label.get_mut(&key.namespace) {
             for (k, v) in pairs(&old) {
                 let Some(values) = in_ns.get_mut(k) else { continue };
@@ -208,14 +201,7 @@ impl Indexed {
                 Box::new(names.iter().filter_map(move |key| self.by_key.get(&**key)).filter(others))
             }
             None => {
-                let from = ObjectKey::new(namespace, "");
-                Box::new(
-                    self.order
-                        .range::<ObjectKey, _>(from..)
-                        .take_while(move |k| k.namespace == namespace)
-                        .map(|k| self.stored(k))
-                        .filter(matching),
-                )
+                Box::new(self.by_key.sorted(|k| k.namespace == namespace).into_iter().map(|(_, o)| o).filter(matching))
             }
         }
     }

@@ -1,6 +1,6 @@
-//! `Lookup`: a map that can be looked up by key but never iterated, hashed with a fixed seed (foldhash), so neither
-//! OS randomness nor hash order can reach a decision or the trace. Where order matters, an ordered set beside it
-//! holds the keys (see `index.rs`).
+//! `Lookup`: a map that can be looked up by key but never iterated in hash order, hashed with a fixed seed (foldhash),
+//! so neither OS randomness nor hash order can reach a decision or the trace. Where order matters, `sorted` hands the
+//! entries out by key.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -70,6 +70,17 @@ impl<K: Hash + Eq, V> Lookup<K, V> {
         self.map.clear();
     }
 
+    /// The entries `keep` accepts, by key: the only way to go through them in an order (sorting what is read, where
+    /// an ordered set beside the map would be paid for at every insert and remove).
+    pub fn sorted(&self, mut keep: impl FnMut(&K) -> bool) -> Vec<(&K, &V)>
+    where
+        K: Ord,
+    {
+        let mut entries: Vec<(&K, &V)> = self.map.iter().filter(|(k, _)| keep(k)).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -94,5 +105,16 @@ mod tests {
         assert_eq!((l.get("a"), l.get("b"), l.get("c"), l.len()), (Some(&2), Some(&4), None, 2));
         assert_eq!(l.remove("a"), Some(2));
         assert_eq!((l.get("a"), l.len()), (None, 1));
+    }
+
+    #[test]
+    fn sorted_hands_out_the_kept_entries_by_key_whatever_order_they_came_in() {
+        let mut l: Lookup<u32, char> = Lookup::default();
+        for (i, k) in [7, 3, 11, 1, 9, 4].into_iter().enumerate() {
+            l.insert(k, char::from(b'a' + i as u8));
+        }
+        let odd: Vec<(u32, char)> = l.sorted(|k| k % 2 == 1).into_iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(odd, vec![(1, 'd'), (3, 'b'), (7, 'a'), (9, 'e'), (11, 'c')]);
+        assert!(l.sorted(|_| false).is_empty());
     }
 }

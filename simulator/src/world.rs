@@ -199,7 +199,7 @@ impl World {
     /// Whether `namespace` is being deleted and still holds objects (a create there is refused).
     pub fn is_terminating(&self, namespace: &str) -> bool {
         self.terminating.contains(namespace)
-            && (self.objects.values().any(|ix| ix.values().any(|o| o.key().namespace == namespace))
+            && (self.objects.values().any(|ix| ix.select(namespace, &Labels::new()).next().is_some())
                 || self.dynamic.keys().any(|(_, k)| k.namespace == namespace))
     }
 
