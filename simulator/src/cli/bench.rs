@@ -32,6 +32,10 @@ pub struct BenchArgs {
     /// How long the scale scenario runs (simulated).
     #[arg(long, default_value = "24h")]
     pub scale_duration: String,
+    /// Runs of each scale world: with more than one, their min and median are printed, and the ratio is of the
+    /// medians (the machine's speed varies between runs a minute apart).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub scale_runs: u32,
     /// The scenarios folder.
     #[arg(long, default_value = "scenarios")]
     pub scenarios: PathBuf,
@@ -103,6 +107,12 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// The fastest and the median of some runs' times (the upper median of an even count), `None` for no runs.
+fn min_median(mut times: Vec<Duration>) -> Option<(Duration, Duration)> {
+    times.sort();
+    Some((*times.first()?, times[times.len() / 2]))
+}
+
 /// `sim bench`.
 pub fn bench(args: &BenchArgs) -> ExitCode {
     match measure(args) {
@@ -139,17 +149,19 @@ fn measure(args: &BenchArgs) -> Result<(), String> {
             return Err(format!("--scale: {copies} is out of range (1 to {})", scenario::model::MAX_COPIES));
         }
         scale.copies = copies;
-        let (times, _) = seed_times(&scale, 1, 1);
-        println!(
-            "scale ({SCALE}, {copies} schedules, {} simulated, one thread): {}",
-            args.scale_duration,
-            secs(times[0])
-        );
-        measured.push((copies, times[0]));
+        let runs: Vec<Duration> = (0..args.scale_runs).map(|_| seed_times(&scale, 1, 1).0[0]).collect();
+        let (min, median) = min_median(runs).expect("--scale-runs is at least 1");
+        let time = match args.scale_runs {
+            1 => secs(median),
+            n => format!("{n} runs, min {}, median {}", secs(min), secs(median)),
+        };
+        println!("scale ({SCALE}, {copies} schedules, {} simulated, one thread): {time}", args.scale_duration);
+        measured.push((copies, median));
     }
     if let [(small, t_small), .., (large, t_large)] = measured[..] {
+        let of = if args.scale_runs > 1 { " of the medians" } else { "" };
         println!(
-            "scale ratio {large}:{small} schedules: {:.1} (linear would be {:.1})",
+            "scale ratio {large}:{small} schedules{of}: {:.1} (linear would be {:.1})",
             t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-9),
             large as f64 / small as f64
         );
@@ -171,5 +183,14 @@ mod tests {
         assert_eq!(parse_sizes("100, 1000"), Ok(Sizes(vec![100, 1000])));
         let err = parse_sizes("100,lots").unwrap_err();
         assert!(err.starts_with("\"lots\" is not a count of schedules"), "{err}");
+    }
+
+    #[test]
+    fn repeated_scale_runs_report_the_fastest_and_the_median_whatever_their_order() {
+        let s = Duration::from_secs;
+        assert_eq!(min_median(vec![]), None);
+        assert_eq!(min_median(vec![s(7)]), Some((s(7), s(7))));
+        assert_eq!(min_median(vec![s(9), s(3), s(5)]), Some((s(3), s(5))));
+        assert_eq!(min_median(vec![s(4), s(8), s(2), s(6)]), Some((s(2), s(6))));
     }
 }
