@@ -40,7 +40,8 @@ impl<'a> Borrow<dyn AsKey + 'a> for Key {
 /// lookup borrows its strings instead of building an owned key. Only the naming keys (`labels::NAMING`: a value
 /// names one Backup, Restore, compaction or schedule) are indexed: every selector the operator sends carries one,
 /// and the others (`component`, `managed-by`, the Job controller's) would each hold a set of most of the namespace,
-/// paid for at every create and delete. A selector without a naming key scans its namespace.
+/// paid for at every create and delete. A selector without a naming key reads the keys of every object of the kind
+/// to find its namespace's, and sorts those.
 /// The values are hashed: a world of thousands of Backups has as many values of the Backup's naming key, found by
 /// exact value only.
 type ByLabel = BTreeMap<String, BTreeMap<String, Lookup<String, BTreeSet<Key>>>>;
@@ -180,7 +181,8 @@ impl Indexed {
     }
 
     /// The objects in `namespace` carrying every pair of `selector`, by name. Reads only the objects carrying the
-    /// selector's rarest naming pair (or the namespace, for a selector without one).
+    /// selector's rarest naming pair; a selector without one reads every key of the kind (and the objects of the
+    /// namespace).
     pub fn select<'a>(&'a self, namespace: &'a str, selector: &'a Labels) -> Box<dyn Iterator<Item = &'a Obj> + 'a> {
         let mut rarest: Option<(&String, &BTreeSet<Key>)> = None;
         let in_ns = self.by_label.get(namespace);
