@@ -114,9 +114,8 @@ fn the_checked_in_schema_matches_the_code() {
 
 #[test]
 fn sim_check_exits_2_on_a_malformed_scenario() {
-    let dir = std::env::temp_dir().join(format!("sim-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("bad.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
     std::fs::write(&file, GOOD.replace("duration: 1h", "duration: -1h")).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sim")).arg("check").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
